@@ -52,10 +52,10 @@ def block_specs(variant):
             yield kernel, stride if index == 0 else 1, expand, in_f if index == 0 else out_f, out_f
 
 
-def _conv_bn(x, filters, kernel, stride, name, bn_name, activate=True):
+def _conv_bn(x, filters, kernel, stride, name, bn_name, activate=True, activation_name=None):
     x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=name)(x)
     x = layers.BatchNormalization(epsilon=BATCH_NORM_EPSILON, name=bn_name)(x)
-    return layers.ReLU(6.0)(x) if activate else x
+    return layers.ReLU(6.0, name=activation_name)(x) if activate else x
 
 
 def _mbconv(x, index, kernel, stride, expand, in_f, out_f):
@@ -80,7 +80,7 @@ def build_efficientnet_lite(variant, include_top=True):
     x = _conv_bn(x, STEM_FILTERS, 3, 2, "_conv_stem", "_bn0")
     for index, spec in enumerate(block_specs(variant)):
         x = _mbconv(x, index, *spec)
-    x = _conv_bn(x, HEAD_FILTERS, 1, 1, "_conv_head", "_bn1")
+    x = _conv_bn(x, HEAD_FILTERS, 1, 1, "_conv_head", "_bn1", activation_name="feature_grid")
     if include_top:
         x = layers.GlobalAveragePooling2D()(x)
         x = layers.Dense(1000, name="_fc")(x)

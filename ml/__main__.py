@@ -1,0 +1,183 @@
+"""Command line: python -m ml {train, caption, evaluate, features} --help."""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
+
+from . import config  # noqa: E402
+from .bundle import BundleError  # noqa: E402
+from .datasets import DatasetError  # noqa: E402
+from .encoders import ENCODERS, EncoderError  # noqa: E402
+from .images import ImageError, list_images  # noqa: E402
+from .progress import Cancelled  # noqa: E402
+
+USER_ERRORS = (BundleError, DatasetError, EncoderError, ImageError, ValueError, OSError)
+
+
+def default_model_path() -> Path:
+    """The model shipped with the app (assets/models/default.captioner)."""
+    return Path(__file__).resolve().parent.parent / "assets" / "models" / "default.captioner"
+
+
+class TqdmProgress:
+    """Progress reports drawn as tqdm bars on stderr, one bar per phase."""
+
+    def __init__(self):
+        self.bars = {}
+
+    def __call__(self, progress):
+        from tqdm import tqdm
+
+        if progress.phase == "epoch":
+            values = progress.values
+            tqdm.write(f"epoch {progress.done}/{progress.total}: loss {values['loss']:.3f} "
+                       f"dev loss {values['val_loss']:.3f} ({values['seconds']} s)", file=sys.stderr)
+            return
+        bar = self.bars.get(progress.phase)
+        if bar is None:
+            bar = self.bars[progress.phase] = tqdm(total=progress.total, desc=progress.phase, file=sys.stderr,
+                                                   initial=progress.done - 1, dynamic_ncols=True)
+        bar.update(progress.done - bar.n)
+        if progress.message:
+            bar.set_postfix_str(progress.message, refresh=False)
+        if progress.done >= progress.total:
+            bar.close()
+
+    def close(self):
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _expand_images(items) -> list:
+    paths = []
+    for item in items:
+        path = Path(item)
+        paths.extend(list_images(path) if path.is_dir() else [path])
+    return paths
+
+
+def cmd_caption(args):
+    from .captioner import Captioner
+
+    captioner = Captioner.load(args.model, encoder_weights_path=args.encoder_weights)
+    results = captioner.caption(_expand_images(args.images), beam_width=args.beam)
+    for result in results:
+        if result.error:
+            print(result.error, file=sys.stderr)
+    if args.json:
+        print(json.dumps([{"image": str(r.path), "caption": r.caption, "error": r.error} for r in results], indent=2))
+    else:
+        for result in results:
+            if not result.error:
+                print(f"{result.path}\t{result.caption}")
+    return 0 if all(not r.error for r in results) else 1
+
+
+def cmd_train(args):
+    from .pipeline import train_model
+    from .training import TrainConfig
+
+    train_config = TrainConfig(encoder=args.encoder, epochs=args.epochs, batch_size=args.batch_size,
+                               learning_rate=args.learning_rate, units=args.units)
+    progress = TqdmProgress()
+    card = train_model(args.data, args.output, train_config, run_dir=args.run_dir,
+                       max_train_photos=args.max_train_photos, on_progress=progress,
+                       weights_path=args.encoder_weights, command=" ".join(["python -m ml"] + sys.argv[1:]))
+    progress.close()
+    print(f"saved {args.output}: best epoch {card['best_epoch']}, "
+          f"dev {card['metrics']['dev_greedy']}, test {card['metrics']['test_greedy']}")
+    return 0
+
+
+def cmd_evaluate(args):
+    from .captioner import Captioner
+    from .pipeline import evaluate_model
+
+    captioner = Captioner.load(args.model, encoder_weights_path=args.encoder_weights)
+    progress = TqdmProgress()
+    scores = evaluate_model(captioner, args.data, args.split, args.beam, on_progress=progress,
+                            weights_path=args.encoder_weights)
+    progress.close()
+    print(json.dumps({"model": str(args.model), "split": args.split, "beam": args.beam, **scores}))
+    return 0
+
+
+def cmd_features(args):
+    from .datasets import load_dataset
+    from .pipeline import dataset_features
+
+    dataset = load_dataset(args.data)
+    print(dataset.summary())
+    names = [n for split in args.splits for n in dataset.splits[split]]
+    progress = TqdmProgress()
+    features, errors = dataset_features(dataset, args.encoder, names, progress, weights_path=args.encoder_weights)
+    progress.close()
+    for error in errors:
+        print(error, file=sys.stderr)
+    print(f"{len(features)} photos have {args.encoder} features; {len(errors)} unreadable")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m ml", description="Describe photos in words.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    weights_help = "Xception ImageNet weights file (.h5), for machines without internet"
+
+    caption = commands.add_parser("caption", help="caption photos (files or folders)")
+    caption.add_argument("images", nargs="+", help="photo files or folders of photos")
+    caption.add_argument("--model", type=Path, default=default_model_path(), help="model file (.captioner)")
+    caption.add_argument("--beam", type=int, default=config.BEAM_WIDTH, help="beam width; 1 is greedy")
+    caption.add_argument("--json", action="store_true", help="print JSON instead of tab-separated lines")
+    caption.add_argument("--encoder-weights", type=Path, help=weights_help)
+    caption.set_defaults(run=cmd_caption)
+
+    train = commands.add_parser("train", help="train a model on a data set folder (resumes if interrupted)")
+    train.add_argument("--data", type=Path, required=True, help="data set folder (Flickr8k or image,caption CSV)")
+    train.add_argument("--output", type=Path, required=True, help="model file to write (.captioner)")
+    train.add_argument("--encoder", choices=sorted(ENCODERS), default=config.DEFAULT_ENCODER)
+    train.add_argument("--epochs", type=int, default=config.EPOCHS)
+    train.add_argument("--batch-size", type=int, default=config.BATCH_SIZE)
+    train.add_argument("--learning-rate", type=float, default=config.LEARNING_RATE)
+    train.add_argument("--units", type=int, default=config.DECODER_UNITS)
+    train.add_argument("--max-train-photos", type=int, help="use only this many training photos (quick runs)")
+    train.add_argument("--run-dir", type=Path, help="checkpoint folder (default: in the user data folder)")
+    train.add_argument("--encoder-weights", type=Path, help=weights_help)
+    train.set_defaults(run=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="BLEU-1..4 and CIDEr of a model on a data set split")
+    evaluate.add_argument("--model", type=Path, default=default_model_path())
+    evaluate.add_argument("--data", type=Path, required=True)
+    evaluate.add_argument("--split", choices=["train", "dev", "test"], default="test")
+    evaluate.add_argument("--beam", type=int, default=config.BEAM_WIDTH)
+    evaluate.add_argument("--encoder-weights", type=Path, help=weights_help)
+    evaluate.set_defaults(run=cmd_evaluate)
+
+    features = commands.add_parser("features", help="extract and cache encoder features of a data set")
+    features.add_argument("--data", type=Path, required=True)
+    features.add_argument("--encoder", choices=sorted(ENCODERS), default=config.DEFAULT_ENCODER)
+    features.add_argument("--splits", nargs="+", choices=["train", "dev", "test"], default=["train", "dev", "test"])
+    features.add_argument("--encoder-weights", type=Path, help=weights_help)
+    features.set_defaults(run=cmd_features)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except Cancelled:
+        print("cancelled; finished work is kept, run the same command again to resume", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted; finished work is kept, run the same command again to resume", file=sys.stderr)
+        return 130
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

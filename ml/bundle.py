@@ -1,0 +1,113 @@
+"""A trained model as one file a user can copy: decoder (Keras), vocabulary (JSON), model card (JSON).
+
+The file is a zip. Saving writes a temp file and renames it, so a crash never leaves half a model.
+Loading trusts nothing: only the three known member names, bounded sizes, a validated card, and
+Keras `safe_mode` (no code in the model file is ever run).
+"""
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .encoders import ENCODERS
+from .vocab import Vocabulary, VocabularyError
+
+BUNDLE_SUFFIX = ".captioner"
+MEMBERS = ("card.json", "vocab.json", "decoder.keras")
+MAX_MEMBER_BYTES = 200 * 1024 * 1024
+CARD_FORMAT = "image-captioner-model"
+
+
+class BundleError(ValueError):
+    """A file that is not a usable model bundle; the message names the file and the problem."""
+
+
+@dataclass
+class Bundle:
+    """A loaded model: the Keras decoder, its vocabulary and its model card."""
+
+    decoder: object
+    vocab: Vocabulary
+    card: dict
+    path: Path = None
+
+
+def save_bundle(path, decoder, vocab, card):
+    """Write decoder, vocabulary and card into one zip file, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    card = {"format": CARD_FORMAT, "version": 1, **card}
+    with tempfile.TemporaryDirectory() as scratch:
+        keras_file = Path(scratch, "decoder.keras")
+        decoder.save(keras_file)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("card.json", json.dumps(card, indent=2))
+            archive.writestr("vocab.json", vocab.to_json())
+            archive.write(keras_file, "decoder.keras")
+        os.replace(temp, path)
+    return path
+
+
+def _validate_card(path, card):
+    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        raise BundleError(f"{path}: not an image-captioner model (card.json has the wrong format)")
+    if card.get("encoder") not in ENCODERS:
+        raise BundleError(f"{path}: unknown encoder {card.get('encoder')!r} in card.json")
+    if not isinstance(card.get("feature_dim"), int):
+        raise BundleError(f"{path}: card.json lacks feature_dim")
+
+
+def _read_members(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = {info.filename: info for info in archive.infolist()}
+            if sorted(infos) != sorted(MEMBERS):
+                raise BundleError(f"{path}: unexpected contents {sorted(infos)[:5]} (want {', '.join(MEMBERS)})")
+            if any(info.file_size > MAX_MEMBER_BYTES for info in infos.values()):
+                raise BundleError(f"{path}: a member is too large")
+            return {name: archive.read(name) for name in MEMBERS}
+    except zipfile.BadZipFile:
+        raise BundleError(f"{path}: not a model file (not a zip archive)") from None
+
+
+def read_card(path) -> dict:
+    """The model card alone (fast: no TensorFlow), validated."""
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"{path}: model file not found")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            card = json.loads(archive.read("card.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
+        raise BundleError(f"{path}: not a model file (no readable card.json)") from None
+    _validate_card(path, card)
+    return card
+
+
+def load_bundle(path) -> Bundle:
+    """Load and check a model file; raises BundleError with a one-line reason."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"{path}: model file not found")
+    members = _read_members(path)
+    try:
+        card = json.loads(members["card.json"])
+        vocab = Vocabulary.from_json(members["vocab.json"].decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, VocabularyError) as error:
+        raise BundleError(f"{path}: {error}") from None
+    _validate_card(path, card)
+    with tempfile.TemporaryDirectory() as scratch:
+        keras_file = Path(scratch, "decoder.keras")
+        keras_file.write_bytes(members["decoder.keras"])
+        try:
+            decoder = keras.models.load_model(keras_file, safe_mode=True, compile=False)
+        except Exception as error:  # Keras raises many types for a bad file
+            raise BundleError(f"{path}: decoder cannot be loaded ({type(error).__name__})") from None
+    if decoder.input["image"].shape[-1] != card["feature_dim"] or decoder.output.shape[-1] != len(vocab):
+        raise BundleError(f"{path}: decoder shapes do not match card.json and vocab.json")
+    return Bundle(decoder, vocab, card, path)

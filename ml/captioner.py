@@ -1,0 +1,73 @@
+"""The narrow inference API the CLI and the app use: load a model file, caption photos."""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .bundle import load_bundle
+from .config import BEAM_WIDTH, LENGTH_PENALTY
+from .decoder import StepDecoder
+from .decoding import decode_captions
+from .encoders import build_encoder, get_spec
+from .images import ImageError, load_pixels
+from .progress import ProgressMeter, check_cancel
+
+
+@dataclass
+class CaptionResult:
+    """One photo's caption, or the one-line reason it has none."""
+
+    path: Path
+    caption: str = ""
+    error: str = ""
+
+
+class Captioner:
+    """A model bundle with its encoder, ready to caption photos."""
+
+    def __init__(self, bundle, encoder=None, encoder_weights_path=None):
+        self.bundle, self.vocab, self.card = bundle, bundle.vocab, bundle.card
+        self.step_decoder = StepDecoder(bundle.decoder)
+        self.spec = get_spec(self.card["encoder"])
+        self._encoder = encoder
+        self._encoder_weights_path = encoder_weights_path
+        self._forward = None
+
+    @classmethod
+    def load(cls, model_path, encoder_weights_path=None):
+        return cls(load_bundle(model_path), encoder_weights_path=encoder_weights_path)
+
+    def features(self, pixels) -> np.ndarray:
+        """Encoder features for a batch of pixel arrays (N, size, size, 3)."""
+        if self._forward is None:
+            from .features import compiled_forward
+
+            encoder = self._encoder or build_encoder(self.spec.name, weights_path=self._encoder_weights_path)
+            self._forward = compiled_forward(encoder)
+        return self._forward(np.asarray(pixels, np.float32)).numpy()
+
+    def caption_features(self, features, beam_width=BEAM_WIDTH, length_penalty=LENGTH_PENALTY) -> list:
+        """Caption strings for precomputed feature vectors."""
+        word_lists = decode_captions(self.step_decoder, self.vocab, features, beam_width, length_penalty)
+        return [" ".join(words) for words in word_lists]
+
+    def caption(self, paths, beam_width=BEAM_WIDTH, on_progress=None, cancel=None, batch_size=8) -> list:
+        """Caption each photo; unreadable photos get an error and the rest go on."""
+        paths = [Path(p) for p in paths]
+        results = []
+        meter = ProgressMeter("caption", len(paths), on_progress)
+        for start in range(0, len(paths), batch_size):
+            check_cancel(cancel)
+            batch, readable = paths[start:start + batch_size], []
+            for path in batch:
+                try:
+                    readable.append((path, load_pixels(path, self.spec.image_size)))
+                except ImageError as error:
+                    results.append(CaptionResult(path, error=str(error)))
+            if readable:
+                vectors = self.features(np.stack([pixels for _, pixels in readable]))
+                for (path, _), text in zip(readable, self.caption_features(vectors, beam_width)):
+                    results.append(CaptionResult(path, caption=text))
+            meter.advance(len(batch))
+        order = {path: i for i, path in enumerate(paths)}
+        return sorted(results, key=lambda r: order[r.path])

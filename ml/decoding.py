@@ -1,0 +1,69 @@
+"""Turn a photo's features into words: greedy or beam search over the numpy step decoder."""
+import numpy as np
+
+from .config import LENGTH_PENALTY
+from .vocab import END, START
+
+
+def greedy_decode(step_decoder, vocab, features) -> list:
+    """Most likely word at each step, for a batch of photos at once; returns one word list each."""
+    projected, state = step_decoder.start(features)
+    rows = len(projected)
+    tokens = np.full(rows, vocab.index[START], np.int64)
+    end = vocab.index[END]
+    chosen = np.zeros((rows, vocab.max_length + 1), np.int64)
+    finished = np.zeros(rows, bool)
+    for position in range(vocab.max_length + 1):
+        log_probs, state = step_decoder.step(projected, state, tokens)
+        tokens = log_probs.argmax(axis=-1)
+        chosen[:, position] = np.where(finished, end, tokens)
+        finished |= tokens == end
+        if finished.all():
+            break
+    return [vocab.decode(row) for row in chosen]
+
+
+def _normalized(score, length, length_penalty):
+    return score / max(length, 1) ** length_penalty
+
+
+def beam_decode(step_decoder, vocab, feature, beam_width, length_penalty=LENGTH_PENALTY) -> list:
+    """Best caption for one photo by beam search; scores are log-probability / length**penalty."""
+    projected, state = step_decoder.start(feature)
+    end = vocab.index[END]
+    beams = [([vocab.index[START]], 0.0)]  # (token ids, summed log-probability)
+    hidden, cell = state
+    finished = []
+    for _ in range(vocab.max_length + 1):
+        tokens = np.array([ids[-1] for ids, _ in beams])
+        rows = np.repeat(projected, len(beams), axis=0)
+        log_probs, (hidden, cell) = step_decoder.step(rows, (hidden, cell), tokens)
+        totals = np.array([score for _, score in beams])[:, None] + log_probs
+        best = np.argsort(totals, axis=None)[::-1][: 2 * beam_width]
+        next_beams, keep = [], []
+        for flat in best:
+            beam, word = divmod(int(flat), log_probs.shape[1])
+            ids, score = beams[beam][0] + [word], float(totals[beam, word])
+            if word == end:
+                finished.append((ids, _normalized(score, len(ids) - 1, length_penalty)))
+            else:
+                next_beams.append((ids, score))
+                keep.append(beam)
+            if len(next_beams) == beam_width:
+                break
+        best_open = max((_normalized(s, len(i) - 1, length_penalty) for i, s in next_beams), default=-np.inf)
+        if len(finished) >= beam_width and max(s for _, s in finished) >= best_open:
+            break
+        beams, hidden, cell = next_beams, hidden[keep], cell[keep]
+    if not finished:
+        finished = [(ids, _normalized(s, len(ids) - 1, length_penalty)) for ids, s in beams]
+    best_ids = max(finished, key=lambda item: item[1])[0]
+    return vocab.decode(best_ids[1:])
+
+
+def decode_captions(step_decoder, vocab, features, beam_width=1, length_penalty=LENGTH_PENALTY) -> list:
+    """Word lists for a batch of feature vectors; beam_width 1 means greedy."""
+    features = np.atleast_2d(features)
+    if beam_width <= 1:
+        return greedy_decode(step_decoder, vocab, features)
+    return [beam_decode(step_decoder, vocab, row[None], beam_width, length_penalty) for row in features]

@@ -1,0 +1,123 @@
+"""Encoder features for many photos: batched, cached on disk, resumable, with progress and cancel.
+
+The cache holds one small .npz shard per finished batch, written to a temp file and renamed, so a
+crash or kill loses at most the batch in flight and a rerun continues where it stopped. Entries are
+keyed by the photo's content hash, so a moved or renamed data set still hits the cache.
+"""
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import FEATURE_BATCH_SIZE, user_data_dir
+from .encoders import build_encoder, get_spec
+from .images import ImageError, load_pixels
+from .progress import ProgressMeter, check_cancel
+
+
+def file_key(path) -> str:
+    """Content hash of a file: the cache key of its features."""
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+class FeatureCache:
+    """Features of one encoder, stored as shards of (keys, features) in a folder."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.features = {}
+        for shard in sorted(self.folder.glob("shard-*.npz")):
+            with np.load(shard, allow_pickle=False) as data:
+                self.features.update(zip(data["keys"].tolist(), data["features"]))
+
+    def add(self, keys, features):
+        """Store one batch durably (temp file, then rename)."""
+        name = f"shard-{time.time_ns()}-{os.getpid()}.npz"
+        temp = self.folder / f".{name}.tmp"
+        with open(temp, "wb") as file:
+            np.savez(file, keys=np.array(keys), features=np.asarray(features, dtype=np.float32))
+        os.replace(temp, self.folder / name)
+        self.features.update(zip(keys, np.asarray(features, dtype=np.float32)))
+
+
+def default_cache_dir(encoder_name) -> Path:
+    return user_data_dir() / "features" / encoder_name
+
+
+@dataclass
+class FeatureResult:
+    """Features by photo path; photos that could not be read, with their one-line error."""
+
+    features: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+
+
+def _pixel_dataset(paths, image_size, batch_size):
+    """tf.data pipeline: decode and resize photos in parallel, batched, prefetched beside the model."""
+    import tensorflow as tf
+
+    def load(path_bytes):
+        try:
+            return load_pixels(path_bytes.decode(), image_size), b""
+        except ImageError as error:
+            return np.zeros((image_size, image_size, 3), np.float32), str(error).encode()
+
+    def load_tf(path):
+        pixels, error = tf.numpy_function(load, [path], [tf.float32, tf.string])
+        pixels.set_shape((image_size, image_size, 3))
+        error.set_shape(())
+        return pixels, error
+
+    dataset = tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
+    dataset = dataset.map(load_tf, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def compiled_forward(encoder):
+    """The encoder's inference pass as one compiled graph call per batch (no per-call Keras overhead)."""
+    import tensorflow as tf
+
+    return tf.function(lambda pixels: encoder(pixels, training=False), reduce_retracing=True)
+
+
+def extract_features(paths, encoder_name, cache_dir=None, batch_size=FEATURE_BATCH_SIZE,
+                     on_progress=None, cancel=None, encoder=None, weights_path=None) -> FeatureResult:
+    """Features for every readable photo in `paths`; unreadable ones are reported, not fatal.
+
+    Raises progress.Cancelled when `cancel` is set; batches finished before that stay cached.
+    """
+    spec = get_spec(encoder_name)
+    cache = FeatureCache(cache_dir or default_cache_dir(encoder_name))
+    keys = {}
+    result = FeatureResult()
+    for path in paths:
+        try:
+            keys[path] = file_key(path)
+        except OSError as error:
+            result.errors[path] = f"{path}: cannot read file ({error.strerror or error})"
+    todo = [p for p, k in keys.items() if k not in cache.features]
+    meter = ProgressMeter("features", len(keys), on_progress, already_done=len(keys) - len(todo))
+    if todo:
+        check_cancel(cancel)
+        forward = compiled_forward(encoder or build_encoder(encoder_name, weights_path=weights_path))
+        start = 0
+        for pixels, errors in _pixel_dataset(todo, spec.image_size, batch_size):
+            check_cancel(cancel)
+            batch_paths = todo[start:start + len(errors)]
+            start += len(errors)
+            vectors = forward(pixels).numpy()
+            good = [i for i, e in enumerate(errors.numpy()) if not e]
+            for i, e in enumerate(errors.numpy()):
+                if e:
+                    result.errors[batch_paths[i]] = e.decode()
+            if good:
+                cache.add([keys[batch_paths[i]] for i in good], vectors[good])
+            meter.advance(len(batch_paths))
+    for path, key in keys.items():
+        if key in cache.features:
+            result.features[path] = cache.features[key]
+    return result

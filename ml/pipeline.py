@@ -1,0 +1,92 @@
+"""Whole jobs built from the parts: data set -> features -> trained, evaluated, saved model."""
+import dataclasses
+import datetime
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .bundle import save_bundle
+from .config import BEAM_WIDTH, user_data_dir
+from .datasets import load_dataset
+from .decoder import StepDecoder
+from .decoding import decode_captions
+from .encoders import get_spec
+from .evaluation import caption_metrics
+from .features import extract_features
+from .training import train_decoder
+
+DATA_NOTE = ("Flickr8k (Hodosh, Young & Hockenmaier 2013, JAIR 47:853-899); "
+             "its terms allow non-commercial research and education use only")
+
+
+def dataset_features(dataset, encoder_name, names, on_progress=None, cancel=None, weights_path=None):
+    """Features by photo name for the given photos, and the one-line errors of unreadable ones."""
+    paths = [dataset.image_path(name) for name in names]
+    result = extract_features(paths, encoder_name, on_progress=on_progress, cancel=cancel,
+                              weights_path=weights_path)
+    features = {path.name: vector for path, vector in result.features.items()}
+    return features, list(result.errors.values())
+
+
+def default_run_dir(output_path) -> Path:
+    return user_data_dir() / "runs" / Path(output_path).stem
+
+
+def limit_training_photos(dataset, max_train_photos):
+    """Keep only the first N training photos (and as many dev/test), for quick runs and tests."""
+    if max_train_photos:
+        dataset.splits["train"] = dataset.splits["train"][:max_train_photos]
+        keep_eval = max(5, max_train_photos // 6)
+        for split in ("dev", "test"):
+            dataset.splits[split] = dataset.splits[split][:keep_eval]
+    return dataset
+
+
+def evaluate_decoder(decoder, vocab, dataset, features, split, beam_width) -> dict:
+    """BLEU-1..4 and CIDEr of the decoder's captions on one split."""
+    names = [n for n in dataset.splits[split] if n in features]
+    vectors = np.stack([features[n] for n in names])
+    captions = decode_captions(StepDecoder(decoder), vocab, vectors, beam_width)
+    return caption_metrics(dict(zip(names, captions)), dataset.references(split))
+
+
+def train_model(data_root, output_path, config, run_dir=None, max_train_photos=None, on_progress=None,
+                cancel=None, weights_path=None, command="") -> dict:
+    """Train on a data set folder and save a model file; returns its model card."""
+    started = time.monotonic()
+    dataset = limit_training_photos(load_dataset(data_root), max_train_photos)
+    names = [n for split in ("train", "dev", "test") for n in dataset.splits[split]]
+    features, errors = dataset_features(dataset, config.encoder, names, on_progress, cancel, weights_path)
+    result = train_decoder(dataset, features, config, run_dir or default_run_dir(output_path),
+                           on_progress=on_progress, cancel=cancel)
+    metrics = {f"{split}_greedy": evaluate_decoder(result.decoder, result.vocab, dataset, features, split, 1)
+               for split in ("dev", "test")}
+    card = {
+        "name": Path(output_path).stem,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "encoder": config.encoder,
+        "encoder_weights": get_spec(config.encoder).weights_note,
+        "feature_dim": get_spec(config.encoder).feature_dim,
+        "decoder": config.decoder,
+        "training": dataclasses.asdict(config),
+        "best_epoch": result.best_epoch,
+        "history": result.history,
+        "train_seconds": round(time.monotonic() - started, 1),
+        "dataset": {"root": str(Path(data_root).name), "layout": dataset.layout,
+                    "photos": {s: len(v) for s, v in dataset.splits.items()},
+                    "unreadable_photos": len(errors), "note": DATA_NOTE},
+        "metrics": metrics,
+        "command": command,
+    }
+    save_bundle(output_path, result.decoder, result.vocab, card)
+    return card
+
+
+def evaluate_model(captioner, data_root, split, beam_width=BEAM_WIDTH, on_progress=None, cancel=None,
+                   weights_path=None) -> dict:
+    """Scores of a loaded model on a data set split (features come from the cache when present)."""
+    dataset = load_dataset(data_root)
+    names = dataset.splits[split]
+    features, errors = dataset_features(dataset, captioner.spec.name, names, on_progress, cancel, weights_path)
+    return evaluate_decoder(captioner.bundle.decoder, captioner.vocab, dataset, features, split, beam_width)

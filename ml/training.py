@@ -1,0 +1,185 @@
+"""Train the decoder on cached photo features: checkpoints every epoch, best by dev loss, early
+stopping, resume after a cancel or crash, progress per batch and per epoch, and a cancel flag.
+"""
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import config as defaults
+from .progress import Cancelled, ProgressMeter
+from .vocab import Vocabulary
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides what a training run produces (stored with the run and the model)."""
+
+    encoder: str = defaults.DEFAULT_ENCODER
+    decoder: str = "merge"
+    units: int = defaults.DECODER_UNITS
+    dropout: float = defaults.DROPOUT
+    batch_size: int = defaults.BATCH_SIZE
+    learning_rate: float = defaults.LEARNING_RATE
+    epochs: int = defaults.EPOCHS
+    patience: int = defaults.PATIENCE
+    min_word_count: int = defaults.MIN_WORD_COUNT
+    max_words: int = defaults.MAX_CAPTION_WORDS
+    seed: int = defaults.SEED
+
+
+@dataclass
+class TrainResult:
+    decoder: object
+    vocab: Vocabulary
+    history: list  # one dict per epoch: epoch, loss, val_loss, seconds
+    best_epoch: int
+
+
+def build_vocabulary(dataset, config) -> Vocabulary:
+    train_captions = [words for name in dataset.splits["train"] for words in dataset.captions[name]]
+    return Vocabulary.build(train_captions, config.min_word_count, config.max_words)
+
+
+def caption_arrays(names, dataset, features_by_name, vocab):
+    """One row per caption: (photo features, input ids, target ids); photos without features skipped."""
+    rows = [(name, words) for name in names if name in features_by_name for words in dataset.captions[name]]
+    if not rows:
+        raise ValueError("no captions with photo features to train on")
+    images = np.stack([features_by_name[name] for name, _ in rows]).astype(np.float32)
+    inputs, targets = vocab.teacher_forcing_arrays([words for _, words in rows])
+    return images, inputs, targets
+
+
+def make_tf_dataset(arrays, batch_size, shuffle_seed=None):
+    """Batches of ({image, words}, targets), padding trimmed to the longest caption in each batch."""
+    import tensorflow as tf
+
+    images, inputs, targets = arrays
+    dataset = tf.data.Dataset.from_tensor_slices((images, inputs, targets))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+
+    def trim(image, words, target):
+        length = tf.reduce_max(tf.reduce_sum(tf.cast(words != 0, tf.int32), axis=1))
+        return {"image": image, "words": words[:, :length]}, target[:, :length]
+
+    return dataset.batch(batch_size).map(trim).prefetch(tf.data.AUTOTUNE)
+
+
+def _compiled_decoder(vocab, feature_dim, config):
+    import keras
+
+    from .decoder import build_merge_decoder
+
+    if config.decoder != "merge":
+        raise ValueError(f"unknown decoder type '{config.decoder}'")
+    model = build_merge_decoder(len(vocab), feature_dim, config.units, config.dropout)
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=5.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),
+    )
+    return model
+
+
+def _atomic_write_text(path, text):
+    temp = Path(path).with_name(f".{Path(path).name}.tmp")
+    temp.write_text(text)
+    os.replace(temp, path)
+
+
+def _save_model_atomically(model, path):
+    temp = Path(path).with_name(".tmp-" + Path(path).name)
+    model.save(temp)
+    os.replace(temp, path)
+
+
+def _monitor_class():
+    import keras
+
+    class TrainingMonitor(keras.callbacks.Callback):
+        """Reports progress, honours cancel, checkpoints each epoch and stops early on dev loss."""
+
+        def __init__(self, run_dir, state, config, steps_per_epoch, on_progress, cancel):
+            super().__init__()
+            self.run_dir, self.state, self.config = run_dir, state, config
+            self.cancel, self.on_progress, self.cancelled = cancel, on_progress, False
+            done_steps = state["epoch"] * steps_per_epoch
+            self.batches = ProgressMeter("train", config.epochs * steps_per_epoch, on_progress, done_steps)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_start = time.monotonic()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches.advance(1, f"epoch {len(self.state['history']) + 1}/{self.config.epochs}",
+                                 {"loss": float((logs or {}).get("loss", np.nan))})
+            if self.cancel is not None and self.cancel.is_set():
+                self.cancelled = True
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.cancelled:
+                return  # a cut-short epoch is not a checkpoint
+            record = {"epoch": epoch + 1, "loss": float(logs["loss"]), "val_loss": float(logs["val_loss"]),
+                      "seconds": round(time.monotonic() - self.epoch_start, 1)}
+            self.state["history"].append(record)
+            self.state["epoch"] = epoch + 1
+            if record["val_loss"] < self.state["best_val_loss"]:
+                self.state.update(best_val_loss=record["val_loss"], best_epoch=epoch + 1, waited=0)
+                self.model.save_weights(self.run_dir / "best.weights.h5")
+            else:
+                self.state["waited"] += 1
+                if self.state["waited"] >= self.config.patience:
+                    self.state["stopped_early"] = True
+                    self.model.stop_training = True
+            _save_model_atomically(self.model, self.run_dir / "last.keras")
+            _atomic_write_text(self.run_dir / "state.json", json.dumps(self.state, indent=2))
+            if self.on_progress:
+                from .progress import Progress
+
+                self.on_progress(Progress("epoch", epoch + 1, self.config.epochs, values=dict(record)))
+
+    return TrainingMonitor
+
+
+def _start_or_resume(run_dir, vocab, feature_dim, config):
+    """A compiled model and the run state: fresh, or continued from the last checkpoint."""
+    import keras
+
+    config_file, state_file, last = run_dir / "config.json", run_dir / "state.json", run_dir / "last.keras"
+    wanted = json.dumps(dataclasses.asdict(config), sort_keys=True)
+    if state_file.is_file() and last.is_file():
+        if config_file.read_text() != wanted:
+            raise ValueError(f"{run_dir}: this run folder was started with other settings")
+        state = json.loads(state_file.read_text())
+        return keras.models.load_model(last, safe_mode=True), state
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write_text(config_file, wanted)
+    _atomic_write_text(run_dir / "vocab.json", vocab.to_json())
+    keras.utils.set_random_seed(config.seed)
+    state = {"epoch": 0, "best_val_loss": float("inf"), "best_epoch": 0, "waited": 0,
+             "stopped_early": False, "history": []}
+    return _compiled_decoder(vocab, feature_dim, config), state
+
+
+def train_decoder(dataset, features_by_name, config, run_dir, on_progress=None, cancel=None) -> TrainResult:
+    """Train (or resume training) a decoder; raises Cancelled if `cancel` is set (checkpoints kept)."""
+    run_dir = Path(run_dir)
+    vocab = build_vocabulary(dataset, config)
+    train = caption_arrays(dataset.splits["train"], dataset, features_by_name, vocab)
+    dev = caption_arrays(dataset.splits["dev"], dataset, features_by_name, vocab)
+    model, state = _start_or_resume(run_dir, vocab, train[0].shape[1], config)
+    steps = -(-len(train[0]) // config.batch_size)
+    monitor = _monitor_class()(run_dir, state, config, steps, on_progress, cancel)
+    if state["epoch"] < config.epochs and not state["stopped_early"]:
+        model.fit(make_tf_dataset(train, config.batch_size, config.seed + state["epoch"]),
+                  validation_data=make_tf_dataset(dev, config.batch_size),
+                  epochs=config.epochs, initial_epoch=state["epoch"], callbacks=[monitor], verbose=0)
+    if monitor.cancelled:
+        raise Cancelled()
+    model.load_weights(run_dir / "best.weights.h5")
+    return TrainResult(model, vocab, state["history"], state["best_epoch"])
