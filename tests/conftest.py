@@ -1,0 +1,77 @@
+"""Shared fixtures: the real Flickr8k copy beside the repo, a private user data folder, odd photos."""
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+FLICKR8K = REPO.parent / "shared" / "flickr8k"
+ORIGINALS = FLICKR8K / "originals"
+# Photos from Flickr8k's originals, chosen by their human captions.
+DOG_PHOTOS = ["1001773457_577c3a7d70.jpg", "1015584366_dfcec3c85a.jpg", "101654506_8eb26cfb60.jpg"]
+ICE_CLIMB_PHOTO = "102455176_5f8ead62d5.jpg"  # "A man uses ice picks and crampons to scale ice"
+CITY_PHOTO = "1032460886_4a598ed535.jpg"  # "a man is standing in front of a skyscraper"
+
+
+def pytest_configure(config):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Converted encoder weights and feature caches go to a folder of this test session's own.
+    data_dir = Path(config.rootpath) / ".cache" / "test-user-data"
+    os.environ["IMAGE_CAPTIONER_DATA_DIR"] = str(data_dir)
+
+
+@pytest.fixture(scope="session")
+def flickr8k() -> Path:
+    """The real data set; skipped without it, except in CI where its absence is a failure."""
+    if not (FLICKR8K / "Flickr8k_text").is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{FLICKR8K} is missing in CI")
+        pytest.skip(f"{FLICKR8K} not present")
+    return FLICKR8K
+
+
+def _save(image, path, **kwargs):
+    image.save(path, **kwargs)
+    return path
+
+
+def _photo(size=(64, 48)):
+    gradient = np.linspace(0, 255, size[0] * size[1] * 3).reshape(size[1], size[0], 3)
+    return Image.fromarray(gradient.astype(np.uint8), "RGB")
+
+
+@pytest.fixture
+def odd_photos(tmp_path) -> dict:
+    """Photos in every mode users send (all readable) -> path."""
+    base = _photo()
+    gif_frames = [base.convert("P"), Image.new("P", base.size, 3)]
+    wide = (np.arange(64 * 48).reshape(48, 64) * 20).astype(np.uint16)
+    return {
+        "grayscale": _save(base.convert("L"), tmp_path / "gray.jpg"),
+        "cmyk": _save(base.convert("CMYK"), tmp_path / "cmyk.jpg"),
+        "rgba": _save(base.convert("RGBA"), tmp_path / "rgba.png"),
+        "palette": _save(base.convert("P"), tmp_path / "palette.png"),
+        "16-bit": _save(Image.fromarray(wide), tmp_path / "wide.png"),
+        "animated": _save(gif_frames[0], tmp_path / "anim.gif", save_all=True, append_images=gif_frames[1:]),
+    }
+
+
+@pytest.fixture
+def bad_photos(tmp_path) -> dict:
+    """Files a user may pick that are not usable photos -> path."""
+    jpeg = io.BytesIO()
+    _photo((256, 256)).save(jpeg, "JPEG")
+    paths = {
+        "empty": tmp_path / "empty.jpg",
+        "truncated": tmp_path / "truncated.jpg",
+        "text": tmp_path / "notes.jpg",
+        "huge": tmp_path / "huge.png",
+    }
+    paths["empty"].write_bytes(b"")
+    paths["truncated"].write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) // 2])
+    paths["text"].write_text("this is not a photo\n")
+    Image.new("1", (9000, 9000)).save(paths["huge"])
+    return paths
