@@ -2,7 +2,14 @@
 import numpy as np
 
 from .config import LENGTH_PENALTY
-from .vocab import END, START
+from .vocab import END, PAD, START, UNK
+
+
+def _next_word_log_probs(step_decoder, vocab, projected, state, tokens):
+    """One decoding step with padding, start and unknown words ruled out: a caption never shows them."""
+    log_probs, state = step_decoder.step(projected, state, tokens)
+    log_probs[:, [vocab.index[PAD], vocab.index[UNK], vocab.index[START]]] = -np.inf
+    return log_probs, state
 
 
 def greedy_decode(step_decoder, vocab, features) -> list:
@@ -14,7 +21,7 @@ def greedy_decode(step_decoder, vocab, features) -> list:
     chosen = np.zeros((rows, vocab.max_length + 1), np.int64)
     finished = np.zeros(rows, bool)
     for position in range(vocab.max_length + 1):
-        log_probs, state = step_decoder.step(projected, state, tokens)
+        log_probs, state = _next_word_log_probs(step_decoder, vocab, projected, state, tokens)
         tokens = log_probs.argmax(axis=-1)
         chosen[:, position] = np.where(finished, end, tokens)
         finished |= tokens == end
@@ -37,7 +44,7 @@ def beam_decode(step_decoder, vocab, feature, beam_width, length_penalty=LENGTH_
     for _ in range(vocab.max_length + 1):
         tokens = np.array([ids[-1] for ids, _ in beams])
         rows = np.repeat(projected, len(beams), axis=0)
-        log_probs, (hidden, cell) = step_decoder.step(rows, (hidden, cell), tokens)
+        log_probs, (hidden, cell) = _next_word_log_probs(step_decoder, vocab, rows, (hidden, cell), tokens)
         totals = np.array([score for _, score in beams])[:, None] + log_probs
         best = np.argsort(totals, axis=None)[::-1][: 2 * beam_width]
         next_beams, keep = [], []

@@ -75,3 +75,19 @@ def bad_photos(tmp_path) -> dict:
     paths["text"].write_text("this is not a photo\n")
     Image.new("1", (9000, 9000)).save(paths["huge"])
     return paths
+
+
+TINY_TRAIN_PHOTOS = 300
+
+
+@pytest.fixture(scope="session")
+def tiny_model(flickr8k, tmp_path_factory):
+    """A model trained for real on a few hundred Flickr8k photos (EfficientNet-Lite0 features): (path, card)."""
+    from ml.pipeline import train_model
+    from ml.training import TrainConfig
+
+    folder = tmp_path_factory.mktemp("tiny-model")
+    config = TrainConfig(encoder="efficientnet-lite0", epochs=6, patience=6, units=128, min_word_count=3)
+    path = folder / "tiny.captioner"
+    card = train_model(flickr8k, path, config, run_dir=folder / "run", max_train_photos=TINY_TRAIN_PHOTOS)
+    return path, card

@@ -1,0 +1,86 @@
+"""Vocabulary JSON, numpy decoding steps equal to the Keras model, greedy and beam search, BLEU."""
+import numpy as np
+import pytest
+
+from ml.decoder import StepDecoder, build_merge_decoder
+from ml.decoding import beam_decode, decode_captions, greedy_decode
+from ml.evaluation import bleu_scores, caption_metrics
+from ml.vocab import Vocabulary, VocabularyError
+
+CAPTIONS = [["a", "dog", "runs"], ["a", "dog", "jumps"], ["a", "cat", "sleeps"], ["the", "dog", "runs"]]
+
+
+def test_vocabulary_counts_specials_and_round_trips_json():
+    vocab = Vocabulary.build(CAPTIONS, min_count=2, max_length=4)
+    assert vocab.words == ["<pad>", "<unk>", "<start>", "<end>", "a", "dog", "runs"]
+    assert vocab.encode(["a", "cat", "runs"]) == [2, 4, 1, 6, 3]
+    assert vocab.decode([4, 5, 3, 6]) == ["a", "dog"]
+    again = Vocabulary.from_json(vocab.to_json())
+    assert again.words == vocab.words and again.max_length == 4
+
+
+def test_teacher_forcing_targets_are_inputs_shifted():
+    vocab = Vocabulary.build(CAPTIONS, 1, max_length=2)
+    inputs, targets = vocab.teacher_forcing_arrays([["a", "dog", "runs"]])  # cut to 2 words
+    assert inputs.tolist() == [[2, vocab.index["a"], vocab.index["dog"]]]
+    assert targets.tolist() == [[vocab.index["a"], vocab.index["dog"], 3]]
+
+
+@pytest.mark.parametrize("text", ["not json", '{"format": "other"}', '["a"]',
+                                  '{"format": "image-captioner-vocabulary", "words": ["x"], "max_length": 3}'])
+def test_bad_vocabulary_json(text):
+    with pytest.raises(VocabularyError):
+        Vocabulary.from_json(text)
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    import keras
+
+    keras.utils.set_random_seed(1)
+    vocab = Vocabulary.build(CAPTIONS, 1, max_length=6)
+    return build_merge_decoder(len(vocab), 16, 12, 0.0), vocab
+
+
+def test_numpy_steps_equal_the_keras_model(small_model):
+    model, vocab = small_model
+    features = np.random.default_rng(0).normal(size=(3, 16)).astype(np.float32)
+    words = np.array([[2, 4, 5, 6, 7, 3]] * 3, np.int32)
+    expected = model({"image": features, "words": words}, training=False).numpy()
+    expected = expected - np.log(np.exp(expected).sum(-1, keepdims=True))
+    steps = StepDecoder(model)
+    projected, state = steps.start(features)
+    for position in range(words.shape[1]):
+        log_probs, state = steps.step(projected, state, words[:, position])
+        np.testing.assert_allclose(log_probs, expected[:, position], atol=1e-4)
+
+
+def _sequence_log_prob(steps, vocab, feature, words):
+    projected, state = steps.start(feature)
+    ids = vocab.encode(words)
+    total = 0.0
+    for current, following in zip(ids[:-1], ids[1:]):
+        log_probs, state = steps.step(projected, state, np.array([current]))
+        total += log_probs[0, following]
+    return total
+
+
+def test_beam_of_one_is_greedy_and_wider_beams_score_at_least_as_well(small_model):
+    model, vocab = small_model
+    steps = StepDecoder(model)
+    features = np.random.default_rng(1).normal(size=(4, 16)).astype(np.float32)
+    greedy = greedy_decode(steps, vocab, features)
+    assert greedy == decode_captions(steps, vocab, features, beam_width=1)
+    for row, greedy_words in zip(features, greedy):
+        beam_words = beam_decode(steps, vocab, row[None], beam_width=4, length_penalty=0.0)
+        assert _sequence_log_prob(steps, vocab, row[None], beam_words) >= \
+            _sequence_log_prob(steps, vocab, row[None], greedy_words) - 1e-5
+
+
+def test_bleu_of_perfect_and_disjoint_captions():
+    references = {"x.jpg": [["a", "dog", "runs", "on", "the", "grass"]], "y.jpg": [["two", "men", "ride", "bikes", "down", "hills"]]}
+    perfect = bleu_scores({k: v[0] for k, v in references.items()}, references)
+    assert perfect == {"bleu1": 100.0, "bleu2": 100.0, "bleu3": 100.0, "bleu4": 100.0}
+    wrong = caption_metrics({"x.jpg": ["cats"], "y.jpg": ["sleep"]}, references)
+    assert wrong["bleu1"] == 0.0 and wrong["cider"] == 0.0
+    assert caption_metrics({k: v[0] for k, v in references.items()}, references)["cider"] > 100
