@@ -164,8 +164,25 @@ def build_parser():
     return parser
 
 
+def silence_native_stderr():
+    """Send TensorFlow's C++ start-up logging (which ignores TF_CPP_MIN_LOG_LEVEL) to /dev/null.
+
+    Python's own stderr keeps the real terminal, so our one-line errors and progress bars still
+    show. Set IMAGE_CAPTIONER_DEBUG=1 to see everything.
+    """
+    if os.environ.get("IMAGE_CAPTIONER_DEBUG") == "1":
+        return
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(terminal, "w", buffering=1)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    silence_native_stderr()
     try:
         return args.run(args)
     except Cancelled:

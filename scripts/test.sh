@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# One command for developers and CI: set everything up, start a virtual screen, run all tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if [ -z "${DISPLAY:-}" ] && command -v Xvfb >/dev/null 2>&1; then
+  export DISPLAY=:99
+  Xvfb "$DISPLAY" -screen 0 1400x900x24 -nolisten tcp >/dev/null 2>&1 &
+  XVFB_PID=$!
+  trap 'kill $XVFB_PID 2>/dev/null || true' EXIT
+  sleep 1
+fi
+.venv/bin/python -m pytest "$@"

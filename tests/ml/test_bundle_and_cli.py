@@ -1,0 +1,98 @@
+"""Model files load safely or fail with one line; the CLI exits 0 on success and non-zero with one line."""
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from ml.bundle import BundleError, load_bundle, read_card
+from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
+
+
+def run_cli(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, "-m", "ml", *map(str, args)], cwd=REPO, env=env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
+
+
+def _rezip(source, target, replace=None, extra=None):
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for name in old.namelist():
+            new.writestr(name, (replace or {}).get(name, old.read(name)))
+        for name, data in (extra or {}).items():
+            new.writestr(name, data)
+    return target
+
+
+def test_bundle_round_trip(tiny_model):
+    path, card = tiny_model
+    bundle = load_bundle(path)
+    assert bundle.card["encoder"] == "efficientnet-lite0" and bundle.card["history"] == card["history"]
+    assert read_card(path)["metrics"] == card["metrics"]
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("text", "not a zip archive"),
+    ("traversal", "unexpected contents"),
+    ("card", "wrong format"),
+    ("vocab", "vocabulary"),
+    ("keras", "decoder cannot be loaded"),
+])
+def test_damaged_bundles_fail_with_one_line(tiny_model, tmp_path, damage, words):
+    source, bad = tiny_model[0], tmp_path / "bad.captioner"
+    if damage == "text":
+        bad.write_text("hello")
+    elif damage == "traversal":
+        _rezip(source, bad, extra={"../../evil.py": b"print(1)"})
+    elif damage == "card":
+        _rezip(source, bad, replace={"card.json": json.dumps({"format": "other"})})
+    elif damage == "vocab":
+        _rezip(source, bad, replace={"vocab.json": b"[1, 2]"})
+    else:
+        _rezip(source, bad, replace={"decoder.keras": b"PK\x03\x04 broken"})
+    with pytest.raises(BundleError) as caught:
+        load_bundle(bad)
+    assert str(bad) in str(caught.value) and words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_cli_captions_photos_as_json(tiny_model):
+    result = run_cli("caption", ORIGINALS / DOG_PHOTOS[0], ORIGINALS / DOG_PHOTOS[1], "--model", tiny_model[0],
+                     "--json", "--beam", "2")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r["image"].endswith(n) for r, n in zip(rows, DOG_PHOTOS)] == [True, True]
+    assert all(len(r["caption"].split()) >= 3 and r["error"] == "" for r in rows)
+
+
+def test_cli_goes_on_past_a_bad_photo_and_exits_non_zero(tiny_model, bad_photos):
+    result = run_cli("caption", bad_photos["text"], ORIGINALS / DOG_PHOTOS[0], "--model", tiny_model[0])
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"{bad_photos['text']}: not an image PIL can read"]
+    assert DOG_PHOTOS[0] in result.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["caption", "x.jpg", "--model", "/nonexistent/m.captioner"], "model file not found"),
+    (["evaluate", "--data", "/nonexistent", "--model", "/nonexistent/m.captioner"], "model file not found"),
+    (["features", "--data", "/nonexistent"], "folder not found"),
+    (["train", "--data", "/nonexistent", "--output", "/tmp/x.captioner"], "folder not found"),
+])
+def test_cli_bad_input_is_one_line_on_stderr(args, words):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and words in result.stderr
+
+
+@pytest.mark.parametrize("command", ["caption", "train", "evaluate", "features"])
+def test_cli_help(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0 and "usage: python -m ml " + command in result.stdout
+
+
+def test_cli_evaluate_prints_scores(tiny_model, flickr8k):
+    result = run_cli("evaluate", "--model", tiny_model[0], "--data", flickr8k, "--split", "dev", "--beam", "1")
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"bleu1", "bleu2", "bleu3", "bleu4", "cider"} <= set(scores) and scores["bleu1"] > 20
