@@ -80,8 +80,9 @@ def cmd_train(args):
     from .pipeline import train_model
     from .training import TrainConfig
 
-    train_config = TrainConfig(encoder=args.encoder, epochs=args.epochs, batch_size=args.batch_size,
-                               learning_rate=args.learning_rate, units=args.units)
+    train_config = TrainConfig(encoder=args.encoder, decoder=args.decoder, epochs=args.epochs,
+                               batch_size=args.batch_size, learning_rate=args.learning_rate, units=args.units,
+                               dropout=args.dropout)
     progress = TqdmProgress()
     card = train_model(args.data, args.output, train_config, run_dir=args.run_dir,
                        max_train_photos=args.max_train_photos, on_progress=progress,
@@ -138,10 +139,12 @@ def build_parser():
     train.add_argument("--data", type=Path, required=True, help="data set folder (Flickr8k or image,caption CSV)")
     train.add_argument("--output", type=Path, required=True, help="model file to write (.captioner)")
     train.add_argument("--encoder", choices=sorted(ENCODERS), default=config.DEFAULT_ENCODER)
+    train.add_argument("--decoder", choices=config.DECODER_TYPES, default="merge")
     train.add_argument("--epochs", type=int, default=config.EPOCHS)
     train.add_argument("--batch-size", type=int, default=config.BATCH_SIZE)
     train.add_argument("--learning-rate", type=float, default=config.LEARNING_RATE)
     train.add_argument("--units", type=int, default=config.DECODER_UNITS)
+    train.add_argument("--dropout", type=float, default=config.DROPOUT)
     train.add_argument("--max-train-photos", type=int, help="use only this many training photos (quick runs)")
     train.add_argument("--run-dir", type=Path, help="checkpoint folder (default: in the user data folder)")
     train.add_argument("--encoder-weights", type=Path, help=weights_help)

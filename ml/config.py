@@ -18,6 +18,8 @@ MIN_WORD_COUNT = 5
 # Longest caption in words (longer ones are cut), not counting start/end tokens.
 MAX_CAPTION_WORDS = 30
 
+# Decoder architectures (see ml/decoder.py).
+DECODER_TYPES = ("merge", "inject")
 # Decoder sizes: embedding, LSTM units and the image projection share this width.
 DECODER_UNITS = 256
 DROPOUT = 0.5

@@ -74,11 +74,9 @@ def make_tf_dataset(arrays, batch_size, shuffle_seed=None):
 def _compiled_decoder(vocab, feature_dim, config):
     import keras
 
-    from .decoder import build_merge_decoder
+    from .decoder import build_decoder
 
-    if config.decoder != "merge":
-        raise ValueError(f"unknown decoder type '{config.decoder}'")
-    model = build_merge_decoder(len(vocab), feature_dim, config.units, config.dropout)
+    model = build_decoder(config.decoder, len(vocab), feature_dim, config.units, config.dropout)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=5.0),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0),

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ml.decoder import StepDecoder, build_merge_decoder
+from ml.decoder import StepDecoder, build_decoder
 from ml.decoding import beam_decode, decode_captions, greedy_decode
 from ml.evaluation import bleu_scores, caption_metrics
 from ml.vocab import Vocabulary, VocabularyError
@@ -33,13 +33,13 @@ def test_bad_vocabulary_json(text):
         Vocabulary.from_json(text)
 
 
-@pytest.fixture(scope="module")
-def small_model():
+@pytest.fixture(scope="module", params=["merge", "inject"])
+def small_model(request):
     import keras
 
     keras.utils.set_random_seed(1)
     vocab = Vocabulary.build(CAPTIONS, 1, max_length=6)
-    return build_merge_decoder(len(vocab), 16, 12, 0.0), vocab
+    return build_decoder(request.param, len(vocab), 16, 12, 0.0), vocab
 
 
 def test_numpy_steps_equal_the_keras_model(small_model):

@@ -1,0 +1,1 @@
+"""The desktop app: models (state), views (customtkinter frames that only draw), controllers (wiring, workers)."""

@@ -1,0 +1,36 @@
+"""Names and sizes shared by views and controllers."""
+from enum import Enum
+
+
+class Page(str, Enum):
+    CAPTION = "Caption"
+    TRAIN = "Train"
+    FOLDER = "Folder"
+    MODELS = "Models"
+
+
+class Theme(str, Enum):
+    SYSTEM = "System"
+    LIGHT = "Light"
+    DARK = "Dark"
+
+
+class ExportFormat(str, Enum):
+    SIDECAR = "txt sidecars"
+    CSV = "CSV"
+    JSON = "JSON"
+
+
+# How often the UI thread looks at the workers' queue, in milliseconds.
+POLL_MS = 50
+PREVIEW_SIZE = (560, 420)
+MIN_WINDOW = (1000, 680)
+SHORTCUTS = [
+    ("Ctrl+O", "Open a photo"),
+    ("Ctrl+Enter", "Caption the photo"),
+    ("Ctrl+Shift+S", "Speak the caption"),
+    ("Escape", "Stop speaking"),
+    ("Ctrl+C", "Copy the caption (when no text is selected)"),
+    ("Ctrl+1 … Ctrl+4", "Caption, Train, Folder, Models pages"),
+    ("F1", "This list"),
+]

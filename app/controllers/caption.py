@@ -1,0 +1,192 @@
+"""Caption page: open a photo, caption it, speak it; owns the loaded model (the Captioner)."""
+import logging
+from pathlib import Path
+
+from PIL import Image
+
+from ..constants import PREVIEW_SIZE
+
+log = logging.getLogger(__name__)
+
+
+def card_summary(card) -> str:
+    """The model card's key facts in a few lines."""
+    metrics = card.get("metrics", {})
+    lines = [f"{card.get('name', '?')} · encoder {card.get('encoder')}", f"created {card.get('created', '?')[:10]}"]
+    for key, label in [("test_beam3", "test, beam 3"), ("test_greedy", "test, greedy")]:
+        if key in metrics:
+            m = metrics[key]
+            lines.append(f"{label}: BLEU-1 {m['bleu1']:.1f} · BLEU-4 {m['bleu4']:.1f} · CIDEr {m.get('cider', 0):.1f}")
+    return "\n".join(lines)
+
+
+class CaptionController:
+    def __init__(self, app, view, runner, speech, settings_model, registry, history):
+        self.app, self.view, self.runner, self.speech = app, view, runner, speech
+        self.settings_model, self.registry, self.history = settings_model, registry, history
+        self.captioner, self.captioner_path = None, None
+        self.photo_path = None
+        self.speech_available = False
+        for event, handler in {"<<OpenPhoto>>": self.ask_photo, "<<CaptionRequested>>": self.caption,
+                               "<<SpeakRequested>>": self.speak, "<<StopSpeech>>": self.stop_speech,
+                               "<<CopyCaption>>": self.copy_caption, "<<SaveSpeech>>": self.ask_save_speech,
+                               "<<ModelChosen>>": self.model_chosen, "<<SettingsChanged>>": self.settings_changed,
+                               "<<HistoryChosen>>": self.history_chosen}.items():
+            view.bind(event, lambda _e, h=handler: h())
+        settings = settings_model.settings
+        view.set_beam_width(settings.beam_width)
+        view.set_auto_speak(settings.auto_speak)
+
+    # ============ model ============
+    def start(self):
+        """Load TensorFlow and the model in the background; check for a speech engine."""
+        self.refresh_models()
+        self.load_model(self.current_model_path())
+        self.runner.submit("speech-probe", lambda report, cancel: self.speech.probe(), on_done=self._speech_probed)
+
+    def current_model_path(self) -> Path:
+        chosen = self.settings_model.settings.model_path
+        return Path(chosen) if chosen and Path(chosen).is_file() else self.registry.default_path()
+
+    def refresh_models(self):
+        self.entries = {e.name: e for e in self.registry.entries()}
+        current = self.current_model_path()
+        current_name = next((n for n, e in self.entries.items() if e.path == current), None)
+        self.view.set_models(list(self.entries), current_name)
+
+    def load_model(self, path):
+        path = Path(path)
+        self.view.set_status("Loading TensorFlow and the model…")
+        self.view.set_photo_loaded(False)
+
+        def work(report, cancel):
+            from ml.captioner import Captioner
+
+            captioner = Captioner.load(path)
+            captioner.features(captioner_warmup_pixels(captioner))  # first caption is then fast
+            return captioner
+
+        self.runner.submit("caption", work, on_done=self._model_loaded, on_error=self._model_failed)
+
+    def _model_loaded(self, captioner):
+        self.captioner, self.captioner_path = captioner, captioner.bundle.path
+        self.view.set_model_info(card_summary(captioner.card))
+        self.view.set_status("Ready")
+        self.view.set_photo_loaded(self.photo_path is not None)
+
+    def _model_failed(self, error):
+        self.view.set_status("No model loaded")
+        self.app.show_error(f"Cannot load the model: {error}")
+
+    def model_chosen(self):
+        entry = self.entries.get(self.view.get_model_name())
+        if entry and entry.path != self.captioner_path:
+            self.settings_model.update(model_path=str(entry.path))
+            self.load_model(entry.path)
+
+    def settings_changed(self):
+        self.settings_model.update(beam_width=self.view.get_beam_width(), auto_speak=self.view.get_auto_speak())
+
+    # ============ photo and caption ============
+    def ask_photo(self):
+        path = self.app.dialogs.open_photo(self.settings_model.settings.last_open_dir)
+        if path:
+            self.open_photo(path)
+
+    def open_photo(self, path):
+        """Show a photo (read and scaled on a worker) ready to caption."""
+        path = Path(path)
+        self.settings_model.update(last_open_dir=str(path.parent))
+
+        def work(report, cancel):
+            from ml.images import open_rgb
+
+            image = open_rgb(path)
+            image.thumbnail(PREVIEW_SIZE, Image.LANCZOS)
+            return image
+
+        self.runner.submit("files", work, on_done=lambda image: self._photo_opened(path, image),
+                           on_error=lambda error: self.app.show_error(str(error)))
+
+    def _photo_opened(self, path, image):
+        self.photo_path = path
+        self.view.show_photo(image, path.name)
+        self.view.set_photo_loaded(self.captioner is not None)
+
+    def caption(self):
+        if self.photo_path is None or self.captioner is None:
+            return
+        path, beam, captioner = self.photo_path, self.view.get_beam_width(), self.captioner
+        self.view.set_status("Captioning…")
+        self.runner.submit("caption", lambda report, cancel: captioner.caption([path], beam_width=beam)[0],
+                           on_done=self._captioned, on_error=lambda e: self.app.show_error(str(e)))
+
+    def _captioned(self, result):
+        if result.error:
+            self.view.set_status("")
+            self.app.show_error(result.error)
+            return
+        self.view.set_caption(result.caption)
+        self.view.set_status("")
+        self.history.add(result.path, result.caption, self.captioner.card.get("name", ""))
+        self.view.set_history(self.history.entries)
+        if self.view.get_auto_speak() and self.speech_available:
+            self.speak()
+
+    def history_chosen(self):
+        entry = self.history.entries[self.view.chosen_history_index]
+        self.open_photo(entry.path)
+        self.app.after(300, lambda: self.view.set_caption(entry.caption))
+
+    # ============ speech ============
+    def _speech_probed(self, outcome):
+        available, reason = outcome
+        self.speech_available = bool(available)
+        self.view.set_speech_available(self.speech_available, reason or "no text-to-speech engine found")
+
+    def speak(self):
+        text = self.view.get_caption()
+        if text and self.speech_available:
+            self.speech.rate = self.settings_model.settings.speech_rate
+            self.speech.speak(text)
+
+    def stop_speech(self):
+        self.speech.stop()
+
+    def copy_caption(self):
+        text = self.view.get_caption()
+        if text:
+            self.app.clipboard_clear()
+            self.app.clipboard_append(text)
+            self.view.set_status("Caption copied")
+
+    def ask_save_speech(self):
+        text = self.view.get_caption()
+        if not text:
+            return
+        path = self.app.dialogs.save_speech(self.photo_path)
+        if path:
+            self.save_speech(path)
+
+    def save_speech(self, path, on_finished=None):
+        """Write the caption's speech to a file; the outcome comes back through the task queue."""
+        def finished(ok, error):
+            self.runner.post(self._speech_saved, (Path(path), ok, error))
+            if on_finished:
+                on_finished(ok, error)
+
+        self.speech.save(self.view.get_caption(), path, finished)
+
+    def _speech_saved(self, outcome):
+        path, ok, error = outcome
+        if ok:
+            self.view.set_status(f"Speech saved to {path.name}")
+        else:
+            self.app.show_error(error or f"{path}: could not save speech")
+
+
+def captioner_warmup_pixels(captioner):
+    import numpy as np
+
+    size = captioner.spec.image_size
+    return np.zeros((1, size, size, 3), np.float32)

@@ -1,0 +1,119 @@
+"""Folder page: caption every photo in a folder on a worker, edit, export."""
+from pathlib import Path
+
+from ..constants import ExportFormat
+
+
+class FolderController:
+    def __init__(self, app, view, runner, captions_model, get_captioner, settings_model):
+        self.app, self.view, self.runner = app, view, runner
+        self.captions, self.get_captioner, self.settings_model = captions_model, get_captioner, settings_model
+        self.cancel, self.paths = None, []
+        for event, handler in {"<<ChooseFolder>>": self.ask_folder, "<<CaptionFolder>>": self.caption_all,
+                               "<<CancelFolder>>": self.cancel_job, "<<CaptionEdited>>": self.caption_edited,
+                               "<<ExportCaptions>>": self.ask_export}.items():
+            view.bind(event, lambda _e, h=handler: h())
+
+    def ask_folder(self):
+        folder = self.app.dialogs.choose_folder("Choose a folder of photos")
+        if folder:
+            self.choose_folder(folder)
+
+    def choose_folder(self, folder):
+        """List the folder's photos on a worker (a big folder must not freeze the window)."""
+        folder = Path(folder)
+
+        def work(report, cancel):
+            from ml.images import list_images
+
+            return list_images(folder)
+
+        def listed(paths):
+            self.paths = paths
+            self.captions.reset(folder)
+            self.view.clear_rows()
+            self.view.set_folder(f"{folder}  ({len(paths)} photos)")
+            self.view.set_running(False, has_rows=False)
+
+        self.runner.submit("files", work, on_done=listed, on_error=lambda e: self.app.show_error(str(e)))
+
+    def caption_all(self):
+        captioner = self.get_captioner()
+        if captioner is None:
+            self.app.show_error("The model is still loading; try again in a moment")
+            return
+        if not self.paths:
+            self.app.show_error("Choose a folder with photos first")
+            return
+        self.captions.reset(self.captions.folder)
+        self.view.clear_rows()
+        paths, beam = list(self.paths), self.settings_model.settings.beam_width
+
+        def work(report, cancel):
+            def each_batch(progress):
+                report(progress)
+
+            return captioner.caption(paths, beam_width=beam, on_progress=each_batch, cancel=cancel)
+
+        self.cancel = self.runner.submit("folder", work, on_done=self._finished, on_progress=self._progress,
+                                         on_cancelled=self._cancelled, on_error=self._failed)
+        self.view.set_running(True, has_rows=False)
+        self.view.show_progress(0)
+
+    def _progress(self, progress):
+        self.view.show_progress(progress.done / max(progress.total, 1))
+
+    def _finished(self, results):
+        self.cancel = None
+        for index, result in enumerate(results):
+            self.captions.add(result.path, result.caption, result.error)
+            if not result.error:
+                self.view.add_row(str(index), result.path.name, result.caption)
+        self.view.set_errors(self.captions.errors())
+        self.view.show_progress(1.0)
+        self.view.set_running(False, has_rows=bool(self.captions.captioned()))
+
+    def _cancelled(self, _):
+        self.cancel = None
+        self.view.set_running(False, has_rows=False)
+        self.view.show_progress(0)
+
+    def _failed(self, error):
+        self._cancelled(None)
+        self.app.show_error(str(error))
+
+    def cancel_job(self):
+        if self.cancel is not None:
+            self.cancel.set()
+
+    def caption_edited(self):
+        selected = self.view.selected_photo()
+        text = self.view.get_edited_caption()
+        if selected is not None and text:
+            self.captions.edit(int(selected), text)
+            self.view.update_row(selected, text)
+
+    def ask_export(self):
+        export_format = self.view.export_format
+        if export_format == ExportFormat.SIDECAR:
+            self.export(export_format)
+            return
+        target = self.app.dialogs.save_captions(self.captions.folder, export_format)
+        if target:
+            self.export(export_format, target)
+
+    def export(self, export_format, target=None):
+        try:
+            if export_format == ExportFormat.SIDECAR:
+                written = self.captions.export_sidecars()
+                message = f"Wrote {len(written)} .txt files next to the photos"
+            elif export_format == ExportFormat.CSV:
+                self.captions.export_csv(target)
+                message = f"Saved {Path(target).name}"
+            else:
+                self.captions.export_json(target)
+                message = f"Saved {Path(target).name}"
+        except OSError as error:
+            self.app.show_error(f"{getattr(error, 'filename', '') or target}: cannot write ({error.strerror})")
+            return
+        self.view.set_folder(message)

@@ -1,0 +1,76 @@
+"""Models page: list, import, export, delete, set default."""
+from pathlib import Path
+
+from ml.bundle import BundleError
+
+from ..models import RegistryError
+
+
+class ModelsController:
+    def __init__(self, app, view, registry, on_models_changed):
+        self.app, self.view, self.registry, self.on_models_changed = app, view, registry, on_models_changed
+        self.entries = {}
+        for event, handler in {"<<ImportModel>>": self.ask_import, "<<ExportModel>>": self.ask_export,
+                               "<<DeleteModel>>": self.delete, "<<SetDefaultModel>>": self.set_default,
+                               "<<ModelSelected>>": self.show_selected}.items():
+            view.bind(event, lambda _e, h=handler: h())
+
+    def refresh(self):
+        self.entries = {str(e.path): e for e in self.registry.entries()}
+        default = self.registry.default_path()
+        rows = []
+        for key, entry in self.entries.items():
+            test = entry.card.get("metrics", {}).get("test_beam3") or entry.card.get("metrics", {}).get("test_greedy", {})
+            flags = ", ".join(f for f, on in [("default", entry.path == default), ("shipped", entry.shipped)] if on)
+            rows.append((key, entry.name, entry.card.get("encoder", ""), f"{test.get('bleu4', 0):.1f}",
+                         entry.card.get("created", "")[:16], flags))
+        self.view.set_models(rows)
+        self.show_selected()
+
+    def selected(self):
+        return self.entries.get(self.view.selected_model())
+
+    def show_selected(self):
+        entry = self.selected()
+        self.view.show_card(entry.card if entry else None, deletable=bool(entry and not entry.shipped))
+
+    def ask_import(self):
+        path = self.app.dialogs.open_model()
+        if path:
+            self.import_model(path)
+
+    def import_model(self, path):
+        try:
+            entry = self.registry.add(path)
+        except (BundleError, RegistryError, OSError) as error:
+            self.app.show_error(str(error))
+            return
+        self.refresh()
+        self.view.select(str(entry.path))
+        self.on_models_changed()
+
+    def ask_export(self):
+        entry = self.selected()
+        if entry:
+            target = self.app.dialogs.save_model(entry.path.name)
+            if target:
+                self.registry.export(entry, Path(target))
+
+    def delete(self):
+        entry = self.selected()
+        if entry is None:
+            return
+        try:
+            self.registry.delete(entry)
+        except RegistryError as error:
+            self.app.show_error(str(error))
+            return
+        self.refresh()
+        self.on_models_changed()
+
+    def set_default(self):
+        entry = self.selected()
+        if entry:
+            self.registry.set_default(entry.path)
+            self.refresh()
+            self.on_models_changed()

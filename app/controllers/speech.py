@@ -1,0 +1,101 @@
+"""Speech on its own thread, one short-lived process per utterance (see app/speech_worker.py)."""
+import logging
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+# The folder holding the app package, so `python -m app.speech_worker` works from any current folder.
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_command(*args) -> list:
+    """How to start the speech worker: `python -m app.speech_worker`, or the frozen app with a flag."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--speech-worker", *args]
+    return [sys.executable, "-m", "app.speech_worker", *args]
+
+
+class SpeechService:
+    """Speaks texts in order on a background thread; stop() silences it at once."""
+
+    def __init__(self, rate=165):
+        self.rate = rate
+        self.requests = queue.Queue()
+        self.available, self.reason = None, ""
+        self._process = None
+        self._lock = threading.Lock()
+        threading.Thread(target=self._run, name="speech", daemon=True).start()
+
+    def probe(self):
+        """Check once (on the speech thread) whether a TTS engine exists; returns (ok, reason)."""
+        done = threading.Event()
+        self.requests.put(("probe", None, done))
+        done.wait(30)
+        return self.available, self.reason
+
+    def speak(self, text, on_finished=None):
+        self.requests.put(("speak", text, on_finished))
+
+    def save(self, text, path, on_finished=None):
+        """Write the speech to a WAV file (MP3 when the name ends in .mp3 and ffmpeg exists)."""
+        self.requests.put(("save", (text, Path(path)), on_finished))
+
+    def stop(self):
+        """End the current utterance at once and drop the ones waiting."""
+        while True:
+            try:
+                self.requests.get_nowait()
+            except queue.Empty:
+                break
+        with self._lock:
+            if self._process and self._process.poll() is None:
+                self._process.kill()
+
+    def _run(self):
+        while True:
+            kind, payload, callback = self.requests.get()
+            if kind == "probe":
+                code, error = self._call("--probe")
+                self.available, self.reason = code == 0, error
+                callback.set()
+                continue
+            if kind == "speak":
+                code, error = self._call("--text", payload, "--rate", str(self.rate))
+            else:
+                code, error = self._save(*payload)
+            if callback is not None:
+                callback(code == 0, error)
+
+    def _save(self, text, path):
+        if path.suffix.lower() != ".mp3":
+            return self._call("--text", text, "--rate", str(self.rate), "--wav", str(path))
+        if not shutil.which("ffmpeg"):
+            return 1, f"{path}: MP3 needs ffmpeg, which is not installed; save as .wav instead"
+        with tempfile.TemporaryDirectory() as scratch:
+            wav = Path(scratch, "speech.wav")
+            code, error = self._call("--text", text, "--rate", str(self.rate), "--wav", str(wav))
+            if code != 0:
+                return code, error
+            temp = path.with_name(f".{path.name}.tmp.mp3")
+            result = subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(wav), str(temp)],
+                                    capture_output=True, text=True)
+            if result.returncode != 0:
+                return 1, f"{path}: ffmpeg failed ({result.stderr.strip()[:200]})"
+            os.replace(temp, path)
+            return 0, ""
+
+    def _call(self, *args):
+        with self._lock:
+            self._process = subprocess.Popen(worker_command(*args), cwd=SOURCE_ROOT, stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            process = self._process
+        _, stderr = process.communicate()
+        if process.returncode < 0:
+            return process.returncode, "stopped"
+        return process.returncode, stderr.strip().splitlines()[-1] if stderr.strip() else ""

@@ -1,0 +1,171 @@
+"""Train page: report on a data set, train with progress, cancel, resume, and adopt the result."""
+import datetime
+import shutil
+from pathlib import Path
+
+from ml.config import user_data_dir
+
+
+def parse_train_settings(form) -> dict:
+    """Check the form's strings; raises ValueError with a one-line message."""
+    def number(key, kind, low, label):
+        try:
+            value = kind(form[key])
+        except ValueError:
+            raise ValueError(f"{label} must be a number, not '{form[key]}'") from None
+        if value < low:
+            raise ValueError(f"{label} must be at least {low}")
+        return value
+
+    settings = {"encoder": form["encoder"], "decoder": form["decoder"],
+                "epochs": number("epochs", int, 1, "Epochs"),
+                "batch_size": number("batch_size", int, 1, "Batch size"),
+                "learning_rate": number("learning_rate", float, 1e-6, "Learning rate")}
+    photos = form["max_train_photos"].strip()
+    settings["max_train_photos"] = number("max_train_photos", int, 10, "Training photos") if photos else None
+    return settings
+
+
+class TrainController:
+    def __init__(self, app, view, runner, registry, on_model_added):
+        self.app, self.view, self.runner, self.registry = app, view, runner, registry
+        self.on_model_added = on_model_added
+        self.dataset_folder, self.run_dir, self.settings = None, None, None
+        self.cancel, self.result_card, self.epochs = None, None, []
+        for event, handler in {"<<ChooseDataset>>": self.ask_dataset, "<<StartTraining>>": self.start,
+                               "<<CancelTraining>>": self.cancel_training, "<<ResumeTraining>>": self.resume,
+                               "<<UseTrainedModel>>": self.use_model}.items():
+            view.bind(event, lambda _e, h=handler: h())
+
+    @property
+    def running(self):
+        return self.cancel is not None
+
+    def ask_dataset(self):
+        folder = self.app.dialogs.choose_folder("Choose a data set folder")
+        if folder:
+            self.choose_dataset(folder)
+
+    def choose_dataset(self, folder):
+        """Read the data set on a worker and show what was found before any work."""
+        folder = Path(folder)
+        self.view.set_dataset_report(f"Reading {folder}…")
+
+        def work(report, cancel):
+            from ml.datasets import load_dataset
+
+            return load_dataset(folder).summary()
+
+        def found(summary):
+            self.dataset_folder = folder
+            self.view.set_dataset_report(summary)
+
+        def failed(error):
+            self.dataset_folder = None
+            self.view.set_dataset_report(str(error))
+            self.app.show_error(str(error))
+
+        self.runner.submit("files", work, on_done=found, on_error=failed)
+
+    def start(self):
+        if self.dataset_folder is None:
+            self.app.show_error("Choose a data set folder first")
+            return
+        try:
+            self.settings = parse_train_settings(self.view.get_settings())
+        except ValueError as error:
+            self.app.show_error(str(error))
+            return
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.run_dir = user_data_dir() / "runs" / f"{self.dataset_folder.name}-{self.settings['encoder']}-{stamp}"
+        self.epochs = []
+        self._launch()
+
+    def resume(self):
+        if self.run_dir is not None and not self.running:
+            self._launch()
+
+    def _launch(self):
+        from ml.pipeline import train_model
+        from ml.training import TrainConfig
+
+        settings, folder, run_dir = dict(self.settings), self.dataset_folder, self.run_dir
+        photos = settings.pop("max_train_photos")
+        config = TrainConfig(**settings)
+        output = run_dir / "model.captioner"
+
+        def work(report, cancel):
+            card = train_model(folder, output, config, run_dir=run_dir, max_train_photos=photos,
+                               on_progress=report, cancel=cancel)
+            return card, self._sample_captions(output, folder)
+
+        self.result_card = None
+        self.view.set_results("")
+        self.cancel = self.runner.submit("train", work, on_done=self._finished, on_error=self._failed,
+                                         on_progress=self._progress, on_cancelled=self._cancelled)
+        self.view.set_running(True, can_resume=False, has_result=False)
+        self.view.show_progress("Step 1 of 2: photo features…", 0)
+
+    @staticmethod
+    def _sample_captions(model_path, folder):
+        from ml.captioner import Captioner
+        from ml.datasets import load_dataset
+
+        dataset = load_dataset(folder)
+        names = dataset.splits["test"][:5]
+        results = Captioner.load(model_path).caption([dataset.image_path(n) for n in names], beam_width=3)
+        return [(r.path.name, r.caption or r.error) for r in results]
+
+    def _progress(self, progress):
+        eta = f", about {int(progress.eta_s // 60)} min {int(progress.eta_s % 60)} s left" if progress.eta_s else ""
+        if progress.phase == "features":
+            self.view.show_progress(f"Step 1 of 2: photo features {progress.done}/{progress.total}{eta}",
+                                    progress.done / max(progress.total, 1))
+        elif progress.phase == "train":
+            loss = progress.values.get("loss", float("nan"))
+            self.view.show_progress(f"Step 2 of 2: {progress.message}, batch loss {loss:.2f}{eta}",
+                                    progress.done / max(progress.total, 1))
+        elif progress.phase == "epoch":
+            self.epochs.append(progress.values)
+            self.view.plot_losses(self.epochs)
+
+    def _finished(self, outcome):
+        card, samples = outcome
+        self.cancel, self.result_card = None, card
+        test = card["metrics"]["test_greedy"]
+        lines = [f"Finished: best epoch {card['best_epoch']} of {len(card['history'])}.",
+                 "Test split (greedy): " + ", ".join(f"{k.upper()} {v:.1f}" for k, v in test.items()), "",
+                 "Sample captions (beam 3):"] + [f"  {name}: {text}" for name, text in samples]
+        self.view.set_results("\n".join(lines))
+        self.view.show_progress("Done", 1.0)
+        self.view.set_running(False, can_resume=False, has_result=True)
+
+    def _cancelled(self, _):
+        self.cancel = None
+        self.view.show_progress("Cancelled: finished epochs are kept. Resume continues from them.", 0)
+        self.view.set_running(False, can_resume=True, has_result=False)
+
+    def _failed(self, error):
+        self.cancel = None
+        self.view.show_progress("Stopped by an error", 0)
+        self.view.set_running(False, can_resume=self.run_dir is not None, has_result=False)
+        self.app.show_error(str(error))
+
+    def cancel_training(self):
+        if self.cancel is not None:
+            self.cancel.set()
+            self.view.show_progress("Cancelling…", 0)
+
+    def use_model(self):
+        """Add the trained model to the registry and make it the default."""
+        if self.result_card is None:
+            return
+        name = f"{self.run_dir.name}"
+        entry = self.registry.add(self.run_dir / "model.captioner", name=name)
+        self.registry.set_default(entry.path)
+        self.on_model_added(entry)
+        self.view.set_running(False, can_resume=False, has_result=False)
+
+    def discard_run(self):
+        if self.run_dir is not None and not self.running:
+            shutil.rmtree(self.run_dir, ignore_errors=True)

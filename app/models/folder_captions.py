@@ -1,0 +1,62 @@
+"""Captions of a folder's photos, editable, and their export as sidecars, CSV or JSON (atomic writes)."""
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class FolderRow:
+    path: Path
+    caption: str = ""
+    error: str = ""
+
+
+def write_atomically(path, text):
+    """Write text to a temp file beside the target, then rename: never a half-written file."""
+    path = Path(path)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, path)
+
+
+class FolderCaptions:
+    def __init__(self):
+        self.folder, self.rows = None, []
+
+    def reset(self, folder):
+        self.folder, self.rows = Path(folder), []
+
+    def add(self, path, caption="", error=""):
+        self.rows.append(FolderRow(Path(path), caption, error))
+
+    def edit(self, index, caption):
+        self.rows[index].caption = caption
+
+    def captioned(self) -> list:
+        return [row for row in self.rows if not row.error]
+
+    def errors(self) -> list:
+        return [row.error for row in self.rows if row.error]
+
+    def export_sidecars(self) -> list:
+        """photo.jpg -> photo.txt next to it; returns the files written."""
+        written = []
+        for row in self.captioned():
+            target = row.path.with_suffix(".txt")
+            write_atomically(target, row.caption + "\n")
+            written.append(target)
+        return written
+
+    def export_csv(self, target):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["image", "caption"])
+        writer.writerows([row.path.name, row.caption] for row in self.captioned())
+        write_atomically(target, buffer.getvalue())
+
+    def export_json(self, target):
+        data = [{"image": row.path.name, "caption": row.caption} for row in self.captioned()]
+        write_atomically(target, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,86 @@
+"""The model files the app knows: the shipped default (read-only) and the user's own models."""
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ml.bundle import BUNDLE_SUFFIX, BundleError, read_card
+
+
+class RegistryError(ValueError):
+    """A model operation that cannot be done; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    path: Path
+    card: dict
+    shipped: bool
+
+
+class ModelRegistry:
+    """Lists, imports, exports, deletes models; remembers which one is the default."""
+
+    def __init__(self, shipped_model: Path, user_dir: Path):
+        self.shipped_model, self.user_dir = Path(shipped_model), Path(user_dir)
+        self.state_file = self.user_dir / "registry.json"
+
+    def entries(self) -> list:
+        found = []
+        if self.shipped_model.is_file():
+            found.append(ModelEntry(self.shipped_model.stem, self.shipped_model, read_card(self.shipped_model), True))
+        for path in sorted(self.user_dir.glob("*" + BUNDLE_SUFFIX)):
+            try:
+                found.append(ModelEntry(path.stem, path, read_card(path), False))
+            except BundleError:
+                continue  # a damaged file in the folder is not listed
+        return found
+
+    def default_path(self) -> Path:
+        chosen = self._state().get("default", "")
+        if chosen and Path(chosen).is_file():
+            return Path(chosen)
+        return self.shipped_model
+
+    def set_default(self, path):
+        self._save_state({"default": str(Path(path))})
+
+    def add(self, source, name=None) -> ModelEntry:
+        """Copy a model file in (checked first); the copy is atomic."""
+        source = Path(source)
+        card = read_card(source)
+        self.user_dir.mkdir(parents=True, exist_ok=True)
+        target = self.user_dir / f"{name or source.stem}{BUNDLE_SUFFIX}"
+        if target.exists() or target.stem == self.shipped_model.stem:
+            raise RegistryError(f"{target.name}: a model with this name already exists")
+        temp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(source, temp)
+        os.replace(temp, target)
+        return ModelEntry(target.stem, target, card, False)
+
+    def export(self, entry: ModelEntry, destination):
+        destination = Path(destination)
+        temp = destination.with_name(f".{destination.name}.tmp")
+        shutil.copyfile(entry.path, temp)
+        os.replace(temp, destination)
+
+    def delete(self, entry: ModelEntry):
+        if entry.shipped:
+            raise RegistryError(f"{entry.name}: the shipped model cannot be deleted")
+        if self.default_path() == entry.path:
+            self._save_state({})
+        entry.path.unlink()
+
+    def _state(self) -> dict:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save_state(self, state):
+        self.user_dir.mkdir(parents=True, exist_ok=True)
+        temp = self.state_file.with_name(".registry.json.tmp")
+        temp.write_text(json.dumps(state))
+        os.replace(temp, self.state_file)

@@ -1,0 +1,50 @@
+"""User settings and window geometry, kept as JSON in the user config folder."""
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Settings:
+    theme: str = "System"
+    auto_speak: bool = False
+    beam_width: int = 3
+    model_path: str = ""  # empty: the registry's default model
+    speech_rate: int = 165  # words per minute
+    geometry: str = "1180x760"
+    last_open_dir: str = ""
+
+
+class SettingsModel:
+    """Loads settings (ignoring a damaged file, which is logged) and saves them atomically."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.settings = Settings()
+
+    def load(self) -> Settings:
+        try:
+            data = json.loads(self.path.read_text())
+            known = {f.name: f.type for f in dataclasses.fields(Settings)}
+            values = {k: v for k, v in data.items() if k in known and isinstance(v, type(getattr(Settings(), k)))}
+            self.settings = Settings(**values)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, TypeError) as error:
+            log.warning("%s: settings ignored (%s)", self.path, error)
+        return self.settings
+
+    def save(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temp = self.path.with_name(f".{self.path.name}.tmp")
+        temp.write_text(json.dumps(dataclasses.asdict(self.settings), indent=2))
+        os.replace(temp, self.path)
+
+    def update(self, **changes):
+        self.settings = dataclasses.replace(self.settings, **changes)
+        self.save()

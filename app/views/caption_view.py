@@ -1,0 +1,151 @@
+"""Caption page: a photo, its caption in large type, and one-click Caption / Speak."""
+import customtkinter as ctk
+
+from ..constants import PREVIEW_SIZE
+from .widgets import heading
+
+BEAM_CHOICES = ["1 (greedy)", "3", "5"]
+
+
+class CaptionView(ctk.CTkFrame):
+    """Draws the caption page and raises <<OpenPhoto>>, <<CaptionRequested>>, <<SpeakRequested>>,
+    <<StopSpeech>>, <<CopyCaption>>, <<SaveSpeech>>, <<ModelChosen>>, <<SettingsChanged>>, <<HistoryChosen>>."""
+
+    def __init__(self, master, **kwargs):
+        super().__init__(master, fg_color="transparent", **kwargs)
+        self.grid_columnconfigure(0, weight=3)
+        self.grid_columnconfigure(1, weight=1)
+        self.grid_rowconfigure(2, weight=1)
+        self.chosen_history_index = None
+
+        # ============ top bar ============
+        heading(self, "Caption a photo").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
+        bar = ctk.CTkFrame(self, fg_color="transparent")
+        bar.grid(row=1, column=0, columnspan=2, sticky="ew", padx=20)
+        self.open_button = ctk.CTkButton(bar, text="Open photo…", width=120, command=lambda: self._emit("<<OpenPhoto>>"))
+        self.open_button.pack(side="left")
+        self.file_label = ctk.CTkLabel(bar, text="No photo open", anchor="w")
+        self.file_label.pack(side="left", padx=12)
+        self.auto_speak_switch = ctk.CTkSwitch(bar, text="Auto-speak", command=lambda: self._emit("<<SettingsChanged>>"))
+        self.auto_speak_switch.pack(side="right", padx=(12, 0))
+        self.beam_menu = ctk.CTkOptionMenu(bar, values=BEAM_CHOICES, width=110,
+                                           command=lambda _: self._emit("<<SettingsChanged>>"))
+        self.beam_menu.pack(side="right")
+        ctk.CTkLabel(bar, text="Beam").pack(side="right", padx=6)
+        self.model_menu = ctk.CTkOptionMenu(bar, values=["(loading)"], width=200,
+                                            command=lambda _: self._emit("<<ModelChosen>>"))
+        self.model_menu.pack(side="right", padx=(0, 12))
+        ctk.CTkLabel(bar, text="Model").pack(side="right", padx=6)
+
+        # ============ photo and caption ============
+        main = ctk.CTkFrame(self)
+        main.grid(row=2, column=0, sticky="nsew", padx=(20, 10), pady=12)
+        main.grid_columnconfigure(0, weight=1)
+        main.grid_rowconfigure(0, weight=1)
+        self.preview_label = ctk.CTkLabel(main, text="Open a photo (Ctrl+O)", width=PREVIEW_SIZE[0],
+                                          height=PREVIEW_SIZE[1])
+        self.preview_label.grid(row=0, column=0, sticky="nsew", padx=10, pady=10)
+        self.caption_label = ctk.CTkLabel(main, text="", font=ctk.CTkFont(size=26, weight="bold"),
+                                          wraplength=PREVIEW_SIZE[0] + 60, justify="center")
+        self.caption_label.grid(row=1, column=0, sticky="ew", padx=10, pady=(4, 8))
+        buttons = ctk.CTkFrame(main, fg_color="transparent")
+        buttons.grid(row=2, column=0, pady=(0, 12))
+        self.caption_button = ctk.CTkButton(buttons, text="Caption", width=140, height=40,
+                                            font=ctk.CTkFont(size=16, weight="bold"),
+                                            command=lambda: self._emit("<<CaptionRequested>>"))
+        self.speak_button = ctk.CTkButton(buttons, text="Speak", width=120, height=40,
+                                          command=lambda: self._emit("<<SpeakRequested>>"))
+        self.stop_button = ctk.CTkButton(buttons, text="Stop", width=80, height=40, fg_color="gray40",
+                                         command=lambda: self._emit("<<StopSpeech>>"))
+        self.copy_button = ctk.CTkButton(buttons, text="Copy", width=80, height=40, fg_color="gray40",
+                                         command=lambda: self._emit("<<CopyCaption>>"))
+        self.save_button = ctk.CTkButton(buttons, text="Save speech…", width=120, height=40, fg_color="gray40",
+                                         command=lambda: self._emit("<<SaveSpeech>>"))
+        for column, button in enumerate([self.caption_button, self.speak_button, self.stop_button,
+                                         self.copy_button, self.save_button]):
+            button.grid(row=0, column=column, padx=5)
+        self.status_label = ctk.CTkLabel(main, text="", text_color="gray50")
+        self.status_label.grid(row=3, column=0, pady=(0, 8))
+
+        # ============ side: model card and history ============
+        side = ctk.CTkFrame(self)
+        side.grid(row=2, column=1, sticky="nsew", padx=(10, 20), pady=12)
+        side.grid_rowconfigure(3, weight=1)
+        side.grid_columnconfigure(0, weight=1)
+        ctk.CTkLabel(side, text="Model", font=ctk.CTkFont(weight="bold")).grid(row=0, column=0, sticky="w", padx=10, pady=(10, 0))
+        self.model_info_label = ctk.CTkLabel(side, text="", justify="left", anchor="w", wraplength=260)
+        self.model_info_label.grid(row=1, column=0, sticky="ew", padx=10)
+        ctk.CTkLabel(side, text="History", font=ctk.CTkFont(weight="bold")).grid(row=2, column=0, sticky="w", padx=10, pady=(12, 0))
+        self.history_frame = ctk.CTkScrollableFrame(side, fg_color="transparent")
+        self.history_frame.grid(row=3, column=0, sticky="nsew", padx=4, pady=(0, 8))
+        self.history_buttons = []
+        self.set_photo_loaded(False)
+
+    def _emit(self, event):
+        self.event_generate(event)
+
+    # ============ data API for the controller ============
+    def get_beam_width(self) -> int:
+        return int(self.beam_menu.get().split()[0])
+
+    def set_beam_width(self, width):
+        self.beam_menu.set(next((c for c in BEAM_CHOICES if c.split()[0] == str(width)), "3"))
+
+    def get_auto_speak(self) -> bool:
+        return bool(self.auto_speak_switch.get())
+
+    def set_auto_speak(self, on):
+        (self.auto_speak_switch.select if on else self.auto_speak_switch.deselect)()
+
+    def get_model_name(self) -> str:
+        return self.model_menu.get()
+
+    def set_models(self, names, current):
+        self.model_menu.configure(values=names or ["(none)"])
+        self.model_menu.set(current if current in names else (names[0] if names else "(none)"))
+
+    def set_model_info(self, text):
+        self.model_info_label.configure(text=text)
+
+    def show_photo(self, image, name):
+        """Show a PIL image (already sized to fit) and its file name."""
+        self._photo = ctk.CTkImage(light_image=image, dark_image=image, size=image.size)
+        self.preview_label.configure(image=self._photo, text="")
+        self.file_label.configure(text=name)
+        self.set_caption("")
+        self.set_photo_loaded(True)
+
+    def set_photo_loaded(self, loaded):
+        self.caption_button.configure(state="normal" if loaded else "disabled")
+
+    def set_caption(self, text):
+        self.caption_label.configure(text=text)
+
+    def get_caption(self) -> str:
+        return self.caption_label.cget("text")
+
+    def set_status(self, text):
+        self.status_label.configure(text=text)
+
+    def set_speech_available(self, available, reason=""):
+        state = "normal" if available else "disabled"
+        for button in (self.speak_button, self.stop_button, self.save_button):
+            button.configure(state=state)
+        if not available:
+            self.auto_speak_switch.configure(state="disabled")
+            self.set_status(f"Speech is off: {reason}")
+
+    def set_history(self, entries):
+        for button in self.history_buttons:
+            button.destroy()
+        self.history_buttons = []
+        for index, entry in enumerate(entries):
+            button = ctk.CTkButton(self.history_frame, text=f"{entry.path.name}\n{entry.caption}", anchor="w",
+                                   fg_color="transparent", text_color=("gray10", "gray90"), hover_color=("gray80", "gray30"),
+                                   command=lambda i=index: self._choose_history(i))
+            button.grid(row=index, column=0, sticky="ew", pady=1)
+            self.history_buttons.append(button)
+
+    def _choose_history(self, index):
+        self.chosen_history_index = index
+        self._emit("<<HistoryChosen>>")

@@ -1,0 +1,118 @@
+"""Folder page: caption every photo in a folder, edit captions, export them."""
+from tkinter import ttk
+
+import customtkinter as ctk
+
+from ..constants import ExportFormat
+from .widgets import heading
+
+
+class FolderView(ctk.CTkFrame):
+    """Draws the folder page; raises <<ChooseFolder>>, <<CaptionFolder>>, <<CancelFolder>>,
+    <<CaptionEdited>>, <<ExportCaptions>> (format in `export_format`)."""
+
+    def __init__(self, master, **kwargs):
+        super().__init__(master, fg_color="transparent", **kwargs)
+        self.grid_columnconfigure(0, weight=1)
+        self.grid_rowconfigure(3, weight=1)
+        self.export_format = None
+        heading(self, "Caption a folder").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
+
+        bar = ctk.CTkFrame(self, fg_color="transparent")
+        bar.grid(row=1, column=0, sticky="ew", padx=20)
+        self.choose_button = ctk.CTkButton(bar, text="Choose folder…", command=lambda: self.event_generate("<<ChooseFolder>>"))
+        self.choose_button.pack(side="left")
+        self.folder_label = ctk.CTkLabel(bar, text="No folder chosen", anchor="w")
+        self.folder_label.pack(side="left", padx=12)
+        self.cancel_button = ctk.CTkButton(bar, text="Cancel", width=90, fg_color="gray40",
+                                           command=lambda: self.event_generate("<<CancelFolder>>"))
+        self.cancel_button.pack(side="right")
+        self.start_button = ctk.CTkButton(bar, text="Caption all", width=110,
+                                          command=lambda: self.event_generate("<<CaptionFolder>>"))
+        self.start_button.pack(side="right", padx=8)
+
+        self.progress_bar = ctk.CTkProgressBar(self)
+        self.progress_bar.set(0)
+        self.progress_bar.grid(row=2, column=0, sticky="ew", padx=20, pady=8)
+
+        # ============ table ============
+        table = ctk.CTkFrame(self)
+        table.grid(row=3, column=0, sticky="nsew", padx=20)
+        table.grid_columnconfigure(0, weight=1)
+        table.grid_rowconfigure(0, weight=1)
+        self.tree = ttk.Treeview(table, columns=("photo", "caption"), show="headings", selectmode="browse")
+        self.tree.heading("photo", text="Photo")
+        self.tree.heading("caption", text="Caption (select a row to edit)")
+        self.tree.column("photo", width=220, stretch=False)
+        self.tree.grid(row=0, column=0, sticky="nsew", padx=(6, 0), pady=6)
+        scroll = ttk.Scrollbar(table, orient="vertical", command=self.tree.yview)
+        scroll.grid(row=0, column=1, sticky="ns", pady=6)
+        self.tree.configure(yscrollcommand=scroll.set)
+        self.tree.bind("<<TreeviewSelect>>", self._row_selected)
+        edit = ctk.CTkFrame(table, fg_color="transparent")
+        edit.grid(row=1, column=0, columnspan=2, sticky="ew", padx=6, pady=(0, 6))
+        edit.grid_columnconfigure(0, weight=1)
+        self.edit_entry = ctk.CTkEntry(edit, placeholder_text="Edit the selected caption, then press Enter")
+        self.edit_entry.grid(row=0, column=0, sticky="ew")
+        self.edit_entry.bind("<Return>", lambda _: self.event_generate("<<CaptionEdited>>"))
+
+        # ============ errors and export ============
+        bottom = ctk.CTkFrame(self, fg_color="transparent")
+        bottom.grid(row=4, column=0, sticky="ew", padx=20, pady=10)
+        bottom.grid_columnconfigure(0, weight=1)
+        self.errors_box = ctk.CTkTextbox(bottom, height=70, wrap="none")
+        self.errors_box.grid(row=0, column=0, sticky="ew", padx=(0, 10))
+        exports = ctk.CTkFrame(bottom, fg_color="transparent")
+        exports.grid(row=0, column=1)
+        self.export_buttons = []
+        for row, export_format in enumerate(ExportFormat):
+            button = ctk.CTkButton(exports, text=f"Export {export_format.value}", width=150,
+                                   command=lambda f=export_format: self._export(f))
+            button.grid(row=row, column=0, pady=2)
+            self.export_buttons.append(button)
+        self.set_running(False, has_rows=False)
+
+    def _export(self, export_format):
+        self.export_format = export_format
+        self.event_generate("<<ExportCaptions>>")
+
+    def _row_selected(self, _event):
+        selected = self.selected_photo()
+        self.edit_entry.delete(0, "end")
+        if selected:
+            self.edit_entry.insert(0, self.tree.set(selected, "caption"))
+
+    # ============ data API for the controller ============
+    def set_folder(self, text):
+        self.folder_label.configure(text=text)
+
+    def set_running(self, running, has_rows):
+        self.start_button.configure(state="disabled" if running else "normal")
+        self.choose_button.configure(state="disabled" if running else "normal")
+        self.cancel_button.configure(state="normal" if running else "disabled")
+        for button in self.export_buttons:
+            button.configure(state="normal" if (has_rows and not running) else "disabled")
+
+    def show_progress(self, fraction):
+        self.progress_bar.set(max(0.0, min(1.0, fraction)))
+
+    def clear_rows(self):
+        self.tree.delete(*self.tree.get_children())
+        self.set_errors([])
+
+    def add_row(self, photo_id, name, caption):
+        self.tree.insert("", "end", iid=photo_id, values=(name, caption))
+
+    def update_row(self, photo_id, caption):
+        self.tree.set(photo_id, "caption", caption)
+
+    def selected_photo(self):
+        selection = self.tree.selection()
+        return selection[0] if selection else None
+
+    def get_edited_caption(self) -> str:
+        return self.edit_entry.get().strip()
+
+    def set_errors(self, errors):
+        self.errors_box.delete("1.0", "end")
+        self.errors_box.insert("1.0", "\n".join(errors) if errors else "Photos that cannot be read are listed here.")

@@ -1,0 +1,58 @@
+"""Models page: every model file the app knows, with its model card."""
+import json
+from tkinter import ttk
+
+import customtkinter as ctk
+
+from .widgets import heading
+
+
+class ModelsView(ctk.CTkFrame):
+    """Draws the models page; raises <<ImportModel>>, <<ExportModel>>, <<DeleteModel>>, <<SetDefaultModel>>."""
+
+    def __init__(self, master, **kwargs):
+        super().__init__(master, fg_color="transparent", **kwargs)
+        self.grid_columnconfigure(0, weight=1)
+        self.grid_columnconfigure(1, weight=1)
+        self.grid_rowconfigure(1, weight=1)
+        heading(self, "Models").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
+        columns = ("name", "encoder", "bleu4", "created", "flags")
+        self.tree = ttk.Treeview(self, columns=columns, show="headings", selectmode="browse")
+        for column, title, width in zip(columns, ["Name", "Encoder", "BLEU-4 (test)", "Created", ""],
+                                        [180, 150, 100, 170, 120]):
+            self.tree.heading(column, text=title)
+            self.tree.column(column, width=width)
+        self.tree.grid(row=1, column=0, sticky="nsew", padx=(20, 10), pady=6)
+        self.tree.bind("<<TreeviewSelect>>", lambda _: self.event_generate("<<ModelSelected>>"))
+        self.card_box = ctk.CTkTextbox(self, wrap="word")
+        self.card_box.grid(row=1, column=1, sticky="nsew", padx=(10, 20), pady=6)
+        buttons = ctk.CTkFrame(self, fg_color="transparent")
+        buttons.grid(row=2, column=0, columnspan=2, sticky="w", padx=20, pady=(4, 16))
+        self.buttons = {}
+        for column, (text, event) in enumerate([("Import…", "<<ImportModel>>"), ("Export…", "<<ExportModel>>"),
+                                                ("Delete", "<<DeleteModel>>"), ("Set default", "<<SetDefaultModel>>")]):
+            button = ctk.CTkButton(buttons, text=text, width=110, command=lambda e=event: self.event_generate(e))
+            button.grid(row=0, column=column, padx=(0, 8))
+            self.buttons[event] = button
+
+    # ============ data API for the controller ============
+    def set_models(self, rows):
+        """rows: (id, name, encoder, bleu4, created, flags)."""
+        selected = self.selected_model()
+        self.tree.delete(*self.tree.get_children())
+        for row in rows:
+            self.tree.insert("", "end", iid=row[0], values=row[1:])
+        if selected in self.tree.get_children():
+            self.tree.selection_set(selected)
+
+    def selected_model(self):
+        selection = self.tree.selection()
+        return selection[0] if selection else None
+
+    def select(self, model_id):
+        self.tree.selection_set(model_id)
+
+    def show_card(self, card, deletable):
+        self.card_box.delete("1.0", "end")
+        self.card_box.insert("1.0", json.dumps(card, indent=2) if card else "")
+        self.buttons["<<DeleteModel>>"].configure(state="normal" if deletable else "disabled")

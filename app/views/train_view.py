@@ -1,0 +1,138 @@
+"""Train page: choose a data set, see what was found, train with two-phase progress and a loss curve."""
+import customtkinter as ctk
+
+from .widgets import LossPlot, heading
+
+ENCODER_CHOICES = ["efficientnet-lite2", "efficientnet-lite0", "xception"]
+ENCODER_NOTES = {
+    "efficientnet-lite2": "Offline. Google's EfficientNet-Lite2 ImageNet weights (Apache-2.0).",
+    "efficientnet-lite0": "Offline, faster, a little weaker.",
+    "xception": "Downloads Keras' Xception ImageNet weights (about 80 MB) on first use; needs internet.",
+}
+
+
+class TrainView(ctk.CTkFrame):
+    """Draws the train page; raises <<ChooseDataset>>, <<StartTraining>>, <<CancelTraining>>,
+    <<ResumeTraining>>, <<UseTrainedModel>>."""
+
+    def __init__(self, master, **kwargs):
+        super().__init__(master, fg_color="transparent", **kwargs)
+        self.grid_columnconfigure(0, weight=1)
+        self.grid_columnconfigure(1, weight=1)
+        self.grid_rowconfigure(3, weight=1)
+        heading(self, "Train your own model").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
+
+        # ============ data set ============
+        data = ctk.CTkFrame(self)
+        data.grid(row=1, column=0, columnspan=2, sticky="ew", padx=20, pady=6)
+        data.grid_columnconfigure(1, weight=1)
+        self.choose_button = ctk.CTkButton(data, text="Choose data set folder…",
+                                           command=lambda: self.event_generate("<<ChooseDataset>>"))
+        self.choose_button.grid(row=0, column=0, padx=10, pady=10)
+        self.dataset_label = ctk.CTkLabel(data, text="Flickr8k layout, Images/ + captions.txt, or photos + an image,caption CSV",
+                                          anchor="w", justify="left", wraplength=760)
+        self.dataset_label.grid(row=0, column=1, sticky="ew", padx=10)
+
+        # ============ settings ============
+        settings = ctk.CTkFrame(self)
+        settings.grid(row=2, column=0, sticky="nsew", padx=(20, 10), pady=6)
+        ctk.CTkLabel(settings, text="Encoder").grid(row=0, column=0, sticky="w", padx=10, pady=(10, 2))
+        self.encoder_menu = ctk.CTkOptionMenu(settings, values=ENCODER_CHOICES, command=self._show_encoder_note)
+        self.encoder_menu.grid(row=0, column=1, sticky="w", padx=10, pady=(10, 2))
+        self.encoder_note = ctk.CTkLabel(settings, text=ENCODER_NOTES[ENCODER_CHOICES[0]], text_color="gray50",
+                                         wraplength=380, justify="left")
+        self.encoder_note.grid(row=1, column=0, columnspan=2, sticky="w", padx=10)
+        self.epochs_entry = self._field(settings, 2, "Epochs", "20")
+        self.advanced_switch = ctk.CTkSwitch(settings, text="Advanced", command=self._toggle_advanced)
+        self.advanced_switch.grid(row=3, column=0, sticky="w", padx=10, pady=6)
+        self.advanced = ctk.CTkFrame(settings, fg_color="transparent")
+        self.batch_entry = self._field(self.advanced, 0, "Batch size", "64")
+        self.rate_entry = self._field(self.advanced, 1, "Learning rate", "0.001")
+        self.photos_entry = self._field(self.advanced, 2, "Training photos (empty: all)", "")
+        ctk.CTkLabel(self.advanced, text="Decoder").grid(row=3, column=0, sticky="w", padx=10, pady=2)
+        self.decoder_menu = ctk.CTkOptionMenu(self.advanced, values=["merge"])
+        self.decoder_menu.grid(row=3, column=1, sticky="w", padx=10, pady=2)
+        buttons = ctk.CTkFrame(settings, fg_color="transparent")
+        buttons.grid(row=5, column=0, columnspan=2, sticky="w", padx=10, pady=10)
+        self.start_button = ctk.CTkButton(buttons, text="Start", width=90,
+                                          command=lambda: self.event_generate("<<StartTraining>>"))
+        self.cancel_button = ctk.CTkButton(buttons, text="Cancel", width=90, fg_color="gray40",
+                                           command=lambda: self.event_generate("<<CancelTraining>>"))
+        self.resume_button = ctk.CTkButton(buttons, text="Resume", width=90,
+                                           command=lambda: self.event_generate("<<ResumeTraining>>"))
+        for column, button in enumerate([self.start_button, self.cancel_button, self.resume_button]):
+            button.grid(row=0, column=column, padx=(0, 8))
+
+        # ============ progress ============
+        progress = ctk.CTkFrame(self)
+        progress.grid(row=2, column=1, rowspan=2, sticky="nsew", padx=(10, 20), pady=6)
+        progress.grid_columnconfigure(0, weight=1)
+        progress.grid_rowconfigure(4, weight=1)
+        self.phase_label = ctk.CTkLabel(progress, text="Step 1: photo features   Step 2: training epochs", anchor="w")
+        self.phase_label.grid(row=0, column=0, sticky="ew", padx=10, pady=(10, 2))
+        self.progress_bar = ctk.CTkProgressBar(progress)
+        self.progress_bar.set(0)
+        self.progress_bar.grid(row=1, column=0, sticky="ew", padx=10, pady=4)
+        self.loss_plot = LossPlot(progress)
+        self.loss_plot.grid(row=2, column=0, sticky="ew", padx=6, pady=6)
+        self.results_box = ctk.CTkTextbox(progress, height=140, wrap="word")
+        self.results_box.grid(row=4, column=0, sticky="nsew", padx=10, pady=4)
+        self.use_button = ctk.CTkButton(progress, text="Use this model",
+                                        command=lambda: self.event_generate("<<UseTrainedModel>>"))
+        self.use_button.grid(row=5, column=0, sticky="e", padx=10, pady=(4, 10))
+        self.set_running(False, can_resume=False, has_result=False)
+
+    @staticmethod
+    def _field(master, row, label, default):
+        ctk.CTkLabel(master, text=label).grid(row=row, column=0, sticky="w", padx=10, pady=2)
+        entry = ctk.CTkEntry(master, width=120)
+        entry.insert(0, default)
+        entry.grid(row=row, column=1, sticky="w", padx=10, pady=2)
+        return entry
+
+    def _toggle_advanced(self):
+        if self.advanced_switch.get():
+            self.advanced.grid(row=4, column=0, columnspan=2, sticky="w")
+        else:
+            self.advanced.grid_forget()
+
+    def _show_encoder_note(self, encoder):
+        self.encoder_note.configure(text=ENCODER_NOTES[encoder])
+
+    # ============ data API for the controller ============
+    def get_settings(self) -> dict:
+        """The form as plain strings; the controller checks them."""
+        return {"encoder": self.encoder_menu.get(), "epochs": self.epochs_entry.get(),
+                "batch_size": self.batch_entry.get(), "learning_rate": self.rate_entry.get(),
+                "max_train_photos": self.photos_entry.get(), "decoder": self.decoder_menu.get()}
+
+    def set_field(self, name, value):
+        entry = {"epochs": self.epochs_entry, "batch_size": self.batch_entry, "learning_rate": self.rate_entry,
+                 "max_train_photos": self.photos_entry}[name]
+        entry.delete(0, "end")
+        entry.insert(0, str(value))
+
+    def set_encoder(self, encoder):
+        self.encoder_menu.set(encoder)
+        self._show_encoder_note(encoder)
+
+    def set_dataset_report(self, text):
+        self.dataset_label.configure(text=text)
+
+    def set_running(self, running, can_resume, has_result):
+        self.start_button.configure(state="disabled" if running else "normal")
+        self.choose_button.configure(state="disabled" if running else "normal")
+        self.cancel_button.configure(state="normal" if running else "disabled")
+        self.resume_button.configure(state="normal" if (can_resume and not running) else "disabled")
+        self.use_button.configure(state="normal" if (has_result and not running) else "disabled")
+
+    def show_progress(self, phase_text, fraction):
+        self.phase_label.configure(text=phase_text)
+        self.progress_bar.set(max(0.0, min(1.0, fraction)))
+
+    def plot_losses(self, epochs):
+        self.loss_plot.plot(epochs)
+
+    def set_results(self, text):
+        self.results_box.delete("1.0", "end")
+        self.results_box.insert("1.0", text)

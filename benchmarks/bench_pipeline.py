@@ -1,0 +1,145 @@
+"""Benchmarks of the ml pipeline on this machine, printed as figures with ratios measured in one run.
+
+    .venv/bin/python benchmarks/bench_pipeline.py --data ../shared/flickr8k [--model assets/models/default.captioner]
+
+1. Feature extraction images/s per encoder (cached pipeline from disk) vs the encoder's bare
+   forward pass on an in-memory batch of the same size.
+2. Greedy and beam-3 milliseconds per caption (one photo at a time, features already computed).
+3. Training seconds per epoch: sequence-level teacher forcing (ours) vs the tutorial's one sample
+   per word, both on the same captions, extrapolated to the full train split.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from ml.datasets import load_dataset  # noqa: E402
+from ml.encoders import build_encoder, get_spec  # noqa: E402
+from ml.features import compiled_forward, extract_features  # noqa: E402
+from ml.images import load_pixels  # noqa: E402
+
+BATCH_SIZE = 32
+
+
+def bench_extraction(dataset, encoder_name, photo_count):
+    spec = get_spec(encoder_name)
+    encoder = build_encoder(encoder_name, pretrained=encoder_name != "xception")  # speed only
+    paths = [dataset.image_path(n) for n in dataset.splits["train"][:photo_count]]
+    forward = compiled_forward(encoder)
+    batch = np.stack([load_pixels(p, spec.image_size) for p in paths[:BATCH_SIZE]])
+    forward(batch)  # trace once
+    start, rounds = time.perf_counter(), max(2, photo_count // BATCH_SIZE)
+    for _ in range(rounds):
+        forward(batch).numpy()
+    bare = rounds * BATCH_SIZE / (time.perf_counter() - start)
+    with tempfile.TemporaryDirectory() as cache:
+        start = time.perf_counter()
+        extract_features(paths, encoder_name, cache, BATCH_SIZE, encoder=encoder)
+        piped = len(paths) / (time.perf_counter() - start)
+    print(f"features {encoder_name:19s} pipeline {piped:6.1f} img/s   bare forward {bare:6.1f} img/s   "
+          f"ratio {piped / bare:.2f}   ({len(paths)} photos, batch {BATCH_SIZE})", flush=True)
+
+
+def bench_decoding(model_path, dataset, photo_count):
+    from ml.captioner import Captioner
+
+    captioner = Captioner.load(model_path)
+    names = dataset.splits["test"][:photo_count]
+    features = extract_features([dataset.image_path(n) for n in names], captioner.spec.name).features
+    vectors = list(features.values())
+    for beam in (1, 3):
+        captioner.caption_features(vectors[0], beam)
+        start = time.perf_counter()
+        for vector in vectors:
+            captioner.caption_features(vector, beam)
+        per_caption = (time.perf_counter() - start) / len(vectors) * 1000
+        print(f"decoding beam {beam}: {per_caption:.2f} ms per caption ({len(vectors)} photos, one at a time)")
+
+
+def _word_level_arrays(images, inputs, targets):
+    """The tutorial's samples: (photo, padded prefix) -> next word, one sample per word."""
+    rows, prefixes, nexts = [], [], []
+    width = inputs.shape[1]
+    for row in range(len(inputs)):
+        for position in range(width):
+            if targets[row, position] == 0:
+                break
+            prefix = np.zeros(width, np.int32)
+            prefix[width - position - 1:] = inputs[row, : position + 1]
+            rows.append(row)
+            prefixes.append(prefix)
+            nexts.append(targets[row, position])
+    return images[rows], np.stack(prefixes), np.array(nexts)
+
+
+def _word_level_model(vocab_size, feature_dim, units):
+    import keras
+    from keras import layers
+
+    image = keras.Input((feature_dim,))
+    words = keras.Input((None,), dtype="int32")
+    projected = layers.Dense(units, activation="relu")(layers.Dropout(0.5)(image))
+    sequence = layers.LSTM(units)(layers.Dropout(0.5)(layers.Embedding(vocab_size, units, mask_zero=True)(words)))
+    hidden = layers.Dense(units, activation="relu")(layers.Add()([projected, sequence]))
+    model = keras.Model([image, words], layers.Dense(vocab_size)(hidden))
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def bench_training(dataset, caption_count):
+    from ml.pipeline import dataset_features
+    from ml.training import TrainConfig, _compiled_decoder, build_vocabulary, caption_arrays, make_tf_dataset
+
+    config = TrainConfig()
+    vocab = build_vocabulary(dataset, config)
+    features, _ = dataset_features(dataset, config.encoder, dataset.splits["train"])
+    full = caption_arrays(dataset.splits["train"], dataset, features, vocab)
+    subset = tuple(a[:caption_count] for a in full)
+    scale = len(full[0]) / caption_count
+
+    sequence_model = _compiled_decoder(vocab, full[0].shape[1], config)
+    data = make_tf_dataset(subset, config.batch_size, shuffle_seed=0)
+    sequence_model.fit(data.take(2), verbose=0)  # build and trace
+    start = time.perf_counter()
+    sequence_model.fit(data, verbose=0)
+    sequence_seconds = (time.perf_counter() - start) * scale
+
+    word_images, prefixes, nexts = _word_level_arrays(*subset)
+    word_model = _word_level_model(len(vocab), full[0].shape[1], config.units)
+    word_model.fit([word_images[:128], prefixes[:128]], nexts[:128], batch_size=config.batch_size, verbose=0)
+    start = time.perf_counter()
+    word_model.fit([word_images, prefixes], nexts, batch_size=config.batch_size, verbose=0)
+    word_seconds = (time.perf_counter() - start) * scale
+    print(f"training epoch on the full train split ({len(full[0])} captions, measured on {caption_count}):")
+    print(f"  sequence-level teacher forcing {sequence_seconds:7.1f} s   one sample per word "
+          f"({len(nexts)} samples) {word_seconds:7.1f} s   speed-up {word_seconds / sequence_seconds:.1f}x")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--model", type=Path, default=Path("assets/models/default.captioner"))
+    parser.add_argument("--photos", type=int, default=256, help="photos per extraction benchmark")
+    parser.add_argument("--captions", type=int, default=3000, help="captions per training benchmark")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["features", "decoding", "training"])
+    args = parser.parse_args()
+    dataset = load_dataset(args.data)
+    print(f"machine: {os.cpu_count()} cores; {dataset.summary().splitlines()[0]}")
+    if "features" not in args.skip:
+        for encoder_name in ("efficientnet-lite2", "efficientnet-lite0", "xception"):
+            bench_extraction(dataset, encoder_name, args.photos)
+    if "decoding" not in args.skip:
+        bench_decoding(args.model, dataset, 200)
+    if "training" not in args.skip:
+        bench_training(dataset, args.captions)
+
+
+if __name__ == "__main__":
+    main()
