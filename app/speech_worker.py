@@ -2,11 +2,22 @@
 
 pyttsx3 is known to hang or fall silent on a second runAndWait() and to misbehave outside its
 own thread; one short-lived process per utterance makes the tenth utterance work like the first,
-and Stop can end speech at once by ending the process.
+and Stop can end speech at once by ending the process (and its player) as a group.
+
+On Linux pyttsx3 drives espeak-ng, whose driver loses any utterance longer than about ten
+seconds of audio and plays through `aplay`; so there the text is synthesised in short pieces,
+joined into one WAV file, and played with aplay.
 """
 import argparse
 import os
+import platform
+import subprocess
 import sys
+import tempfile
+import wave
+
+# Words per piece on Linux: well under the ~10 s of audio the espeak driver can keep.
+WORDS_PER_PIECE = 14
 
 
 def _english_voice(engine):
@@ -15,6 +26,41 @@ def _english_voice(engine):
         if ident.endswith("/en") or ident.endswith("/en-us") or "english" in (voice.name or "").lower():
             return voice.id
     return None
+
+
+def _pieces(text):
+    words = text.split()
+    return [" ".join(words[i:i + WORDS_PER_PIECE]) for i in range(0, len(words), WORDS_PER_PIECE)] or [""]
+
+
+def save_wav(engine, text, target):
+    """Synthesise text into one WAV file, piece by piece, written atomically."""
+    with tempfile.TemporaryDirectory() as scratch:
+        parts = []
+        for index, piece in enumerate(_pieces(text)):
+            part = os.path.join(scratch, f"{index}.wav")
+            engine.save_to_file(piece, part)
+            engine.runAndWait()
+            parts.append(part)
+        temp = f"{target}.{os.getpid()}.tmp.wav"
+        with wave.open(temp, "wb") as joined:
+            for index, part in enumerate(parts):
+                with wave.open(part) as source:
+                    if index == 0:
+                        joined.setparams(source.getparams())
+                    joined.writeframes(source.readframes(source.getnframes()))
+        os.replace(temp, target)
+
+
+def speak(engine, text):
+    if platform.system() != "Linux":
+        engine.say(text)
+        engine.runAndWait()
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        wav = os.path.join(scratch, "speech.wav")
+        save_wav(engine, text, wav)
+        subprocess.run(["aplay", "-q", wav], check=False)
 
 
 def main(argv=None) -> int:
@@ -39,13 +85,9 @@ def main(argv=None) -> int:
         engine.setProperty("voice", voice)
     engine.setProperty("rate", args.rate)
     if args.wav:
-        temp = f"{args.wav}.{os.getpid()}.tmp.wav"
-        engine.save_to_file(args.text, temp)
-        engine.runAndWait()
-        os.replace(temp, args.wav)
+        save_wav(engine, args.text, args.wav)
     else:
-        engine.say(args.text)
-        engine.runAndWait()
+        speak(engine, args.text)
     return 0
 
 

@@ -35,13 +35,17 @@ class Bundle:
 
 
 def save_bundle(path, decoder, vocab, card):
-    """Write decoder, vocabulary and card into one zip file, atomically."""
+    """Write decoder, vocabulary and card into one zip file, atomically (without optimizer state)."""
+    import keras
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     card = {"format": CARD_FORMAT, "version": 1, **card}
     with tempfile.TemporaryDirectory() as scratch:
         keras_file = Path(scratch, "decoder.keras")
-        decoder.save(keras_file)
+        inference_copy = keras.models.clone_model(decoder)  # uncompiled: no optimizer moments saved
+        inference_copy.set_weights(decoder.get_weights())
+        inference_copy.save(keras_file)
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("card.json", json.dumps(card, indent=2))

@@ -3,6 +3,7 @@ import logging
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,17 @@ def worker_command(*args) -> list:
     if getattr(sys, "frozen", False):
         return [sys.executable, "--speech-worker", *args]
     return [sys.executable, "-m", "app.speech_worker", *args]
+
+
+def _kill_tree(process):
+    """End the worker and its audio player (same process group on POSIX)."""
+    try:
+        if os.name == "posix":
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class SpeechService:
@@ -55,7 +67,7 @@ class SpeechService:
                 break
         with self._lock:
             if self._process and self._process.poll() is None:
-                self._process.kill()
+                _kill_tree(self._process)
 
     def _run(self):
         while True:
@@ -93,7 +105,8 @@ class SpeechService:
     def _call(self, *args):
         with self._lock:
             self._process = subprocess.Popen(worker_command(*args), cwd=SOURCE_ROOT, stdin=subprocess.DEVNULL,
-                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                             start_new_session=os.name == "posix")
             process = self._process
         _, stderr = process.communicate()
         if process.returncode < 0:

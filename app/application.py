@@ -1,0 +1,171 @@
+"""The application: builds the window, the models and the views, and wires them with the controllers."""
+import logging
+import logging.handlers
+import os
+import tkinter as tk
+
+import customtkinter as ctk
+
+from .constants import MIN_WINDOW, POLL_MS, SHORTCUTS, Page, Theme
+from .controllers.caption import CaptionController
+from .controllers.folder import FolderController
+from .controllers.models import ModelsController
+from .controllers.speech import SpeechService
+from .controllers.tasks import TaskRunner
+from .controllers.train import TrainController
+from .dialogs import Dialogs
+from .models import CaptionHistory, ModelRegistry, SettingsModel
+from .models.folder_captions import FolderCaptions
+from .paths import default_model_path, user_config_dir, user_log_dir, user_models_dir
+from .views.caption_view import CaptionView
+from .views.folder_view import FolderView
+from .views.models_view import ModelsView
+from .views.train_view import TrainView
+from .views.widgets import MessageDialog
+
+log = logging.getLogger("app")
+
+
+def setup_logging():
+    """Details of every error go to a log file in the user log folder; dialogs show one line."""
+    folder = user_log_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(folder / "app.log", maxBytes=1_000_000, backupCount=2)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    return folder / "app.log"
+
+
+class App(ctk.CTk):
+    """Main window: a navigation column on the left, one page at a time on the right."""
+
+    def __init__(self):
+        super().__init__()
+        self.log_file = setup_logging()
+        self.title("Image Captioner")
+        self.minsize(*MIN_WINDOW)
+        self.errors = []  # every message shown to the user, newest last
+        self.settings_model = SettingsModel(user_config_dir() / "settings.json")
+        settings = self.settings_model.load()
+        ctk.set_appearance_mode(settings.theme)
+        self.geometry(settings.geometry)
+        self.runner, self.dialogs = TaskRunner(), Dialogs(self)
+        self.speech = SpeechService(settings.speech_rate)
+        self.registry = ModelRegistry(default_model_path(), user_models_dir())
+        self.history, self.folder_captions = CaptionHistory(), FolderCaptions()
+
+        self.grid_columnconfigure(1, weight=1)
+        self.grid_rowconfigure(0, weight=1)
+        self._build_navigation(settings.theme)
+        self.pages = {Page.CAPTION: CaptionView(self), Page.TRAIN: TrainView(self),
+                      Page.FOLDER: FolderView(self), Page.MODELS: ModelsView(self)}
+
+        self.caption = CaptionController(self, self.pages[Page.CAPTION], self.runner, self.speech,
+                                         self.settings_model, self.registry, self.history)
+        self.models = ModelsController(self, self.pages[Page.MODELS], self.registry, self.models_changed)
+        self.train = TrainController(self, self.pages[Page.TRAIN], self.runner, self.registry,
+                                     lambda entry: self.models_changed(select=entry))
+        self.folder = FolderController(self, self.pages[Page.FOLDER], self.runner, self.folder_captions,
+                                       lambda: self.caption.captioner, self.settings_model)
+        self._bind_shortcuts()
+        self.protocol("WM_DELETE_WINDOW", self.close)
+        self.show_page(Page.CAPTION)
+        self.after(POLL_MS, self._poll)
+        self.after(10, self._start_background_work)
+
+    # ============ navigation ============
+    def _build_navigation(self, theme):
+        navigation = ctk.CTkFrame(self, corner_radius=0)
+        navigation.grid(row=0, column=0, sticky="nsw")
+        navigation.grid_rowconfigure(len(Page) + 1, weight=1)
+        ctk.CTkLabel(navigation, text="Image\nCaptioner", font=ctk.CTkFont(size=20, weight="bold")).grid(
+            row=0, column=0, padx=20, pady=(20, 16))
+        self.page_buttons = {}
+        for row, page in enumerate(Page, start=1):
+            button = ctk.CTkButton(navigation, text=page.value, corner_radius=0, height=40, anchor="w",
+                                   fg_color="transparent", text_color=("gray10", "gray90"),
+                                   hover_color=("gray70", "gray30"), command=lambda p=page: self.show_page(p))
+            button.grid(row=row, column=0, sticky="ew")
+            self.page_buttons[page] = button
+        ctk.CTkButton(navigation, text="Shortcuts (F1)", fg_color="transparent", border_width=1,
+                      text_color=("gray10", "gray90"), command=self.show_shortcuts).grid(
+            row=len(Page) + 2, column=0, padx=20, pady=8)
+        ctk.CTkLabel(navigation, text="Theme").grid(row=len(Page) + 3, column=0, padx=20, sticky="w")
+        self.theme_menu = ctk.CTkOptionMenu(navigation, values=[t.value for t in Theme], command=self.change_theme)
+        self.theme_menu.set(theme)
+        self.theme_menu.grid(row=len(Page) + 4, column=0, padx=20, pady=(0, 20))
+
+    def show_page(self, page):
+        for name, frame in self.pages.items():
+            if name == page:
+                frame.grid(row=0, column=1, sticky="nsew")
+            else:
+                frame.grid_forget()
+            self.page_buttons[name].configure(fg_color=("gray75", "gray25") if name == page else "transparent")
+        if page == Page.MODELS:
+            self.models.refresh()
+        self.current_page = page
+
+    def change_theme(self, theme):
+        ctk.set_appearance_mode(theme)
+        self.settings_model.update(theme=theme)
+
+    def _bind_shortcuts(self):
+        caption = self.caption
+        self.bind("<Control-o>", lambda _: caption.ask_photo())
+        self.bind("<Control-Return>", lambda _: caption.caption())
+        self.bind("<Control-S>", lambda _: caption.speak())
+        self.bind("<Escape>", lambda _: caption.stop_speech())
+        self.bind("<F1>", lambda _: self.show_shortcuts())
+        self.bind("<Control-c>", self._copy_shortcut)
+        for index, page in enumerate(Page, start=1):
+            self.bind(f"<Control-Key-{index}>", lambda _, p=page: self.show_page(p))
+
+    def _copy_shortcut(self, event):
+        if not isinstance(event.widget, (tk.Entry, tk.Text)):  # text fields keep their own copy
+            self.caption.copy_caption()
+
+    def show_shortcuts(self):
+        MessageDialog(self, "Keyboard shortcuts", "\n".join(f"{keys:18s} {what}" for keys, what in SHORTCUTS))
+
+    # ============ background work ============
+    def _start_background_work(self):
+        self.caption.start()
+
+    def _poll(self):
+        try:
+            self.runner.poll()
+        finally:
+            self.after(POLL_MS, self._poll)
+
+    def models_changed(self, select=None):
+        self.caption.refresh_models()
+        if select is not None:
+            self.settings_model.update(model_path=str(select.path))
+            self.caption.load_model(select.path)
+        if self.current_page == Page.MODELS:
+            self.models.refresh()
+
+    # ============ errors and closing ============
+    def show_error(self, message):
+        """One line for the user; the details are already in the log file."""
+        message = str(message).strip().splitlines()[0] if str(message).strip() else "Unknown error"
+        log.error(message)
+        self.errors.append(message)
+        MessageDialog(self, "Image Captioner", message)
+
+    def report_callback_exception(self, exc_type, exc_value, traceback):
+        log.error("unexpected error", exc_info=(exc_type, exc_value, traceback))
+        self.show_error(f"Unexpected error: {exc_value} (details in {self.log_file})")
+
+    def close(self):
+        self.settings_model.update(geometry=self.geometry())
+        self.speech.stop()
+        if self.train.cancel is not None:
+            self.train.cancel.set()
+        self.destroy()
+
+
+def main():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    App().mainloop()

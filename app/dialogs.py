@@ -1,0 +1,37 @@
+"""Native file dialogs, in one place so the controllers ask for paths the same way everywhere."""
+from tkinter import filedialog
+
+from ml.bundle import BUNDLE_SUFFIX
+
+PHOTO_TYPES = [("Photos", "*.jpg *.jpeg *.png *.gif *.bmp *.webp *.tif *.tiff"), ("All files", "*")]
+
+
+class Dialogs:
+    def __init__(self, root):
+        self.root = root
+
+    def open_photo(self, start_dir=""):
+        return filedialog.askopenfilename(parent=self.root, title="Open a photo", initialdir=start_dir or None,
+                                          filetypes=PHOTO_TYPES) or None
+
+    def choose_folder(self, title):
+        return filedialog.askdirectory(parent=self.root, title=title, mustexist=True) or None
+
+    def save_speech(self, photo_path):
+        name = (photo_path.stem if photo_path else "caption") + ".wav"
+        return filedialog.asksaveasfilename(parent=self.root, title="Save speech", initialfile=name,
+                                            defaultextension=".wav",
+                                            filetypes=[("WAV audio", "*.wav"), ("MP3 audio (needs ffmpeg)", "*.mp3")]) or None
+
+    def save_captions(self, folder, export_format):
+        suffix = ".csv" if export_format.value == "CSV" else ".json"
+        return filedialog.asksaveasfilename(parent=self.root, title="Export captions", initialdir=folder or None,
+                                            initialfile="captions" + suffix, defaultextension=suffix) or None
+
+    def open_model(self):
+        return filedialog.askopenfilename(parent=self.root, title="Import a model",
+                                          filetypes=[("Caption models", "*" + BUNDLE_SUFFIX), ("All files", "*")]) or None
+
+    def save_model(self, name):
+        return filedialog.asksaveasfilename(parent=self.root, title="Export model", initialfile=name,
+                                            defaultextension=BUNDLE_SUFFIX) or None
