@@ -32,7 +32,7 @@ class CaptionController:
                                "<<CopyCaption>>": self.copy_caption, "<<SaveSpeech>>": self.ask_save_speech,
                                "<<ModelChosen>>": self.model_chosen, "<<SettingsChanged>>": self.settings_changed,
                                "<<HistoryChosen>>": self.history_chosen}.items():
-            view.bind(event, lambda _e, h=handler: h())
+            view.on(event, handler)
         settings = settings_model.settings
         view.set_beam_width(settings.beam_width)
         view.set_auto_speak(settings.auto_speak)

@@ -12,7 +12,7 @@ class FolderController:
         for event, handler in {"<<ChooseFolder>>": self.ask_folder, "<<CaptionFolder>>": self.caption_all,
                                "<<CancelFolder>>": self.cancel_job, "<<CaptionEdited>>": self.caption_edited,
                                "<<ExportCaptions>>": self.ask_export}.items():
-            view.bind(event, lambda _e, h=handler: h())
+            view.on(event, handler)
 
     def ask_folder(self):
         folder = self.app.dialogs.choose_folder("Choose a folder of photos")

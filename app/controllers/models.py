@@ -13,7 +13,7 @@ class ModelsController:
         for event, handler in {"<<ImportModel>>": self.ask_import, "<<ExportModel>>": self.ask_export,
                                "<<DeleteModel>>": self.delete, "<<SetDefaultModel>>": self.set_default,
                                "<<ModelSelected>>": self.show_selected}.items():
-            view.bind(event, lambda _e, h=handler: h())
+            view.on(event, handler)
 
     def refresh(self):
         self.entries = {str(e.path): e for e in self.registry.entries()}

@@ -35,7 +35,7 @@ class TrainController:
         for event, handler in {"<<ChooseDataset>>": self.ask_dataset, "<<StartTraining>>": self.start,
                                "<<CancelTraining>>": self.cancel_training, "<<ResumeTraining>>": self.resume,
                                "<<UseTrainedModel>>": self.use_model}.items():
-            view.bind(event, lambda _e, h=handler: h())
+            view.on(event, handler)
 
     @property
     def running(self):

@@ -2,12 +2,12 @@
 import customtkinter as ctk
 
 from ..constants import PREVIEW_SIZE
-from .widgets import heading
+from .widgets import PageFrame, heading
 
 BEAM_CHOICES = ["1 (greedy)", "3", "5"]
 
 
-class CaptionView(ctk.CTkFrame):
+class CaptionView(PageFrame):
     """Draws the caption page and raises <<OpenPhoto>>, <<CaptionRequested>>, <<SpeakRequested>>,
     <<StopSpeech>>, <<CopyCaption>>, <<SaveSpeech>>, <<ModelChosen>>, <<SettingsChanged>>, <<HistoryChosen>>."""
 
@@ -22,18 +22,18 @@ class CaptionView(ctk.CTkFrame):
         heading(self, "Caption a photo").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
         bar = ctk.CTkFrame(self, fg_color="transparent")
         bar.grid(row=1, column=0, columnspan=2, sticky="ew", padx=20)
-        self.open_button = ctk.CTkButton(bar, text="Open photo…", width=120, command=lambda: self._emit("<<OpenPhoto>>"))
+        self.open_button = ctk.CTkButton(bar, text="Open photo…", width=120, command=lambda: self.emit("<<OpenPhoto>>"))
         self.open_button.pack(side="left")
         self.file_label = ctk.CTkLabel(bar, text="No photo open", anchor="w")
         self.file_label.pack(side="left", padx=12)
-        self.auto_speak_switch = ctk.CTkSwitch(bar, text="Auto-speak", command=lambda: self._emit("<<SettingsChanged>>"))
+        self.auto_speak_switch = ctk.CTkSwitch(bar, text="Auto-speak", command=lambda: self.emit("<<SettingsChanged>>"))
         self.auto_speak_switch.pack(side="right", padx=(12, 0))
         self.beam_menu = ctk.CTkOptionMenu(bar, values=BEAM_CHOICES, width=110,
-                                           command=lambda _: self._emit("<<SettingsChanged>>"))
+                                           command=lambda _: self.emit("<<SettingsChanged>>"))
         self.beam_menu.pack(side="right")
         ctk.CTkLabel(bar, text="Beam").pack(side="right", padx=6)
         self.model_menu = ctk.CTkOptionMenu(bar, values=["(loading)"], width=200,
-                                            command=lambda _: self._emit("<<ModelChosen>>"))
+                                            command=lambda _: self.emit("<<ModelChosen>>"))
         self.model_menu.pack(side="right", padx=(0, 12))
         ctk.CTkLabel(bar, text="Model").pack(side="right", padx=6)
 
@@ -52,15 +52,15 @@ class CaptionView(ctk.CTkFrame):
         buttons.grid(row=2, column=0, pady=(0, 12))
         self.caption_button = ctk.CTkButton(buttons, text="Caption", width=140, height=40,
                                             font=ctk.CTkFont(size=16, weight="bold"),
-                                            command=lambda: self._emit("<<CaptionRequested>>"))
+                                            command=lambda: self.emit("<<CaptionRequested>>"))
         self.speak_button = ctk.CTkButton(buttons, text="Speak", width=120, height=40,
-                                          command=lambda: self._emit("<<SpeakRequested>>"))
+                                          command=lambda: self.emit("<<SpeakRequested>>"))
         self.stop_button = ctk.CTkButton(buttons, text="Stop", width=80, height=40, fg_color="gray40",
-                                         command=lambda: self._emit("<<StopSpeech>>"))
+                                         command=lambda: self.emit("<<StopSpeech>>"))
         self.copy_button = ctk.CTkButton(buttons, text="Copy", width=80, height=40, fg_color="gray40",
-                                         command=lambda: self._emit("<<CopyCaption>>"))
+                                         command=lambda: self.emit("<<CopyCaption>>"))
         self.save_button = ctk.CTkButton(buttons, text="Save speech…", width=120, height=40, fg_color="gray40",
-                                         command=lambda: self._emit("<<SaveSpeech>>"))
+                                         command=lambda: self.emit("<<SaveSpeech>>"))
         for column, button in enumerate([self.caption_button, self.speak_button, self.stop_button,
                                          self.copy_button, self.save_button]):
             button.grid(row=0, column=column, padx=5)
@@ -82,7 +82,7 @@ class CaptionView(ctk.CTkFrame):
         self.set_photo_loaded(False)
 
     def _emit(self, event):
-        self.event_generate(event)
+        self.emit(event)
 
     # ============ data API for the controller ============
     def get_beam_width(self) -> int:
@@ -148,4 +148,4 @@ class CaptionView(ctk.CTkFrame):
 
     def _choose_history(self, index):
         self.chosen_history_index = index
-        self._emit("<<HistoryChosen>>")
+        self.emit("<<HistoryChosen>>")

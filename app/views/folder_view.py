@@ -4,10 +4,10 @@ from tkinter import ttk
 import customtkinter as ctk
 
 from ..constants import ExportFormat
-from .widgets import heading
+from .widgets import PageFrame, heading
 
 
-class FolderView(ctk.CTkFrame):
+class FolderView(PageFrame):
     """Draws the folder page; raises <<ChooseFolder>>, <<CaptionFolder>>, <<CancelFolder>>,
     <<CaptionEdited>>, <<ExportCaptions>> (format in `export_format`)."""
 
@@ -20,15 +20,15 @@ class FolderView(ctk.CTkFrame):
 
         bar = ctk.CTkFrame(self, fg_color="transparent")
         bar.grid(row=1, column=0, sticky="ew", padx=20)
-        self.choose_button = ctk.CTkButton(bar, text="Choose folder…", command=lambda: self.event_generate("<<ChooseFolder>>"))
+        self.choose_button = ctk.CTkButton(bar, text="Choose folder…", command=lambda: self.emit("<<ChooseFolder>>"))
         self.choose_button.pack(side="left")
         self.folder_label = ctk.CTkLabel(bar, text="No folder chosen", anchor="w")
         self.folder_label.pack(side="left", padx=12)
         self.cancel_button = ctk.CTkButton(bar, text="Cancel", width=90, fg_color="gray40",
-                                           command=lambda: self.event_generate("<<CancelFolder>>"))
+                                           command=lambda: self.emit("<<CancelFolder>>"))
         self.cancel_button.pack(side="right")
         self.start_button = ctk.CTkButton(bar, text="Caption all", width=110,
-                                          command=lambda: self.event_generate("<<CaptionFolder>>"))
+                                          command=lambda: self.emit("<<CaptionFolder>>"))
         self.start_button.pack(side="right", padx=8)
 
         self.progress_bar = ctk.CTkProgressBar(self)
@@ -54,7 +54,7 @@ class FolderView(ctk.CTkFrame):
         edit.grid_columnconfigure(0, weight=1)
         self.edit_entry = ctk.CTkEntry(edit, placeholder_text="Edit the selected caption, then press Enter")
         self.edit_entry.grid(row=0, column=0, sticky="ew")
-        self.edit_entry.bind("<Return>", lambda _: self.event_generate("<<CaptionEdited>>"))
+        self.edit_entry.bind("<Return>", lambda _: self.emit("<<CaptionEdited>>"))
 
         # ============ errors and export ============
         bottom = ctk.CTkFrame(self, fg_color="transparent")
@@ -74,7 +74,7 @@ class FolderView(ctk.CTkFrame):
 
     def _export(self, export_format):
         self.export_format = export_format
-        self.event_generate("<<ExportCaptions>>")
+        self.emit("<<ExportCaptions>>")
 
     def _row_selected(self, _event):
         selected = self.selected_photo()

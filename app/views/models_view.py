@@ -4,10 +4,10 @@ from tkinter import ttk
 
 import customtkinter as ctk
 
-from .widgets import heading
+from .widgets import PageFrame, heading
 
 
-class ModelsView(ctk.CTkFrame):
+class ModelsView(PageFrame):
     """Draws the models page; raises <<ImportModel>>, <<ExportModel>>, <<DeleteModel>>, <<SetDefaultModel>>."""
 
     def __init__(self, master, **kwargs):
@@ -23,7 +23,7 @@ class ModelsView(ctk.CTkFrame):
             self.tree.heading(column, text=title)
             self.tree.column(column, width=width)
         self.tree.grid(row=1, column=0, sticky="nsew", padx=(20, 10), pady=6)
-        self.tree.bind("<<TreeviewSelect>>", lambda _: self.event_generate("<<ModelSelected>>"))
+        self.tree.bind("<<TreeviewSelect>>", lambda _: self.emit("<<ModelSelected>>"))
         self.card_box = ctk.CTkTextbox(self, wrap="word")
         self.card_box.grid(row=1, column=1, sticky="nsew", padx=(10, 20), pady=6)
         buttons = ctk.CTkFrame(self, fg_color="transparent")
@@ -31,7 +31,7 @@ class ModelsView(ctk.CTkFrame):
         self.buttons = {}
         for column, (text, event) in enumerate([("Import…", "<<ImportModel>>"), ("Export…", "<<ExportModel>>"),
                                                 ("Delete", "<<DeleteModel>>"), ("Set default", "<<SetDefaultModel>>")]):
-            button = ctk.CTkButton(buttons, text=text, width=110, command=lambda e=event: self.event_generate(e))
+            button = ctk.CTkButton(buttons, text=text, width=110, command=lambda e=event: self.emit(e))
             button.grid(row=0, column=column, padx=(0, 8))
             self.buttons[event] = button
 

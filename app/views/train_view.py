@@ -1,7 +1,7 @@
 """Train page: choose a data set, see what was found, train with two-phase progress and a loss curve."""
 import customtkinter as ctk
 
-from .widgets import LossPlot, heading
+from .widgets import LossPlot, PageFrame, heading
 
 ENCODER_CHOICES = ["efficientnet-lite2", "efficientnet-lite0", "xception"]
 ENCODER_NOTES = {
@@ -11,7 +11,7 @@ ENCODER_NOTES = {
 }
 
 
-class TrainView(ctk.CTkFrame):
+class TrainView(PageFrame):
     """Draws the train page; raises <<ChooseDataset>>, <<StartTraining>>, <<CancelTraining>>,
     <<ResumeTraining>>, <<UseTrainedModel>>."""
 
@@ -27,7 +27,7 @@ class TrainView(ctk.CTkFrame):
         data.grid(row=1, column=0, columnspan=2, sticky="ew", padx=20, pady=6)
         data.grid_columnconfigure(1, weight=1)
         self.choose_button = ctk.CTkButton(data, text="Choose data set folder…",
-                                           command=lambda: self.event_generate("<<ChooseDataset>>"))
+                                           command=lambda: self.emit("<<ChooseDataset>>"))
         self.choose_button.grid(row=0, column=0, padx=10, pady=10)
         self.dataset_label = ctk.CTkLabel(data, text="Flickr8k layout, Images/ + captions.txt, or photos + an image,caption CSV",
                                           anchor="w", justify="left", wraplength=760)
@@ -55,11 +55,11 @@ class TrainView(ctk.CTkFrame):
         buttons = ctk.CTkFrame(settings, fg_color="transparent")
         buttons.grid(row=5, column=0, columnspan=2, sticky="w", padx=10, pady=10)
         self.start_button = ctk.CTkButton(buttons, text="Start", width=90,
-                                          command=lambda: self.event_generate("<<StartTraining>>"))
+                                          command=lambda: self.emit("<<StartTraining>>"))
         self.cancel_button = ctk.CTkButton(buttons, text="Cancel", width=90, fg_color="gray40",
-                                           command=lambda: self.event_generate("<<CancelTraining>>"))
+                                           command=lambda: self.emit("<<CancelTraining>>"))
         self.resume_button = ctk.CTkButton(buttons, text="Resume", width=90,
-                                           command=lambda: self.event_generate("<<ResumeTraining>>"))
+                                           command=lambda: self.emit("<<ResumeTraining>>"))
         for column, button in enumerate([self.start_button, self.cancel_button, self.resume_button]):
             button.grid(row=0, column=column, padx=(0, 8))
 
@@ -78,7 +78,7 @@ class TrainView(ctk.CTkFrame):
         self.results_box = ctk.CTkTextbox(progress, height=140, wrap="word")
         self.results_box.grid(row=4, column=0, sticky="nsew", padx=10, pady=4)
         self.use_button = ctk.CTkButton(progress, text="Use this model",
-                                        command=lambda: self.event_generate("<<UseTrainedModel>>"))
+                                        command=lambda: self.emit("<<UseTrainedModel>>"))
         self.use_button.grid(row=5, column=0, sticky="e", padx=10, pady=(4, 10))
         self.set_running(False, can_resume=False, has_result=False)
 

@@ -4,6 +4,20 @@ import tkinter as tk
 import customtkinter as ctk
 
 
+class PageFrame(ctk.CTkFrame):
+    """A page that raises <<VirtualEvents>>; the controller subscribes with on().
+
+    CTkFrame.bind() binds to its inner canvas, so events raised on the frame itself are
+    subscribed through Tk's own bind here.
+    """
+
+    def emit(self, event):
+        self.event_generate(event)
+
+    def on(self, event, handler):
+        tk.Misc.bind(self, event, lambda _event: handler(), add="+")
+
+
 def heading(master, text):
     return ctk.CTkLabel(master, text=text, font=ctk.CTkFont(size=20, weight="bold"), anchor="w")
 

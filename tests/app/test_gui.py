@@ -1,0 +1,152 @@
+"""The real window under Xvfb: caption and speak a photo, train from the GUI, caption a folder, manage models."""
+import csv
+import json
+import os
+import subprocess
+import sys
+import wave
+
+import numpy as np
+import pytest
+
+from app.constants import ExportFormat, Page
+from tests.app.conftest import pump
+from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
+
+SAMPLES = REPO / "assets" / "samples"
+
+
+def test_window_shows_before_tensorflow_loads(display, tmp_path):
+    code = ("import sys; from app.application import App; app = App(); imported = 'tensorflow' in sys.modules; "
+            "app.update(); status = app.pages['Caption'].status_label.cget('text').split()[0]; "
+            "print(app.winfo_viewable(), imported, app.caption.captioner is None, status); app.close()")
+    env = dict(os.environ, IMAGE_CAPTIONER_CONFIG_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.split()[-4:] == ["1", "False", "True", "Loading"], result.stderr[-2000:]
+
+
+def test_open_caption_and_history(app):
+    app.show_page(Page.CAPTION)
+    view = app.pages[Page.CAPTION]
+    app.caption.open_photo(ORIGINALS / DOG_PHOTOS[0])
+    pump(app, lambda: app.caption.photo_path is not None, 30, "the photo to open")
+    assert view.file_label.cget("text") == DOG_PHOTOS[0]
+    assert view.caption_button.cget("state") == "normal"
+    view.caption_button.invoke()
+    pump(app, lambda: view.get_caption() != "", 60, "a caption")
+    assert "dog" in view.get_caption().split(), view.get_caption()
+    assert app.history.entries[0].path.name == DOG_PHOTOS[0]
+    assert len(view.history_buttons) == 1 and not app.errors
+
+
+def test_preview_keeps_aspect_ratio(app):
+    app.caption.open_photo(SAMPLES / "rocket.jpg")  # 512 x 342
+    pump(app, lambda: app.caption.photo_path and app.caption.photo_path.name == "rocket.jpg", 30, "the photo")
+    width, height = app.pages[Page.CAPTION]._photo.cget("size")
+    assert abs(width / height - 512 / 342) < 0.02
+
+
+def test_speak_to_wav_holds_speech(app, tmp_path):
+    view = app.pages[Page.CAPTION]
+    assert app.caption.speech_available and view.speak_button.cget("state") == "normal"
+    view.set_caption("a black dog is running through the grass")
+    app.caption.save_speech(tmp_path / "caption.wav")
+    pump(app, lambda: "Speech saved" in view.status_label.cget("text"), 30, "the speech file")
+    with wave.open(str(tmp_path / "caption.wav")) as audio:
+        seconds = audio.getnframes() / audio.getframerate()
+        samples = np.frombuffer(audio.readframes(audio.getnframes()), np.int16).astype(float)
+    assert 1.0 < seconds < 8.0 and np.sqrt(np.mean(samples ** 2)) > 300
+
+
+def test_bad_photo_is_a_one_line_error(app, bad_photos):
+    app.caption.open_photo(bad_photos["text"])
+    pump(app, lambda: app.errors, 30, "an error")
+    assert app.errors[-1] == f"{bad_photos['text']}: not an image PIL can read"
+    app.errors.clear()
+
+
+def test_train_cancel_resume_and_use_model(app, flickr8k):
+    app.show_page(Page.TRAIN)
+    view, train = app.pages[Page.TRAIN], app.train
+    train.choose_dataset(flickr8k)
+    pump(app, lambda: train.dataset_folder is not None, 30, "the data set report")
+    assert "8091 photos" in view.dataset_label.cget("text")
+    view.set_encoder("efficientnet-lite0")
+    view.set_field("epochs", 3)
+    view.set_field("max_train_photos", 60)
+    view.start_button.invoke()
+    pump(app, lambda: len(train.epochs) >= 1, 300, "the first epoch")
+    assert view.loss_plot.epochs and "Step 2 of 2" in view.phase_label.cget("text")
+    view.cancel_button.invoke()
+    pump(app, lambda: train.cancel is None, 60, "the cancel")
+    assert view.resume_button.cget("state") == "normal"
+    assert "Resume continues" in view.phase_label.cget("text")
+    view.resume_button.invoke()
+    pump(app, lambda: train.result_card is not None, 300, "training to finish")
+    assert [e["epoch"] for e in train.result_card["history"]] == [1, 2, 3]
+    assert "BLEU4" in view.results_box.get("1.0", "end") and "Sample captions" in view.results_box.get("1.0", "end")
+    view.use_button.invoke()
+    pump(app, lambda: app.caption.captioner and app.caption.captioner.card["encoder"] == "efficientnet-lite0",
+         120, "the new model to load")
+    assert app.registry.default_path().parent == app.registry.user_dir
+
+
+def test_folder_caption_edit_export(app, tmp_path, bad_photos):
+    app.show_page(Page.FOLDER)
+    view = app.pages[Page.FOLDER]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in DOG_PHOTOS:
+        (photos / name).write_bytes((ORIGINALS / name).read_bytes())
+    (photos / "broken.jpg").write_bytes(bad_photos["truncated"].read_bytes())
+    app.folder.choose_folder(photos)
+    pump(app, lambda: len(app.folder.paths) == 4, 30, "the folder listing")
+    view.start_button.invoke()
+    pump(app, lambda: app.folder.cancel is None and app.folder_captions.rows, 120, "the folder captions")
+    assert len(view.tree.get_children()) == 3
+    assert "broken.jpg: damaged image" in view.errors_box.get("1.0", "end")
+    view.tree.selection_set("0")
+    pump(app, lambda: view.edit_entry.get() == view.tree.set("0", "caption"), 10, "the row to load for editing")
+    view.edit_entry.delete(0, "end")
+    view.edit_entry.insert(0, "my own words")
+    view.edit_entry._entry.focus_force()  # keys go to the focused inner Tk entry, as when a user types
+    app.update()
+    view.edit_entry._entry.event_generate("<Return>")
+    app.update()
+    assert view.tree.set("0", "caption") == "my own words"
+    app.folder.export(ExportFormat.SIDECAR)
+    app.folder.export(ExportFormat.CSV, tmp_path / "out.csv")
+    app.folder.export(ExportFormat.JSON, tmp_path / "out.json")
+    assert (photos / DOG_PHOTOS[0]).with_suffix(".txt").read_text() == "my own words\n"
+    rows = list(csv.reader((tmp_path / "out.csv").open()))
+    assert rows[0] == ["image", "caption"] and len(rows) == 4
+    assert [r["image"] for r in json.loads((tmp_path / "out.json").read_text())] == sorted(DOG_PHOTOS)
+    assert not app.errors
+
+
+def test_models_page_protects_shipped_model(app, tiny_model):
+    app.show_page(Page.MODELS)
+    view = app.pages[Page.MODELS]
+    shipped = str(app.registry.shipped_model)
+    view.select(shipped)
+    app.update()
+    assert view.buttons["<<DeleteModel>>"].cget("state") == "disabled"
+    app.models.delete()
+    assert app.errors[-1].endswith("the shipped model cannot be deleted")
+    app.models.import_model(tiny_model[0])
+    imported = str(app.registry.user_dir / tiny_model[0].name)
+    assert imported in view.tree.get_children()
+    view.select(imported)
+    app.update()
+    app.models.delete()
+    assert imported not in view.tree.get_children()
+    app.errors.clear()
+
+
+@pytest.mark.parametrize("theme", ["Dark", "Light"])
+def test_theme_is_remembered(app, theme):
+    app.change_theme(theme)
+    from app.models import SettingsModel
+
+    assert SettingsModel(app.settings_model.path).load().theme == theme
