@@ -101,23 +101,24 @@ def bench_training(dataset, caption_count):
     vocab = build_vocabulary(dataset, config)
     features, _ = dataset_features(dataset, config.encoder, dataset.splits["train"])
     full = caption_arrays(dataset.splits["train"], dataset, features, vocab)
-    subset = tuple(a[:caption_count] for a in full)
-    scale = len(full[0]) / caption_count
+    photo_features, photo_index, inputs, targets = full
+    subset = (photo_features, photo_index[:caption_count], inputs[:caption_count], targets[:caption_count])
+    scale = len(photo_index) / caption_count
 
-    sequence_model = _compiled_decoder(vocab, full[0].shape[1], config)
+    sequence_model = _compiled_decoder(vocab, photo_features.shape[1], config)
     data = make_tf_dataset(subset, config.batch_size, shuffle_seed=0)
     sequence_model.fit(data.take(2), verbose=0)  # build and trace
     start = time.perf_counter()
     sequence_model.fit(data, verbose=0)
     sequence_seconds = (time.perf_counter() - start) * scale
 
-    word_images, prefixes, nexts = _word_level_arrays(*subset)
-    word_model = _word_level_model(len(vocab), full[0].shape[1], config.units)
+    word_images, prefixes, nexts = _word_level_arrays(photo_features[subset[1]], *subset[2:])
+    word_model = _word_level_model(len(vocab), photo_features.shape[1], config.units)
     word_model.fit([word_images[:128], prefixes[:128]], nexts[:128], batch_size=config.batch_size, verbose=0)
     start = time.perf_counter()
     word_model.fit([word_images, prefixes], nexts, batch_size=config.batch_size, verbose=0)
     word_seconds = (time.perf_counter() - start) * scale
-    print(f"training epoch on the full train split ({len(full[0])} captions, measured on {caption_count}):")
+    print(f"training epoch on the full train split ({len(photo_index)} captions, measured on {caption_count}):")
     print(f"  sequence-level teacher forcing {sequence_seconds:7.1f} s   one sample per word "
           f"({len(nexts)} samples) {word_seconds:7.1f} s   speed-up {word_seconds / sequence_seconds:.1f}x")
 

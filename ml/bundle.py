@@ -62,6 +62,8 @@ def _validate_card(path, card):
         raise BundleError(f"{path}: unknown encoder {card.get('encoder')!r} in card.json")
     if not isinstance(card.get("feature_dim"), int):
         raise BundleError(f"{path}: card.json lacks feature_dim")
+    if card.get("features", "pooled") not in ("pooled", "grid"):
+        raise BundleError(f"{path}: card.json names unknown features {card.get('features')!r}")
 
 
 def _read_members(path):
@@ -112,6 +114,7 @@ def load_bundle(path) -> Bundle:
             decoder = keras.models.load_model(keras_file, safe_mode=True, compile=False)
         except Exception as error:  # Keras raises many types for a bad file
             raise BundleError(f"{path}: decoder cannot be loaded ({type(error).__name__})") from None
-    if decoder.input["image"].shape[-1] != card["feature_dim"] or decoder.output.shape[-1] != len(vocab):
+    feature_input = decoder.input.get("grid", decoder.input.get("image")) if isinstance(decoder.input, dict) else None
+    if feature_input is None or feature_input.shape[-1] != card["feature_dim"] or decoder.output.shape[-1] != len(vocab):
         raise BundleError(f"{path}: decoder shapes do not match card.json and vocab.json")
     return Bundle(decoder, vocab, card, path)

@@ -29,6 +29,7 @@ class Captioner:
         self.bundle, self.vocab, self.card = bundle, bundle.vocab, bundle.card
         self.step_decoder = StepDecoder(bundle.decoder)
         self.spec = get_spec(self.card["encoder"])
+        self.uses_grid = self.card.get("features") == "grid"
         self._encoder = encoder
         self._encoder_weights_path = encoder_weights_path
         self._forward = None
@@ -42,7 +43,8 @@ class Captioner:
         if self._forward is None:
             from .features import compiled_forward
 
-            encoder = self._encoder or build_encoder(self.spec.name, weights_path=self._encoder_weights_path)
+            encoder = self._encoder or build_encoder(self.spec.name, weights_path=self._encoder_weights_path,
+                                                     grid=self.uses_grid)
             self._forward = compiled_forward(encoder)
         return self._forward(np.asarray(pixels, np.float32)).numpy()
 

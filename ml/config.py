@@ -19,7 +19,7 @@ MIN_WORD_COUNT = 5
 MAX_CAPTION_WORDS = 30
 
 # Decoder architectures (see ml/decoder.py).
-DECODER_TYPES = ("merge", "inject")
+DECODER_TYPES = ("merge", "inject", "attention")
 # Decoder sizes: embedding, LSTM units and the image projection share this width.
 DECODER_UNITS = 256
 DROPOUT = 0.5

@@ -3,7 +3,10 @@
 "merge" architecture (Tanti et al. 2018, the classic Keras tutorial): the LSTM reads only words;
 the projected image is added to its output at every step before the word classifier.
 "inject" adds to that what Show and Tell does: the image also sets the LSTM's initial state, so the
-words are read in the light of the photo. Training
+words are read in the light of the photo.
+"attention" is inject plus soft attention over the encoder's spatial grid (Bahdanau scores, as in
+Show, Attend and Tell): at each word the LSTM state picks the regions whose features join the merge.
+It is built from stock Keras layers only, so its model files load with safe_mode. Training
 runs one forward pass per caption over all positions (teacher forcing), padding masked out.
 """
 import keras
@@ -17,6 +20,8 @@ def build_decoder(kind, vocab_size, feature_dim, units, dropout):
     """Keras model {image: (N, feature_dim), words: (N, T)} -> next-word logits (N, T, vocab_size)."""
     if kind not in DECODER_TYPES:
         raise ValueError(f"unknown decoder type '{kind}' (choose from {', '.join(DECODER_TYPES)})")
+    if kind == "attention":
+        return build_attention_decoder(vocab_size, feature_dim, units, dropout)
     return build_merge_decoder(vocab_size, feature_dim, units, dropout, init_state=kind == "inject")
 
 
@@ -41,6 +46,34 @@ def build_merge_decoder(vocab_size, feature_dim, units, dropout, init_state=Fals
     hidden = layers.Dense(units, activation="relu", name="merge_dense")(merged)
     logits = layers.Dense(vocab_size, name="word_logits")(hidden)
     return keras.Model({"image": image, "words": words}, logits, name="inject_decoder" if init_state else "merge_decoder")
+
+
+def build_attention_decoder(vocab_size, feature_dim, units, dropout):
+    """Keras model {grid: (N, regions, feature_dim), words: (N, T)} -> next-word logits (N, T, vocab_size)."""
+    grid = keras.Input((None, feature_dim), name="grid")
+    words = keras.Input((None,), dtype="int32", name="words")
+    # 1. The whole photo (mean of the grid) sets the LSTM state and joins every step, as in inject.
+    pooled = layers.GlobalAveragePooling1D(name="pooled")(grid)
+    projected = layers.Dropout(dropout, name="image_dropout")(pooled)
+    projected = layers.Dense(units, activation="relu", name="image_projection")(projected)
+    projected = layers.Reshape((1, units), name="image_per_step")(projected)
+    dropped = layers.Dropout(dropout, name="state_dropout")(pooled)
+    initial_state = [layers.Dense(units, activation="tanh", name=f"init_{s}")(dropped) for s in "hc"]
+    # 2. Regions of the photo as attention values and keys.
+    values = layers.Dropout(dropout, name="grid_dropout")(grid)
+    values = layers.Dense(units, activation="relu", name="grid_projection")(values)
+    keys = layers.Dense(units, use_bias=False, name="attention_keys")(values)
+    # 3. Read the caption so far; each step's state asks which regions matter for the next word.
+    embedded = layers.Embedding(vocab_size, units, mask_zero=True, name="embedding")(words)
+    embedded = layers.Dropout(dropout, name="word_dropout")(embedded)
+    sequence = layers.LSTM(units, return_sequences=True, name="lstm")(embedded, initial_state=initial_state)
+    queries = layers.Dense(units, use_bias=False, name="attention_queries")(sequence)
+    context = layers.AdditiveAttention(name="attention")([queries, values, keys])
+    # 4. Merge and classify the next word.
+    merged = layers.Add(name="merge")([projected, sequence, context])
+    hidden = layers.Dense(units, activation="relu", name="merge_dense")(merged)
+    logits = layers.Dense(vocab_size, name="word_logits")(hidden)
+    return keras.Model({"grid": grid, "words": words}, logits, name="attention_decoder")
 
 
 def _sigmoid(x):
@@ -71,23 +104,51 @@ class StepDecoder:
         self.units = self.lstm_recurrent.shape[0]
         self.init_state = [(weights[f"init_{s}/kernel"], weights[f"init_{s}/bias"])
                            for s in "hc"] if "init_h/kernel" in weights else None
+        self.attends = "grid_projection/kernel" in weights
+        if self.attends:
+            self.grid_kernel, self.grid_bias = get("grid_projection/kernel"), get("grid_projection/bias")
+            self.key_kernel, self.query_kernel = get("attention_keys/kernel"), get("attention_queries/kernel")
+            self.attention_scale = get("attention/scale")
 
     def start(self, features):
-        """Per-photo constant (projected image) and initial LSTM state for a batch of feature vectors."""
-        features = np.atleast_2d(np.asarray(features, np.float32))
+        """Per-photo memory (arrays with one row per photo) and initial LSTM state.
+
+        features: (N, feature_dim) pooled vectors, or (N, regions, feature_dim) grids for attention.
+        """
+        features = np.asarray(features, np.float32)
+        grid = None
+        if self.attends:
+            grid = features if features.ndim == 3 else features[None]
+            features = grid.mean(axis=1)
+        features = np.atleast_2d(features)
         projected = np.maximum(features @ self.image_kernel + self.image_bias, 0.0)
+        memory = (projected,)
+        if grid is not None:
+            values = np.maximum(grid @ self.grid_kernel + self.grid_bias, 0.0)
+            memory = (projected, values, values @ self.key_kernel)
         if self.init_state:
             hidden, cell = (np.tanh(features @ kernel + bias) for kernel, bias in self.init_state)
-            return projected, (hidden, cell)
+            return memory, (hidden, cell)
         zeros = np.zeros((len(features), self.units), np.float32)
-        return projected, (zeros, zeros.copy())
+        return memory, (zeros, zeros.copy())
 
-    def step(self, projected, state, tokens):
+    def _attend(self, hidden, values, keys):
+        """Bahdanau attention as Keras' AdditiveAttention computes it: softmax(sum(scale*tanh(q+k)))."""
+        queries = hidden @ self.query_kernel
+        scores = (self.attention_scale * np.tanh(queries[:, None, :] + keys)).sum(axis=-1)
+        weights = np.exp(scores - scores.max(axis=1, keepdims=True))
+        weights /= weights.sum(axis=1, keepdims=True)
+        return (weights[:, :, None] * values).sum(axis=1)
+
+    def step(self, memory, state, tokens):
         """Log-probabilities of the next word for each row, and the new LSTM state."""
         hidden, cell = state
         gates = self.embedding[tokens] @ self.lstm_kernel + hidden @ self.lstm_recurrent + self.lstm_bias
         i, f, g, o = np.split(gates, 4, axis=-1)
         cell = _sigmoid(f) * cell + _sigmoid(i) * np.tanh(g)
         hidden = _sigmoid(o) * np.tanh(cell)
-        merged = np.maximum((hidden + projected) @ self.merge_kernel + self.merge_bias, 0.0)
+        merged = hidden + memory[0]
+        if self.attends:
+            merged = merged + self._attend(hidden, memory[1], memory[2])
+        merged = np.maximum(merged @ self.merge_kernel + self.merge_bias, 0.0)
         return _log_softmax(merged @ self.logits_kernel + self.logits_bias), (hidden, cell)

@@ -5,23 +5,26 @@ from .config import LENGTH_PENALTY
 from .vocab import END, PAD, START, UNK
 
 
-def _next_word_log_probs(step_decoder, vocab, projected, state, tokens):
-    """One decoding step with padding, start and unknown words ruled out: a caption never shows them."""
-    log_probs, state = step_decoder.step(projected, state, tokens)
+def _next_word_log_probs(step_decoder, vocab, memory, state, tokens, first=False):
+    """One decoding step with padding, start and unknown words ruled out (a caption never shows them),
+    and <end> too at the first word, so a caption is never empty."""
+    log_probs, state = step_decoder.step(memory, state, tokens)
     log_probs[:, [vocab.index[PAD], vocab.index[UNK], vocab.index[START]]] = -np.inf
+    if first:
+        log_probs[:, vocab.index[END]] = -np.inf
     return log_probs, state
 
 
 def greedy_decode(step_decoder, vocab, features) -> list:
     """Most likely word at each step, for a batch of photos at once; returns one word list each."""
-    projected, state = step_decoder.start(features)
-    rows = len(projected)
+    memory, state = step_decoder.start(features)
+    rows = len(memory[0])
     tokens = np.full(rows, vocab.index[START], np.int64)
     end = vocab.index[END]
     chosen = np.zeros((rows, vocab.max_length + 1), np.int64)
     finished = np.zeros(rows, bool)
     for position in range(vocab.max_length + 1):
-        log_probs, state = _next_word_log_probs(step_decoder, vocab, projected, state, tokens)
+        log_probs, state = _next_word_log_probs(step_decoder, vocab, memory, state, tokens, position == 0)
         tokens = log_probs.argmax(axis=-1)
         chosen[:, position] = np.where(finished, end, tokens)
         finished |= tokens == end
@@ -36,15 +39,16 @@ def _normalized(score, length, length_penalty):
 
 def beam_decode(step_decoder, vocab, feature, beam_width, length_penalty=LENGTH_PENALTY) -> list:
     """Best caption for one photo by beam search; scores are log-probability / length**penalty."""
-    projected, state = step_decoder.start(feature)
+    memory, state = step_decoder.start(feature)
     end = vocab.index[END]
     beams = [([vocab.index[START]], 0.0)]  # (token ids, summed log-probability)
     hidden, cell = state
     finished = []
     for _ in range(vocab.max_length + 1):
         tokens = np.array([ids[-1] for ids, _ in beams])
-        rows = np.repeat(projected, len(beams), axis=0)
-        log_probs, (hidden, cell) = _next_word_log_probs(step_decoder, vocab, rows, (hidden, cell), tokens)
+        rows = tuple(np.repeat(part, len(beams), axis=0) for part in memory)
+        log_probs, (hidden, cell) = _next_word_log_probs(step_decoder, vocab, rows, (hidden, cell), tokens,
+                                                         first=len(beams[0][0]) == 1)
         totals = np.array([score for _, score in beams])[:, None] + log_probs
         best = np.argsort(totals, axis=None)[::-1][: 2 * beam_width]
         next_beams, keep = [], []
@@ -69,8 +73,10 @@ def beam_decode(step_decoder, vocab, feature, beam_width, length_penalty=LENGTH_
 
 
 def decode_captions(step_decoder, vocab, features, beam_width=1, length_penalty=LENGTH_PENALTY) -> list:
-    """Word lists for a batch of feature vectors; beam_width 1 means greedy."""
-    features = np.atleast_2d(features)
+    """Word lists for a batch of feature vectors (or grids); beam_width 1 means greedy."""
+    features = np.asarray(features)
+    if features.ndim == (2 if step_decoder.attends else 1):  # one photo
+        features = features[None]
     if beam_width <= 1:
         return greedy_decode(step_decoder, vocab, features)
     return [beam_decode(step_decoder, vocab, row[None], beam_width, length_penalty) for row in features]

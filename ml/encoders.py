@@ -39,18 +39,25 @@ def get_spec(name) -> EncoderSpec:
     return ENCODERS[name]
 
 
-def build_encoder(name, pretrained=True, weights_path=None):
-    """Keras model: float pixels (N, size, size, 3) in [0, 255] -> (N, feature_dim) pooled features.
+def build_encoder(name, pretrained=True, weights_path=None, grid=False):
+    """Keras model: float pixels (N, size, size, 3) in [0, 255] -> (N, feature_dim) pooled features,
+    or with grid=True the spatial grid (N, regions, feature_dim) for attention decoders.
 
     pretrained=False gives random weights (shapes and flow only, for tests).
     """
     spec = get_spec(name)
     if name == "xception":
-        return _build_xception(spec, pretrained, weights_path)
-    return _build_efficientnet_lite(spec, pretrained)
+        return _build_xception(spec, pretrained, weights_path, grid)
+    return _build_efficientnet_lite(spec, pretrained, grid)
 
 
-def _build_xception(spec, pretrained, weights_path):
+def _pool_or_flatten(keras, grid_output, grid):
+    if grid:
+        return keras.layers.Reshape((-1, grid_output.shape[-1]), name="regions")(grid_output)
+    return keras.layers.GlobalAveragePooling2D(name="pooled")(grid_output)
+
+
+def _build_xception(spec, pretrained, weights_path, grid=False):
     import keras
 
     weights = None
@@ -59,7 +66,7 @@ def _build_xception(spec, pretrained, weights_path):
     if weights_path and not Path(weights_path).is_file():
         raise EncoderError(f"{weights_path}: Xception weights file not found")
     try:
-        base = keras.applications.Xception(weights=weights, include_top=False, pooling="avg")
+        base = keras.applications.Xception(weights=weights, include_top=False)
     except Exception as error:  # the download or the weights file failed; say how to fix it
         cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
         raise EncoderError(
@@ -69,7 +76,7 @@ def _build_xception(spec, pretrained, weights_path):
         ) from None
     pixels = keras.Input((spec.image_size, spec.image_size, 3))
     scaled = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0)(pixels)
-    return keras.Model(pixels, base(scaled), name="xception_encoder")
+    return keras.Model(pixels, _pool_or_flatten(keras, base(scaled), grid), name="xception_encoder")
 
 
 def _torch_weights_file(name) -> Path:
@@ -87,7 +94,7 @@ def converted_weights_path(name) -> Path:
     return user_data_dir() / "encoders" / f"{name}.weights.h5"
 
 
-def _build_efficientnet_lite(spec, pretrained):
+def _build_efficientnet_lite(spec, pretrained, grid=False):
     import keras
 
     from .efficientnet_lite import build_efficientnet_lite, copy_torch_weights
@@ -102,8 +109,8 @@ def _build_efficientnet_lite(spec, pretrained):
 
             copy_torch_weights(full, load_state_dict(_torch_weights_file(spec.name)))
             _save_weights_atomically(full, cached)
-    pooled = keras.layers.GlobalAveragePooling2D()(full.get_layer("feature_grid").output)
-    return keras.Model(full.input, pooled, name=spec.name.replace("-", "_") + "_encoder")
+    features = _pool_or_flatten(keras, full.get_layer("feature_grid").output, grid)
+    return keras.Model(full.input, features, name=spec.name.replace("-", "_") + "_encoder")
 
 
 def build_classifier(name):

@@ -35,17 +35,18 @@ class FeatureCache:
                 self.features.update(zip(data["keys"].tolist(), data["features"]))
 
     def add(self, keys, features):
-        """Store one batch durably (temp file, then rename)."""
+        """Store one batch durably (temp file, then rename); grids are kept as float16 to halve the disk."""
+        features = np.asarray(features, dtype=np.float16 if np.ndim(features) == 3 else np.float32)
         name = f"shard-{time.time_ns()}-{os.getpid()}.npz"
         temp = self.folder / f".{name}.tmp"
         with open(temp, "wb") as file:
-            np.savez(file, keys=np.array(keys), features=np.asarray(features, dtype=np.float32))
+            np.savez(file, keys=np.array(keys), features=features)
         os.replace(temp, self.folder / name)
-        self.features.update(zip(keys, np.asarray(features, dtype=np.float32)))
+        self.features.update(zip(keys, features))
 
 
-def default_cache_dir(encoder_name) -> Path:
-    return user_data_dir() / "features" / encoder_name
+def default_cache_dir(encoder_name, grid=False) -> Path:
+    return user_data_dir() / "features" / (encoder_name + ("-grid" if grid else ""))
 
 
 @dataclass
@@ -85,13 +86,14 @@ def compiled_forward(encoder):
 
 
 def extract_features(paths, encoder_name, cache_dir=None, batch_size=FEATURE_BATCH_SIZE,
-                     on_progress=None, cancel=None, encoder=None, weights_path=None) -> FeatureResult:
-    """Features for every readable photo in `paths`; unreadable ones are reported, not fatal.
+                     on_progress=None, cancel=None, encoder=None, weights_path=None, grid=False) -> FeatureResult:
+    """Features (pooled vectors, or spatial grids with grid=True) for every readable photo in `paths`;
+    unreadable ones are reported, not fatal.
 
     Raises progress.Cancelled when `cancel` is set; batches finished before that stay cached.
     """
     spec = get_spec(encoder_name)
-    cache = FeatureCache(cache_dir or default_cache_dir(encoder_name))
+    cache = FeatureCache(cache_dir or default_cache_dir(encoder_name, grid))
     keys = {}
     result = FeatureResult()
     for path in paths:
@@ -103,7 +105,7 @@ def extract_features(paths, encoder_name, cache_dir=None, batch_size=FEATURE_BAT
     meter = ProgressMeter("features", len(keys), on_progress, already_done=len(keys) - len(todo))
     if todo:
         check_cancel(cancel)
-        forward = compiled_forward(encoder or build_encoder(encoder_name, weights_path=weights_path))
+        forward = compiled_forward(encoder or build_encoder(encoder_name, weights_path=weights_path, grid=grid))
         start = 0
         for pixels, errors in _pixel_dataset(todo, spec.image_size, batch_size):
             check_cancel(cancel)

@@ -20,11 +20,11 @@ DATA_NOTE = ("Flickr8k (Hodosh, Young & Hockenmaier 2013, JAIR 47:853-899); "
              "its terms allow non-commercial research and education use only")
 
 
-def dataset_features(dataset, encoder_name, names, on_progress=None, cancel=None, weights_path=None):
+def dataset_features(dataset, encoder_name, names, on_progress=None, cancel=None, weights_path=None, grid=False):
     """Features by photo name for the given photos, and the one-line errors of unreadable ones."""
     paths = [dataset.image_path(name) for name in names]
     result = extract_features(paths, encoder_name, on_progress=on_progress, cancel=cancel,
-                              weights_path=weights_path)
+                              weights_path=weights_path, grid=grid)
     features = {path.name: vector for path, vector in result.features.items()}
     return features, list(result.errors.values())
 
@@ -57,7 +57,8 @@ def train_model(data_root, output_path, config, run_dir=None, max_train_photos=N
     started = time.monotonic()
     dataset = limit_training_photos(load_dataset(data_root), max_train_photos)
     names = [n for split in ("train", "dev", "test") for n in dataset.splits[split]]
-    features, errors = dataset_features(dataset, config.encoder, names, on_progress, cancel, weights_path)
+    grid = config.decoder == "attention"
+    features, errors = dataset_features(dataset, config.encoder, names, on_progress, cancel, weights_path, grid)
     result = train_decoder(dataset, features, config, run_dir or default_run_dir(output_path),
                            on_progress=on_progress, cancel=cancel)
     metrics = {f"{split}_greedy": evaluate_decoder(result.decoder, result.vocab, dataset, features, split, 1)
@@ -68,6 +69,7 @@ def train_model(data_root, output_path, config, run_dir=None, max_train_photos=N
         "encoder": config.encoder,
         "encoder_weights": get_spec(config.encoder).weights_note,
         "feature_dim": get_spec(config.encoder).feature_dim,
+        "features": "grid" if grid else "pooled",
         "decoder": config.decoder,
         "training": dataclasses.asdict(config),
         "best_epoch": result.best_epoch,
@@ -88,5 +90,6 @@ def evaluate_model(captioner, data_root, split, beam_width=BEAM_WIDTH, on_progre
     """Scores of a loaded model on a data set split (features come from the cache when present)."""
     dataset = load_dataset(data_root)
     names = dataset.splits[split]
-    features, errors = dataset_features(dataset, captioner.spec.name, names, on_progress, cancel, weights_path)
+    features, errors = dataset_features(dataset, captioner.spec.name, names, on_progress, cancel, weights_path,
+                                        captioner.uses_grid)
     return evaluate_decoder(captioner.bundle.decoder, captioner.vocab, dataset, features, split, beam_width)

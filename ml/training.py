@@ -46,29 +46,40 @@ def build_vocabulary(dataset, config) -> Vocabulary:
 
 
 def caption_arrays(names, dataset, features_by_name, vocab):
-    """One row per caption: (photo features, input ids, target ids); photos without features skipped."""
-    rows = [(name, words) for name in names if name in features_by_name for words in dataset.captions[name]]
-    if not rows:
+    """Photo features once per photo, and one row per caption: (photo features, photo index, input ids,
+    target ids). Photos without features are skipped. Grids are not copied per caption (5x the memory)."""
+    photos = [name for name in names if name in features_by_name]
+    if not photos:
         raise ValueError("no captions with photo features to train on")
-    images = np.stack([features_by_name[name] for name, _ in rows]).astype(np.float32)
+    photo_features = np.stack([features_by_name[name] for name in photos])
+    rows = [(index, words) for index, name in enumerate(photos) for words in dataset.captions[name]]
+    photo_index = np.array([index for index, _ in rows], np.int32)
     inputs, targets = vocab.teacher_forcing_arrays([words for _, words in rows])
-    return images, inputs, targets
+    return photo_features, photo_index, inputs, targets
 
 
 def make_tf_dataset(arrays, batch_size, shuffle_seed=None):
-    """Batches of ({image, words}, targets), padding trimmed to the longest caption in each batch."""
+    """Batches of ({image or grid, words}, targets), padding trimmed to the longest caption in each batch;
+    each batch's photo features are gathered by index (numpy) so grids stay stored once per photo."""
     import tensorflow as tf
 
-    images, inputs, targets = arrays
-    dataset = tf.data.Dataset.from_tensor_slices((images, inputs, targets))
+    photo_features, photo_index, inputs, targets = arrays
+    feature_key = "grid" if photo_features.ndim == 3 else "image"
+    feature_shape = (None,) + photo_features.shape[1:]
+    dataset = tf.data.Dataset.from_tensor_slices((photo_index, inputs, targets))
     if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(len(photo_index), seed=shuffle_seed, reshuffle_each_iteration=True)
 
-    def trim(image, words, target):
+    def gather(index):
+        return photo_features[index].astype(np.float32)
+
+    def assemble(index, words, target):
+        features = tf.numpy_function(gather, [index], tf.float32)
+        features.set_shape(feature_shape)
         length = tf.reduce_max(tf.reduce_sum(tf.cast(words != 0, tf.int32), axis=1))
-        return {"image": image, "words": words[:, :length]}, target[:, :length]
+        return {feature_key: features, "words": words[:, :length]}, target[:, :length]
 
-    return dataset.batch(batch_size).map(trim).prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(batch_size).map(assemble, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def _compiled_decoder(vocab, feature_dim, config):
@@ -170,8 +181,8 @@ def train_decoder(dataset, features_by_name, config, run_dir, on_progress=None, 
     vocab = build_vocabulary(dataset, config)
     train = caption_arrays(dataset.splits["train"], dataset, features_by_name, vocab)
     dev = caption_arrays(dataset.splits["dev"], dataset, features_by_name, vocab)
-    model, state = _start_or_resume(run_dir, vocab, train[0].shape[1], config)
-    steps = -(-len(train[0]) // config.batch_size)
+    model, state = _start_or_resume(run_dir, vocab, train[0].shape[-1], config)
+    steps = -(-len(train[1]) // config.batch_size)
     monitor = _monitor_class()(run_dir, state, config, steps, on_progress, cancel)
     if state["epoch"] < config.epochs and not state["stopped_early"]:
         model.fit(make_tf_dataset(train, config.batch_size, config.seed + state["epoch"]),

@@ -105,3 +105,12 @@ def test_weight_reader_refuses_other_files(tmp_path):
     path.write_bytes(b"\x80\x02K\x01.")  # a pickled 1, not the magic number
     with pytest.raises(TorchWeightsError, match="not a legacy PyTorch weights file"):
         load_state_dict(path)
+
+
+def test_grid_features_average_to_the_pooled_vector(flickr8k):
+    spec = get_spec("efficientnet-lite0")
+    pixels = _pixels(DOG_PHOTOS[:1], spec.image_size)
+    pooled = build_encoder("efficientnet-lite0").predict(pixels, verbose=0)
+    grid = build_encoder("efficientnet-lite0", grid=True).predict(pixels, verbose=0)
+    assert grid.shape == (1, 49, 1280)  # 7 x 7 regions at 224 px
+    np.testing.assert_allclose(grid.mean(axis=1), pooled, rtol=1e-4, atol=1e-4)

@@ -33,7 +33,7 @@ def test_bad_vocabulary_json(text):
         Vocabulary.from_json(text)
 
 
-@pytest.fixture(scope="module", params=["merge", "inject"])
+@pytest.fixture(scope="module", params=["merge", "inject", "attention"])
 def small_model(request):
     import keras
 
@@ -42,11 +42,18 @@ def small_model(request):
     return build_decoder(request.param, len(vocab), 16, 12, 0.0), vocab
 
 
+def _features(model, rows, seed):
+    """Pooled vectors, or 5-region grids for the attention decoder."""
+    shape = (rows, 5, 16) if "grid" in model.input else (rows, 16)
+    return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
 def test_numpy_steps_equal_the_keras_model(small_model):
     model, vocab = small_model
-    features = np.random.default_rng(0).normal(size=(3, 16)).astype(np.float32)
+    features = _features(model, 3, 0)
     words = np.array([[2, 4, 5, 6, 7, 3]] * 3, np.int32)
-    expected = model({"image": features, "words": words}, training=False).numpy()
+    key = "grid" if "grid" in model.input else "image"
+    expected = model({key: features, "words": words}, training=False).numpy()
     expected = expected - np.log(np.exp(expected).sum(-1, keepdims=True))
     steps = StepDecoder(model)
     projected, state = steps.start(features)
@@ -68,7 +75,7 @@ def _sequence_log_prob(steps, vocab, feature, words):
 def test_beam_of_one_is_greedy_and_wider_beams_score_at_least_as_well(small_model):
     model, vocab = small_model
     steps = StepDecoder(model)
-    features = np.random.default_rng(1).normal(size=(4, 16)).astype(np.float32)
+    features = _features(model, 4, 1)
     greedy = greedy_decode(steps, vocab, features)
     assert greedy == decode_captions(steps, vocab, features, beam_width=1)
     for row, greedy_words in zip(features, greedy):

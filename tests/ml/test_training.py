@@ -55,3 +55,14 @@ def test_resume_refuses_other_settings(flickr8k, tmp_path):
     changed = TrainConfig(encoder="efficientnet-lite0", epochs=1, units=24, min_word_count=3)
     with pytest.raises(ValueError, match="started with other settings"):
         train_model(flickr8k, tmp_path / "b.captioner", changed, run_dir=tmp_path / "run", max_train_photos=30)
+
+
+def test_attention_decoder_trains_and_captions_from_grids(flickr8k, tmp_path):
+    config = TrainConfig(encoder="efficientnet-lite0", decoder="attention", epochs=2, patience=2, units=32,
+                         min_word_count=3)
+    card = train_model(flickr8k, tmp_path / "att.captioner", config, run_dir=tmp_path / "run", max_train_photos=60)
+    assert card["features"] == "grid" and card["history"][1]["val_loss"] < card["history"][0]["val_loss"]
+    captioner = Captioner.load(tmp_path / "att.captioner")
+    assert captioner.uses_grid
+    result = captioner.caption([ORIGINALS / "1001773457_577c3a7d70.jpg"], beam_width=2)[0]
+    assert result.error == "" and result.caption
