@@ -82,7 +82,7 @@ class App(ctk.CTk):
             row=0, column=0, padx=20, pady=(20, 16))
         self.page_buttons = {}
         for row, page in enumerate(Page, start=1):
-            button = ctk.CTkButton(navigation, text=page.value, corner_radius=0, height=40, anchor="w",
+            button = ctk.CTkButton(navigation, text=f"   {page.value}", corner_radius=0, height=40, anchor="w",
                                    fg_color="transparent", text_color=("gray10", "gray90"),
                                    hover_color=("gray70", "gray30"), command=lambda p=page: self.show_page(p))
             button.grid(row=row, column=0, sticky="ew")

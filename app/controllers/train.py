@@ -1,6 +1,5 @@
 """Train page: report on a data set, train with progress, cancel, resume, and adopt the result."""
 import datetime
-import shutil
 from pathlib import Path
 
 from ml.config import user_data_dir
@@ -92,7 +91,7 @@ class TrainController:
         settings, folder, run_dir = dict(self.settings), self.dataset_folder, self.run_dir
         photos = settings.pop("max_train_photos")
         config = TrainConfig(**settings)
-        output = run_dir / "model.captioner"
+        output = run_dir / f"{run_dir.name}.captioner"  # the file name becomes the model's name
 
         def work(report, cancel):
             card = train_model(folder, output, config, run_dir=run_dir, max_train_photos=photos,
@@ -161,11 +160,7 @@ class TrainController:
         if self.result_card is None:
             return
         name = f"{self.run_dir.name}"
-        entry = self.registry.add(self.run_dir / "model.captioner", name=name)
+        entry = self.registry.add(self.run_dir / f"{name}.captioner", name=name)
         self.registry.set_default(entry.path)
         self.on_model_added(entry)
         self.view.set_running(False, can_resume=False, has_result=False)
-
-    def discard_run(self):
-        if self.run_dir is not None and not self.running:
-            shutil.rmtree(self.run_dir, ignore_errors=True)

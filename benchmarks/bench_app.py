@@ -1,0 +1,128 @@
+"""Desktop app figures on this machine (run under a DISPLAY, e.g. Xvfb):
+
+    .venv/bin/python benchmarks/bench_app.py [--data ../shared/flickr8k]
+
+- launch to window visible (a fresh process, as a user's double-click starts one);
+- first caption from a cold start (process start to caption shown: TensorFlow, model, encoder);
+- next caption (another photo, same process);
+- UI event-loop latency while a training job runs on a worker: how late a 20 ms timer fires,
+  against the same timer with the app idle, measured in the same run.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+CHILD = """
+import time, sys
+start = time.monotonic()
+from app.application import App
+from app.constants import Page
+app = App()
+while not app.winfo_viewable():
+    app.update()
+print("visible", time.monotonic() - start, flush=True)
+app.caption.open_photo(sys.argv[1])
+view = app.pages[Page.CAPTION]
+while not (app.caption.captioner and app.caption.photo_path):
+    app.update(); time.sleep(0.005)
+app.caption.caption()
+while not view.get_caption():
+    app.update(); time.sleep(0.005)
+print("first", time.monotonic() - start, flush=True)
+app.caption.open_photo(sys.argv[2])
+while app.caption.photo_path.name != sys.argv[2].split("/")[-1]:
+    app.update(); time.sleep(0.005)
+view.set_caption("")
+t = time.monotonic()
+app.caption.caption()
+while not view.get_caption():
+    app.update(); time.sleep(0.005)
+print("next", time.monotonic() - t, flush=True)
+app.close()
+"""
+
+
+def launch_figures(photos, env):
+    start = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-c", CHILD, *map(str, photos)], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    figures = {}
+    for line in process.stdout:
+        name, seconds = line.split()
+        figures[name] = time.monotonic() - start if name != "next" else float(seconds)
+    process.wait()
+    print(f"launch to window visible: {figures['visible']:.2f} s (includes Python start)")
+    print(f"first caption from a cold start: {figures['first']:.2f} s")
+    print(f"next caption: {figures['next'] * 1000:.0f} ms (beam 3, includes the photo's encoder pass)")
+
+
+def timer_lateness(app, seconds, interval_ms=20):
+    """How late after() callbacks fire, in ms, over `seconds` of running the event loop."""
+    late, expected = [], [time.monotonic() + interval_ms / 1000]
+
+    def tick():
+        now = time.monotonic()
+        late.append((now - expected[0]) * 1000)
+        expected[0] = now + interval_ms / 1000
+        app.after(interval_ms, tick)
+
+    app.after(interval_ms, tick)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        app.update()
+        time.sleep(0.001)
+    return late
+
+
+def latency_figures(data):
+    from app.application import App
+    from app.constants import Page
+
+    app = App()
+    while app.caption.captioner is None:
+        app.update()
+        time.sleep(0.01)
+    idle = timer_lateness(app, 5)
+    view = app.pages[Page.TRAIN]
+    app.train.choose_dataset(data)
+    while app.train.dataset_folder is None:
+        app.update()
+        time.sleep(0.01)
+    view.set_encoder("efficientnet-lite0")
+    view.set_field("epochs", 50)
+    view.set_field("max_train_photos", 600)
+    app.train.start()
+    while not app.train.epochs:  # measure while epochs run, not while features are extracted
+        app.update()
+        time.sleep(0.01)
+    busy = timer_lateness(app, 15)
+    app.train.cancel_training()
+    app.close()
+    for label, values in (("idle", idle), ("while training", busy)):
+        values = sorted(values)
+        print(f"UI timer lateness {label:15s} median {statistics.median(values):5.1f} ms  "
+              f"p95 {values[int(0.95 * len(values))]:5.1f} ms  max {values[-1]:5.1f} ms  ({len(values)} ticks)")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp())
+    os.environ["IMAGE_CAPTIONER_CONFIG_DIR"] = str(scratch / "config")
+    env = dict(os.environ)
+    samples = REPO / "assets" / "samples"
+    launch_figures([samples / "astronaut.jpg", samples / "cat.jpg"], env)
+    latency_figures(args.data)
+
+
+if __name__ == "__main__":
+    main()
