@@ -18,6 +18,8 @@ import wave
 
 # Words per piece on Linux: well under the ~10 s of audio the espeak driver can keep.
 WORDS_PER_PIECE = 14
+# The espeak driver now and then ends its loop without writing the file; try a piece this often.
+ATTEMPTS = 3
 
 
 def _english_voice(engine):
@@ -39,8 +41,13 @@ def save_wav(engine, text, target):
         parts = []
         for index, piece in enumerate(_pieces(text)):
             part = os.path.join(scratch, f"{index}.wav")
-            engine.save_to_file(piece, part)
-            engine.runAndWait()
+            for _ in range(ATTEMPTS):
+                engine.save_to_file(piece, part)
+                engine.runAndWait()
+                if os.path.exists(part) and os.path.getsize(part) > 44:  # more than a bare WAV header
+                    break
+            else:
+                raise RuntimeError(f"the speech engine wrote no audio for '{piece[:40]}'")
             parts.append(part)
         temp = f"{target}.{os.getpid()}.tmp.wav"
         with wave.open(temp, "wb") as joined:
