@@ -3,6 +3,7 @@ import customtkinter as ctk
 
 from .widgets import LossPlot, PageFrame, heading
 
+DECODER_CHOICES = ("attention", "inject", "merge")  # best first; see ml/decoder.py
 ENCODER_CHOICES = ["efficientnet-lite2", "efficientnet-lite0", "xception"]
 ENCODER_NOTES = {
     "efficientnet-lite2": "Offline. Google's EfficientNet-Lite2 ImageNet weights (Apache-2.0).",
@@ -50,7 +51,7 @@ class TrainView(PageFrame):
         self.rate_entry = self._field(self.advanced, 1, "Learning rate", "0.001")
         self.photos_entry = self._field(self.advanced, 2, "Training photos (empty: all)", "")
         ctk.CTkLabel(self.advanced, text="Decoder").grid(row=3, column=0, sticky="w", padx=10, pady=2)
-        self.decoder_menu = ctk.CTkOptionMenu(self.advanced, values=["merge"])
+        self.decoder_menu = ctk.CTkOptionMenu(self.advanced, values=list(DECODER_CHOICES))
         self.decoder_menu.grid(row=3, column=1, sticky="w", padx=10, pady=2)
         buttons = ctk.CTkFrame(settings, fg_color="transparent")
         buttons.grid(row=5, column=0, columnspan=2, sticky="w", padx=10, pady=10)

@@ -78,11 +78,16 @@ def test_train_cancel_resume_and_use_model(app, flickr8k):
     view.start_button.invoke()
     pump(app, lambda: len(train.epochs) >= 1, 300, "the first epoch")
     assert view.loss_plot.epochs and "Step 2 of 2" in view.phase_label.cget("text")
+
     view.cancel_button.invoke()
     pump(app, lambda: train.cancel is None, 60, "the cancel")
     assert view.resume_button.cget("state") == "normal"
     assert "Resume continues" in view.phase_label.cget("text")
     view.resume_button.invoke()
+    caption_view = app.pages[Page.CAPTION]  # captioning has its own worker lane beside training
+    caption_view.set_caption("")
+    app.caption.caption()
+    pump(app, lambda: caption_view.get_caption() != "", 60, "a caption while training resumes")
     pump(app, lambda: train.result_card is not None, 300, "training to finish")
     assert [e["epoch"] for e in train.result_card["history"]] == [1, 2, 3]
     assert "BLEU4" in view.results_box.get("1.0", "end") and "Sample captions" in view.results_box.get("1.0", "end")
