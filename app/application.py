@@ -25,6 +25,13 @@ from .views.widgets import MessageDialog
 
 log = logging.getLogger("app")
 
+try:  # drag-and-drop is a comfort: without tkinterdnd2 (or its Tk extension) the app works as before
+    from tkinterdnd2 import DND_FILES, TkinterDnD
+
+    DND_MIXINS = (TkinterDnD.DnDWrapper,)
+except ImportError:
+    DND_FILES, TkinterDnD, DND_MIXINS = None, None, ()
+
 
 def setup_logging():
     """Details of every error go to a log file in the user log folder; dialogs show one line."""
@@ -36,7 +43,19 @@ def setup_logging():
     return folder / "app.log"
 
 
-class App(ctk.CTk):
+def enable_drag_and_drop(window) -> bool:
+    """Load the tkdnd extension into this Tk; False where it is not available."""
+    if TkinterDnD is None:
+        return False
+    try:
+        window.TkdndVersion = TkinterDnD._require(window)
+        return True
+    except (RuntimeError, tk.TclError) as error:
+        log.info("drag-and-drop unavailable: %s", error)
+        return False
+
+
+class App(ctk.CTk, *DND_MIXINS):
     """Main window: a navigation column on the left, one page at a time on the right."""
 
     def __init__(self):
@@ -60,6 +79,9 @@ class App(ctk.CTk):
         self.pages = {Page.CAPTION: CaptionView(self), Page.TRAIN: TrainView(self),
                       Page.FOLDER: FolderView(self), Page.MODELS: ModelsView(self)}
 
+        self.drag_and_drop = enable_drag_and_drop(self)
+        if self.drag_and_drop:
+            self.pages[Page.CAPTION].accept_drops(DND_FILES)
         self.caption = CaptionController(self, self.pages[Page.CAPTION], self.runner, self.speech,
                                          self.settings_model, self.registry, self.history)
         self.models = ModelsController(self, self.pages[Page.MODELS], self.registry, self.models_changed)

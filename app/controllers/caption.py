@@ -31,7 +31,8 @@ class CaptionController:
                                "<<SpeakRequested>>": self.speak, "<<StopSpeech>>": self.stop_speech,
                                "<<CopyCaption>>": self.copy_caption, "<<SaveSpeech>>": self.ask_save_speech,
                                "<<ModelChosen>>": self.model_chosen, "<<SettingsChanged>>": self.settings_changed,
-                               "<<HistoryChosen>>": self.history_chosen}.items():
+                               "<<HistoryChosen>>": self.history_chosen,
+                               "<<PhotoDropped>>": lambda: self.open_photo(view.dropped_path)}.items():
             view.on(event, handler)
         settings = settings_model.settings
         view.set_beam_width(settings.beam_width)

@@ -17,6 +17,7 @@ class CaptionView(PageFrame):
         self.grid_columnconfigure(1, weight=1)
         self.grid_rowconfigure(2, weight=1)
         self.chosen_history_index = None
+        self.dropped_path = None
 
         # ============ top bar ============
         heading(self, "Caption a photo").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
@@ -83,6 +84,21 @@ class CaptionView(PageFrame):
 
     def _emit(self, event):
         self.emit(event)
+
+    def accept_drops(self, file_type):
+        """Let photos be dropped on the preview (tkdnd is loaded by the application)."""
+        for widget in (self.preview_label, self.preview_label._label):
+            widget.drop_target_register(file_type)
+            widget.dnd_bind("<<Drop>>", self.photo_dropped)
+        self.preview_label.configure(text="Open a photo (Ctrl+O) or drop one here")
+
+    def photo_dropped(self, event):
+        """Keep the first dropped file and tell the controller (<<PhotoDropped>>)."""
+        paths = self.tk.splitlist(event.data)
+        if paths:
+            self.dropped_path = paths[0]
+            self.emit("<<PhotoDropped>>")
+        return event.action if hasattr(event, "action") else None
 
     # ============ data API for the controller ============
     def get_beam_width(self) -> int:

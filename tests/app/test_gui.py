@@ -59,6 +59,20 @@ def test_speak_to_wav_holds_speech(app, tmp_path):
     assert 1.0 < seconds < 8.0 and np.sqrt(np.mean(samples ** 2)) > 300
 
 
+def test_dropped_photo_opens(app, tmp_path):
+    # The OS drag itself cannot be made under Xvfb; this is the event tkdnd delivers on a drop.
+    from types import SimpleNamespace
+
+    spaced = tmp_path / "my photos" / "a dog.jpg"
+    spaced.parent.mkdir()
+    spaced.write_bytes((ORIGINALS / DOG_PHOTOS[1]).read_bytes())
+    view = app.pages[Page.CAPTION]
+    assert app.drag_and_drop  # tkdnd loaded and the preview registered as a drop target
+    view.photo_dropped(SimpleNamespace(data="{%s} /elsewhere/b.jpg" % spaced, action="copy"))
+    pump(app, lambda: app.caption.photo_path == spaced, 30, "the dropped photo")
+    assert view.file_label.cget("text") == "a dog.jpg"
+
+
 def test_bad_photo_is_a_one_line_error(app, bad_photos):
     app.caption.open_photo(bad_photos["text"])
     pump(app, lambda: app.errors, 30, "an error")
