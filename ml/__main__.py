@@ -122,6 +122,14 @@ def cmd_features(args):
     return 0
 
 
+def cmd_ensemble(args):
+    from .bundle import combine_bundles
+
+    combine_bundles(args.models, args.output)
+    print(f"saved {args.output}: ensemble of {len(args.models)} models (evaluate it to score it)")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m ml", description="Describe photos in words.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -164,6 +172,10 @@ def build_parser():
     features.add_argument("--splits", nargs="+", choices=["train", "dev", "test"], default=["train", "dev", "test"])
     features.add_argument("--encoder-weights", type=Path, help=weights_help)
     features.set_defaults(run=cmd_features)
+    ensemble = commands.add_parser("ensemble", help="combine models trained on one vocabulary into one file")
+    ensemble.add_argument("--output", type=Path, required=True)
+    ensemble.add_argument("models", nargs="+", type=Path)
+    ensemble.set_defaults(run=cmd_ensemble)
     return parser
 
 

@@ -1,5 +1,8 @@
 """A trained model as one file a user can copy: decoder (Keras), vocabulary (JSON), model card (JSON).
 
+An ensemble file holds several decoders (decoder.keras, decoder-1.keras, ...) over one vocabulary;
+their next-word log-probabilities are averaged while decoding.
+
 The file is a zip. Saving writes a temp file and renames it, so a crash never leaves half a model.
 Loading trusts nothing: only the three known member names, bounded sizes, a validated card, and
 Keras `safe_mode` (no code in the model file is ever run).
@@ -16,6 +19,7 @@ from .vocab import Vocabulary, VocabularyError
 
 BUNDLE_SUFFIX = ".captioner"
 MEMBERS = ("card.json", "vocab.json", "decoder.keras")
+MAX_DECODERS = 5
 MAX_MEMBER_BYTES = 200 * 1024 * 1024
 CARD_FORMAT = "image-captioner-model"
 
@@ -26,31 +30,41 @@ class BundleError(ValueError):
 
 @dataclass
 class Bundle:
-    """A loaded model: the Keras decoder, its vocabulary and its model card."""
+    """A loaded model: the Keras decoder(s), the vocabulary and the model card."""
 
-    decoder: object
+    decoders: list
     vocab: Vocabulary
     card: dict
     path: Path = None
 
+    @property
+    def decoder(self):
+        return self.decoders[0]
 
-def save_bundle(path, decoder, vocab, card):
-    """Write decoder, vocabulary and card into one zip file, atomically (without optimizer state)."""
+
+def decoder_member(index) -> str:
+    return "decoder.keras" if index == 0 else f"decoder-{index}.keras"
+
+
+def save_bundle(path, decoders, vocab, card):
+    """Write decoder(s), vocabulary and card into one zip file, atomically (without optimizer state)."""
     import keras
 
+    decoders = decoders if isinstance(decoders, (list, tuple)) else [decoders]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    card = {"format": CARD_FORMAT, "version": 1, **card}
+    card = {"format": CARD_FORMAT, "version": 1, **card, "decoders": len(decoders)}
     with tempfile.TemporaryDirectory() as scratch:
-        keras_file = Path(scratch, "decoder.keras")
-        inference_copy = keras.models.clone_model(decoder)  # uncompiled: no optimizer moments saved
-        inference_copy.set_weights(decoder.get_weights())
-        inference_copy.save(keras_file)
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("card.json", json.dumps(card, indent=2))
             archive.writestr("vocab.json", vocab.to_json())
-            archive.write(keras_file, "decoder.keras")
+            for index, decoder in enumerate(decoders):
+                keras_file = Path(scratch, decoder_member(index))
+                inference_copy = keras.models.clone_model(decoder)  # uncompiled: no optimizer moments saved
+                inference_copy.set_weights(decoder.get_weights())
+                inference_copy.save(keras_file)
+                archive.write(keras_file, decoder_member(index))
         os.replace(temp, path)
     return path
 
@@ -70,11 +84,13 @@ def _read_members(path):
     try:
         with zipfile.ZipFile(path) as archive:
             infos = {info.filename: info for info in archive.infolist()}
-            if sorted(infos) != sorted(MEMBERS):
+            decoders = [decoder_member(i) for i in range(MAX_DECODERS) if decoder_member(i) in infos]
+            expected = list(MEMBERS[:2]) + [decoder_member(i) for i in range(max(len(decoders), 1))]
+            if sorted(infos) != sorted(expected):
                 raise BundleError(f"{path}: unexpected contents {sorted(infos)[:5]} (want {', '.join(MEMBERS)})")
             if any(info.file_size > MAX_MEMBER_BYTES for info in infos.values()):
                 raise BundleError(f"{path}: a member is too large")
-            return {name: archive.read(name) for name in MEMBERS}
+            return {name: archive.read(name) for name in expected}
     except zipfile.BadZipFile:
         raise BundleError(f"{path}: not a model file (not a zip archive)") from None
 
@@ -95,8 +111,6 @@ def read_card(path) -> dict:
 
 def load_bundle(path) -> Bundle:
     """Load and check a model file; raises BundleError with a one-line reason."""
-    import keras
-
     path = Path(path)
     if not path.is_file():
         raise BundleError(f"{path}: model file not found")
@@ -107,14 +121,42 @@ def load_bundle(path) -> Bundle:
     except (json.JSONDecodeError, UnicodeDecodeError, VocabularyError) as error:
         raise BundleError(f"{path}: {error}") from None
     _validate_card(path, card)
+    decoders = [_load_decoder(path, members[name], card, vocab) for name in members if name.endswith(".keras")]
+    return Bundle(decoders, vocab, card, path)
+
+
+def _load_decoder(path, data, card, vocab):
+    """One Keras decoder from its bytes, with safe_mode, checked against the card and vocabulary."""
+    import keras
+
     with tempfile.TemporaryDirectory() as scratch:
         keras_file = Path(scratch, "decoder.keras")
-        keras_file.write_bytes(members["decoder.keras"])
+        keras_file.write_bytes(data)
         try:
             decoder = keras.models.load_model(keras_file, safe_mode=True, compile=False)
         except Exception as error:  # Keras raises many types for a bad file
             raise BundleError(f"{path}: decoder cannot be loaded ({type(error).__name__})") from None
-    feature_input = decoder.input.get("grid", decoder.input.get("image")) if isinstance(decoder.input, dict) else None
+    inputs = decoder.input if isinstance(decoder.input, dict) else {}
+    feature_input = inputs.get("grid", inputs.get("image"))
     if feature_input is None or feature_input.shape[-1] != card["feature_dim"] or decoder.output.shape[-1] != len(vocab):
         raise BundleError(f"{path}: decoder shapes do not match card.json and vocab.json")
-    return Bundle(decoder, vocab, card, path)
+    if "grid" in inputs and card.get("features") != "grid":
+        raise BundleError(f"{path}: an attention decoder needs grid features, but card.json says otherwise")
+    return decoder
+
+
+def combine_bundles(paths, output, name=None):
+    """One ensemble file from several models trained on the same vocabulary and encoder."""
+    bundles = [load_bundle(p) for p in paths]
+    first = bundles[0]
+    for bundle in bundles[1:]:
+        if bundle.vocab.words != first.vocab.words or bundle.card["encoder"] != first.card["encoder"]:
+            raise BundleError(f"{bundle.path}: vocabulary or encoder differs from {first.path}")
+    grid = any(b.card.get("features") == "grid" for b in bundles)
+    card = {k: v for k, v in first.card.items() if k not in ("format", "version", "metrics", "history")}
+    card.update(name=name or Path(output).stem, features="grid" if grid else "pooled", metrics={},
+                decoder="ensemble of " + " + ".join(b.card.get("decoder", "?") for b in bundles),
+                members=[{k: b.card.get(k) for k in ("name", "decoder", "training", "best_epoch", "metrics")}
+                         for b in bundles])
+    decoders = [d for b in bundles for d in b.decoders]
+    return save_bundle(output, decoders, first.vocab, card)

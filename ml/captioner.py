@@ -6,7 +6,7 @@ import numpy as np
 
 from .bundle import load_bundle
 from .config import BEAM_WIDTH, LENGTH_PENALTY
-from .decoder import StepDecoder
+from .decoder import step_decoder_for
 from .decoding import decode_captions
 from .encoders import build_encoder, get_spec
 from .images import ImageError, load_pixels
@@ -27,7 +27,7 @@ class Captioner:
 
     def __init__(self, bundle, encoder=None, encoder_weights_path=None):
         self.bundle, self.vocab, self.card = bundle, bundle.vocab, bundle.card
-        self.step_decoder = StepDecoder(bundle.decoder)
+        self.step_decoder = step_decoder_for(bundle.decoders)
         self.spec = get_spec(self.card["encoder"])
         self.uses_grid = self.card.get("features") == "grid"
         self._encoder = encoder

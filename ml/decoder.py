@@ -152,3 +152,48 @@ class StepDecoder:
             merged = merged + self._attend(hidden, memory[1], memory[2])
         merged = np.maximum(merged @ self.merge_kernel + self.merge_bias, 0.0)
         return _log_softmax(merged @ self.logits_kernel + self.logits_bias), (hidden, cell)
+
+
+class EnsembleStepDecoder:
+    """Several step decoders over one vocabulary; each step averages their log-probabilities.
+
+    Members without attention read the pooled vector (the mean of the grid) when given grids.
+    Memory and state are flat so greedy and beam search treat an ensemble like one decoder.
+    """
+
+    def __init__(self, members):
+        self.members = list(members)
+        self.attends = any(member.attends for member in self.members)
+        self.units = sum(member.units for member in self.members)
+
+    def start(self, features):
+        features = np.asarray(features, np.float32)
+        memories, hiddens, cells = [], [], []
+        for member in self.members:
+            own = features.mean(axis=-2) if (features.ndim == 3 and not member.attends) else features
+            memory, (hidden, cell) = member.start(own)
+            memories.append(memory)
+            hiddens.append(hidden)
+            cells.append(cell)
+        self.memory_sizes = [len(memory) for memory in memories]
+        flat = tuple(part for memory in memories for part in memory)
+        return flat, (np.concatenate(hiddens, axis=1), np.concatenate(cells, axis=1))
+
+    def step(self, memory, state, tokens):
+        hidden, cell = state
+        log_probs, hiddens, cells = [], [], []
+        memory_at = unit_at = 0
+        for member, size in zip(self.members, self.memory_sizes):
+            own_state = (hidden[:, unit_at:unit_at + member.units], cell[:, unit_at:unit_at + member.units])
+            member_log_probs, (h, c) = member.step(memory[memory_at:memory_at + size], own_state, tokens)
+            log_probs.append(member_log_probs)
+            hiddens.append(h)
+            cells.append(c)
+            memory_at, unit_at = memory_at + size, unit_at + member.units
+        return np.mean(log_probs, axis=0), (np.concatenate(hiddens, axis=1), np.concatenate(cells, axis=1))
+
+
+def step_decoder_for(decoders):
+    """The numpy step decoder for one Keras decoder or an ensemble of them."""
+    steps = [StepDecoder(decoder) for decoder in decoders]
+    return steps[0] if len(steps) == 1 else EnsembleStepDecoder(steps)

@@ -9,7 +9,7 @@ import numpy as np
 from .bundle import save_bundle
 from .config import BEAM_WIDTH, user_data_dir
 from .datasets import load_dataset
-from .decoder import StepDecoder
+from .decoder import step_decoder_for
 from .decoding import decode_captions
 from .encoders import get_spec
 from .evaluation import caption_metrics
@@ -43,11 +43,11 @@ def limit_training_photos(dataset, max_train_photos):
     return dataset
 
 
-def evaluate_decoder(decoder, vocab, dataset, features, split, beam_width) -> dict:
-    """BLEU-1..4 and CIDEr of the decoder's captions on one split."""
+def evaluate_decoder(decoders, vocab, dataset, features, split, beam_width) -> dict:
+    """BLEU-1..4 and CIDEr of the decoder's (or ensemble's) captions on one split."""
     names = [n for n in dataset.splits[split] if n in features]
     vectors = np.stack([features[n] for n in names])
-    captions = decode_captions(StepDecoder(decoder), vocab, vectors, beam_width)
+    captions = decode_captions(step_decoder_for(decoders), vocab, vectors, beam_width)
     return caption_metrics(dict(zip(names, captions)), dataset.references(split))
 
 
@@ -61,7 +61,7 @@ def train_model(data_root, output_path, config, run_dir=None, max_train_photos=N
     features, errors = dataset_features(dataset, config.encoder, names, on_progress, cancel, weights_path, grid)
     result = train_decoder(dataset, features, config, run_dir or default_run_dir(output_path),
                            on_progress=on_progress, cancel=cancel)
-    metrics = {f"{split}_greedy": evaluate_decoder(result.decoder, result.vocab, dataset, features, split, 1)
+    metrics = {f"{split}_greedy": evaluate_decoder([result.decoder], result.vocab, dataset, features, split, 1)
                for split in ("dev", "test")}
     card = {
         "name": Path(output_path).stem,
@@ -92,4 +92,4 @@ def evaluate_model(captioner, data_root, split, beam_width=BEAM_WIDTH, on_progre
     names = dataset.splits[split]
     features, errors = dataset_features(dataset, captioner.spec.name, names, on_progress, cancel, weights_path,
                                         captioner.uses_grid)
-    return evaluate_decoder(captioner.bundle.decoder, captioner.vocab, dataset, features, split, beam_width)
+    return evaluate_decoder(captioner.bundle.decoders, captioner.vocab, dataset, features, split, beam_width)

@@ -46,7 +46,7 @@ def main():
     card["licenses"] = LICENSES
     card["command"] = "python scripts/train_default_model.py --data ../shared/flickr8k"
     card["retrain_seconds"] = round(time.monotonic() - started)
-    save_bundle(args.output, bundle.decoder, bundle.vocab, card)
+    save_bundle(args.output, bundle.decoders, bundle.vocab, card)
     print({key: value for key, value in card["metrics"].items()})
 
 

@@ -96,3 +96,22 @@ def test_cli_evaluate_prints_scores(tiny_model, flickr8k):
     assert result.returncode == 0, result.stderr
     scores = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"bleu1", "bleu2", "bleu3", "bleu4", "cider"} <= set(scores) and scores["bleu1"] > 20
+
+
+def test_ensemble_file_round_trip_and_captions(tiny_model, tmp_path):
+    result = run_cli("ensemble", "--output", tmp_path / "ens.captioner", tiny_model[0], tiny_model[0])
+    assert result.returncode == 0, result.stderr
+    bundle = load_bundle(tmp_path / "ens.captioner")
+    assert len(bundle.decoders) == 2 and bundle.card["decoders"] == 2
+    with zipfile.ZipFile(tmp_path / "ens.captioner") as archive:
+        assert sorted(archive.namelist()) == ["card.json", "decoder-1.keras", "decoder.keras", "vocab.json"]
+    result = run_cli("caption", ORIGINALS / DOG_PHOTOS[0], "--model", tmp_path / "ens.captioner")
+    assert result.returncode == 0 and len(result.stdout.split("\t")[1].split()) >= 3
+
+
+def test_ensemble_with_a_gap_in_decoder_numbers_is_refused(tiny_model, tmp_path):
+    with zipfile.ZipFile(tiny_model[0]) as archive:
+        decoder = archive.read("decoder.keras")
+    bad = _rezip(tiny_model[0], tmp_path / "gap.captioner", extra={"decoder-2.keras": decoder})
+    with pytest.raises(BundleError, match="unexpected contents"):
+        load_bundle(bad)

@@ -91,3 +91,23 @@ def test_bleu_of_perfect_and_disjoint_captions():
     wrong = caption_metrics({"x.jpg": ["cats"], "y.jpg": ["sleep"]}, references)
     assert wrong["bleu1"] == 0.0 and wrong["cider"] == 0.0
     assert caption_metrics({k: v[0] for k, v in references.items()}, references)["cider"] > 100
+
+
+def test_ensemble_averages_members_and_pools_grids_for_non_attention_members():
+    import keras
+
+    from ml.decoder import EnsembleStepDecoder
+
+    keras.utils.set_random_seed(2)
+    vocab = Vocabulary.build(CAPTIONS, 1, max_length=6)
+    merge = StepDecoder(build_decoder("merge", len(vocab), 16, 12, 0.0))
+    attention = StepDecoder(build_decoder("attention", len(vocab), 16, 8, 0.0))
+    ensemble = EnsembleStepDecoder([merge, attention])
+    grids = np.random.default_rng(3).normal(size=(2, 5, 16)).astype(np.float32)
+    tokens = np.array([2, 2])
+    memory, state = ensemble.start(grids)
+    mixed, _ = ensemble.step(memory, state, tokens)
+    merge_log_probs, _ = merge.step(*merge.start(grids.mean(axis=1)), tokens)
+    attention_log_probs, _ = attention.step(*attention.start(grids), tokens)
+    np.testing.assert_allclose(mixed, (merge_log_probs + attention_log_probs) / 2, atol=1e-5)
+    assert len(decode_captions(ensemble, vocab, grids, beam_width=3)) == 2
