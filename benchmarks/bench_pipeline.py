@@ -52,15 +52,17 @@ def bench_decoding(model_path, dataset, photo_count):
 
     captioner = Captioner.load(model_path)
     names = dataset.splits["test"][:photo_count]
-    features = extract_features([dataset.image_path(n) for n in names], captioner.spec.name).features
+    features = extract_features([dataset.image_path(n) for n in names], captioner.spec.name,
+                                grid=captioner.uses_grid).features
     vectors = list(features.values())
-    for beam in (1, 3):
+    for beam in (1, 3, 5):
         captioner.caption_features(vectors[0], beam)
         start = time.perf_counter()
         for vector in vectors:
             captioner.caption_features(vector, beam)
         per_caption = (time.perf_counter() - start) / len(vectors) * 1000
-        print(f"decoding beam {beam}: {per_caption:.2f} ms per caption ({len(vectors)} photos, one at a time)")
+        print(f"decoding beam {beam}: {per_caption:.2f} ms per caption ({len(vectors)} photos, one at a time, "
+              f"{len(captioner.bundle.decoders)} decoder(s): {captioner.card.get('decoder')})")
 
 
 def _word_level_arrays(images, inputs, targets):

@@ -14,6 +14,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .encoders import ENCODERS
 from .vocab import Vocabulary, VocabularyError
 
@@ -46,14 +48,26 @@ def decoder_member(index) -> str:
     return "decoder.keras" if index == 0 else f"decoder-{index}.keras"
 
 
-def save_bundle(path, decoders, vocab, card):
-    """Write decoder(s), vocabulary and card into one zip file, atomically (without optimizer state)."""
+def _half_precision_copy(decoder):
+    """An uncompiled copy (no optimizer state) with weights rounded to float16 precision.
+
+    The values stay float32, so the file is a plain Keras model; their zeroed low mantissa bits let
+    the zip compress the file to about 60% (dev BLEU-4 moved by 0.02 when measured).
+    """
     import keras
 
+    copy = keras.models.clone_model(decoder)
+    copy.set_weights([np.asarray(w).astype(np.float16).astype(np.float32) for w in decoder.get_weights()])
+    return copy
+
+
+def save_bundle(path, decoders, vocab, card):
+    """Write decoder(s), vocabulary and card into one zip file, atomically."""
     decoders = decoders if isinstance(decoders, (list, tuple)) else [decoders]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    card = {"format": CARD_FORMAT, "version": 1, **card, "decoders": len(decoders)}
+    card = {"format": CARD_FORMAT, "version": 1, **card, "decoders": len(decoders),
+            "weights": "float32 rounded to float16 precision"}
     with tempfile.TemporaryDirectory() as scratch:
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -61,9 +75,7 @@ def save_bundle(path, decoders, vocab, card):
             archive.writestr("vocab.json", vocab.to_json())
             for index, decoder in enumerate(decoders):
                 keras_file = Path(scratch, decoder_member(index))
-                inference_copy = keras.models.clone_model(decoder)  # uncompiled: no optimizer moments saved
-                inference_copy.set_weights(decoder.get_weights())
-                inference_copy.save(keras_file)
+                _half_precision_copy(decoder).save(keras_file)
                 archive.write(keras_file, decoder_member(index))
         os.replace(temp, path)
     return path
