@@ -1,0 +1,26 @@
+"""The model shipped in assets/ loads offline and captions the sample photos (its scores are a benchmark's job)."""
+import json
+import zipfile
+
+from ml.captioner import Captioner
+from tests.conftest import REPO
+
+SHIPPED = REPO / "assets" / "models" / "default.captioner"
+SAMPLES = sorted((REPO / "assets" / "samples").glob("*.jpg"))
+
+
+def test_shipped_model_is_small_and_carries_its_card():
+    assert SHIPPED.stat().st_size <= 30 * 1024 * 1024
+    with zipfile.ZipFile(SHIPPED) as archive:
+        card = json.loads(archive.read("card.json"))
+    assert card["encoder"] == "efficientnet-lite2" and "command" in card
+    assert "Hodosh" in json.dumps(card) and "Apache-2.0" in json.dumps(card)
+    assert {"bleu1", "bleu4", "cider"} <= set(card["metrics"]["test_greedy"])
+
+
+def test_shipped_model_captions_the_sample_photos():
+    results = Captioner.load(SHIPPED).caption(SAMPLES, beam_width=3)
+    assert len(results) == 4 and all(r.error == "" for r in results)
+    assert all(3 <= len(r.caption.split()) <= 25 for r in results), [r.caption for r in results]
+    astronaut = next(r for r in results if r.path.name == "astronaut.jpg")
+    assert {"woman", "girl", "man", "boy", "person", "lady", "child"} & set(astronaut.caption.split()), astronaut.caption
