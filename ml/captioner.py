@@ -48,6 +48,11 @@ class Captioner:
             self._forward = compiled_forward(encoder)
         return self._forward(np.asarray(pixels, np.float32)).numpy()
 
+    def warm_up(self):
+        """Build and trace the encoder now, so the user's first caption is as fast as the next."""
+        size = self.spec.image_size
+        self.features(np.zeros((1, size, size, 3), np.float32))
+
     def caption_features(self, features, beam_width=BEAM_WIDTH, length_penalty=LENGTH_PENALTY) -> list:
         """Caption strings for precomputed feature vectors."""
         word_lists = decode_captions(self.step_decoder, self.vocab, features, beam_width, length_penalty)

@@ -64,7 +64,7 @@ class CaptionController:
             from ml.captioner import Captioner
 
             captioner = Captioner.load(path)
-            captioner.features(captioner_warmup_pixels(captioner))  # first caption is then fast
+            captioner.warm_up()
             return captioner
 
         self.runner.submit("caption", work, on_done=self._model_loaded, on_error=self._model_failed)
@@ -185,9 +185,3 @@ class CaptionController:
         else:
             self.app.show_error(error or f"{path}: could not save speech")
 
-
-def captioner_warmup_pixels(captioner):
-    import numpy as np
-
-    size = captioner.spec.image_size
-    return np.zeros((1, size, size, 3), np.float32)
