@@ -184,4 +184,3 @@ class CaptionController:
             self.view.set_status(f"Speech saved to {path.name}")
         else:
             self.app.show_error(error or f"{path}: could not save speech")
-
