@@ -35,7 +35,7 @@ def test_open_caption_and_history(app):
     assert view.caption_button.cget("state") == "normal"
     view.caption_button.invoke()
     pump(app, lambda: view.get_caption() != "", 60, "a caption")
-    assert "dog" in view.get_caption().split(), view.get_caption()
+    assert {"dog", "dogs"} & set(view.get_caption().split()), view.get_caption()
     assert app.history.entries[0].path.name == DOG_PHOTOS[0]
     assert len(view.history_buttons) == 1 and not app.errors
 
