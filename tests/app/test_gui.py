@@ -26,7 +26,7 @@ def test_window_shows_before_tensorflow_loads(display, tmp_path):
     assert result.stdout.split()[-4:] == ["1", "False", "True", "Loading"], result.stderr[-2000:]
 
 
-def test_open_caption_and_history(app):
+def test_open_caption_and_history(app, flickr8k):
     app.show_page(Page.CAPTION)
     view = app.pages[Page.CAPTION]
     app.caption.open_photo(ORIGINALS / DOG_PHOTOS[0])
@@ -59,7 +59,7 @@ def test_speak_to_wav_holds_speech(app, tmp_path):
     assert 1.0 < seconds < 8.0 and np.sqrt(np.mean(samples ** 2)) > 300
 
 
-def test_dropped_photo_opens(app, tmp_path):
+def test_dropped_photo_opens(app, tmp_path, flickr8k):
     # The OS drag itself cannot be made under Xvfb; this is the event tkdnd delivers on a drop.
     from types import SimpleNamespace
 
@@ -111,7 +111,7 @@ def test_train_cancel_resume_and_use_model(app, flickr8k):
     assert app.registry.default_path().parent == app.registry.user_dir
 
 
-def test_folder_caption_edit_export(app, tmp_path, bad_photos):
+def test_folder_caption_edit_export(app, tmp_path, bad_photos, flickr8k):
     app.show_page(Page.FOLDER)
     view = app.pages[Page.FOLDER]
     photos = tmp_path / "photos"
