@@ -79,10 +79,16 @@ def _pixel_dataset(paths, image_size, batch_size):
 
 
 def compiled_forward(encoder):
-    """The encoder's inference pass as one compiled graph call per batch (no per-call Keras overhead)."""
+    """The encoder's inference pass as one compiled graph call per batch (no per-call Keras overhead).
+
+    Kept on the encoder, so every job using the same encoder reuses one trace (tracing takes seconds).
+    """
     import tensorflow as tf
 
-    return tf.function(lambda pixels: encoder(pixels, training=False), reduce_retracing=True)
+    if getattr(encoder, "_compiled_forward", None) is None:
+        encoder._compiled_forward = tf.function(lambda pixels: encoder(pixels, training=False),
+                                                reduce_retracing=True)
+    return encoder._compiled_forward
 
 
 def extract_features(paths, encoder_name, cache_dir=None, batch_size=FEATURE_BATCH_SIZE,
