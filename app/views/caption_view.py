@@ -1,4 +1,6 @@
 """Caption page: a photo, its caption in large type, and one-click Caption / Speak."""
+import textwrap
+
 import customtkinter as ctk
 
 from ..constants import PREVIEW_SIZE
@@ -156,7 +158,8 @@ class CaptionView(PageFrame):
             button.destroy()
         self.history_buttons = []
         for index, entry in enumerate(entries):
-            button = ctk.CTkButton(self.history_frame, text=f"{entry.path.name}\n{entry.caption}", anchor="w",
+            text = "\n".join([entry.path.name] + textwrap.wrap(entry.caption, 36))
+            button = ctk.CTkButton(self.history_frame, text=text, anchor="w",
                                    fg_color="transparent", text_color=("gray10", "gray90"), hover_color=("gray80", "gray30"),
                                    command=lambda i=index: self._choose_history(i))
             button.grid(row=index, column=0, sticky="ew", pady=1)
