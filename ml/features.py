@@ -86,8 +86,9 @@ def compiled_forward(encoder):
     import tensorflow as tf
 
     if getattr(encoder, "_compiled_forward", None) is None:
+        # autograph=False: no Python control flow to convert, and a frozen app has no source to read.
         encoder._compiled_forward = tf.function(lambda pixels: encoder(pixels, training=False),
-                                                reduce_retracing=True)
+                                                reduce_retracing=True, autograph=False)
     return encoder._compiled_forward
 
 
