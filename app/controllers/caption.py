@@ -94,8 +94,8 @@ class CaptionController:
         if path:
             self.open_photo(path)
 
-    def open_photo(self, path):
-        """Show a photo (read and scaled on a worker) ready to caption."""
+    def open_photo(self, path, caption=""):
+        """Show a photo (read and scaled on a worker) ready to caption, or with a caption it already has."""
         path = Path(path)
         self.settings_model.update(last_open_dir=str(path.parent))
 
@@ -106,12 +106,13 @@ class CaptionController:
             image.thumbnail(PREVIEW_SIZE, Image.LANCZOS)
             return image
 
-        self.runner.submit("files", work, on_done=lambda image: self._photo_opened(path, image),
+        self.runner.submit("files", work, on_done=lambda image: self._photo_opened(path, image, caption),
                            on_error=lambda error: self.app.show_error(str(error)))
 
-    def _photo_opened(self, path, image):
+    def _photo_opened(self, path, image, caption):
         self.photo_path = path
         self.view.show_photo(image, path.name)
+        self.view.set_caption(caption)
         self.view.set_photo_loaded(self.captioner is not None)
 
     def caption(self):
@@ -136,8 +137,7 @@ class CaptionController:
 
     def history_chosen(self):
         entry = self.history.entries[self.view.chosen_history_index]
-        self.open_photo(entry.path)
-        self.app.after(300, lambda: self.view.set_caption(entry.caption))
+        self.open_photo(entry.path, entry.caption)
 
     # ============ speech ============
     def _speech_probed(self, outcome):

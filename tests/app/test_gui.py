@@ -38,6 +38,12 @@ def test_open_caption_and_history(app, flickr8k):
     assert {"dog", "dogs"} & set(view.get_caption().split()), view.get_caption()
     assert app.history.entries[0].path.name == DOG_PHOTOS[0]
     assert len(view.history_buttons) == 1 and not app.errors
+    first_caption = view.get_caption()
+    app.caption.open_photo(SAMPLES / "cat.jpg")
+    pump(app, lambda: app.caption.photo_path.name == "cat.jpg", 30, "another photo")
+    view.history_buttons[0].invoke()  # back to the first photo, with its caption
+    pump(app, lambda: app.caption.photo_path.name == DOG_PHOTOS[0], 30, "the history entry")
+    assert view.get_caption() == first_caption
 
 
 def test_preview_keeps_aspect_ratio(app):
