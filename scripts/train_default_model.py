@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ml.bundle import combine_bundles, load_bundle, save_bundle  # noqa: E402
+from ml.bundle import combine_bundles, load_bundle, read_card, save_bundle  # noqa: E402
 from ml.captioner import Captioner  # noqa: E402
 from ml.pipeline import evaluate_model, train_model  # noqa: E402
 from ml.training import TrainConfig  # noqa: E402
@@ -23,6 +23,8 @@ MEMBERS = {
     "merge-256": TrainConfig(decoder="merge", units=256),
     "inject-256": TrainConfig(decoder="inject", units=256),
     "attention-256": TrainConfig(decoder="attention", units=256),
+    # Seeds matter: this second inject member scored dev BLEU-4 17.4 greedy against 16.3 for seed 42.
+    "inject-256-seed7": TrainConfig(decoder="inject", units=256, seed=7),
 }
 BEAM_WIDTH = 3
 LICENSES = {
@@ -43,7 +45,7 @@ def main():
     started = time.monotonic()
     member_files = []
     for name in args.members:
-        member_file = args.work_dir / f"{name}.captioner"
+        member_file = args.work_dir / f"{name}.captioner"  # a finished member resumes instantly
         card = train_model(args.data, member_file, MEMBERS[name], run_dir=args.work_dir / name)
         print(name, "dev greedy", card["metrics"]["dev_greedy"], flush=True)
         member_files.append(member_file)
@@ -53,7 +55,9 @@ def main():
                for split in ("dev", "test") for beam in (1, BEAM_WIDTH)}
     bundle = load_bundle(args.output)
     card = {k: v for k, v in bundle.card.items() if k not in ("format", "version", "decoders")}
-    card.update(metrics=metrics, licenses=LICENSES, retrain_seconds=round(time.monotonic() - started),
+    epoch_seconds = sum(epoch["seconds"] for f in member_files for epoch in read_card(f)["history"])
+    card.update(metrics=metrics, licenses=LICENSES, script_seconds=round(time.monotonic() - started),
+                training_epoch_seconds=round(epoch_seconds),
                 command="python scripts/train_default_model.py --data ../shared/flickr8k")
     save_bundle(args.output, bundle.decoders, bundle.vocab, card)
     print(metrics)
