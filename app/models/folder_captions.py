@@ -2,9 +2,10 @@
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from .files import write_atomically
 
 
 @dataclass
@@ -12,14 +13,6 @@ class FolderRow:
     path: Path
     caption: str = ""
     error: str = ""
-
-
-def write_atomically(path, text):
-    """Write text to a temp file beside the target, then rename: never a half-written file."""
-    path = Path(path)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
 
 
 class FolderCaptions:

@@ -1,11 +1,11 @@
 """The model files the app knows: the shipped default (read-only) and the user's own models."""
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from ml.bundle import BUNDLE_SUFFIX, BundleError, read_card
+
+from .files import copy_atomically, write_atomically
 
 
 class RegistryError(ValueError):
@@ -55,16 +55,11 @@ class ModelRegistry:
         target = self.user_dir / f"{name or source.stem}{BUNDLE_SUFFIX}"
         if target.exists() or target.stem == self.shipped_model.stem:
             raise RegistryError(f"{target.name}: a model with this name already exists")
-        temp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(source, temp)
-        os.replace(temp, target)
+        copy_atomically(source, target)
         return ModelEntry(target.stem, target, card, False)
 
     def export(self, entry: ModelEntry, destination):
-        destination = Path(destination)
-        temp = destination.with_name(f".{destination.name}.tmp")
-        shutil.copyfile(entry.path, temp)
-        os.replace(temp, destination)
+        copy_atomically(entry.path, destination)
 
     def delete(self, entry: ModelEntry):
         if entry.shipped:
@@ -80,7 +75,4 @@ class ModelRegistry:
             return {}
 
     def _save_state(self, state):
-        self.user_dir.mkdir(parents=True, exist_ok=True)
-        temp = self.state_file.with_name(".registry.json.tmp")
-        temp.write_text(json.dumps(state))
-        os.replace(temp, self.state_file)
+        write_atomically(self.state_file, json.dumps(state))

@@ -2,9 +2,10 @@
 import dataclasses
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from .files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,7 @@ class SettingsModel:
         return self.settings
 
     def save(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temp = self.path.with_name(f".{self.path.name}.tmp")
-        temp.write_text(json.dumps(dataclasses.asdict(self.settings), indent=2))
-        os.replace(temp, self.path)
+        write_atomically(self.path, json.dumps(dataclasses.asdict(self.settings), indent=2))
 
     def update(self, **changes):
         self.settings = dataclasses.replace(self.settings, **changes)
