@@ -28,6 +28,10 @@ LEARNING_RATE = 1e-3
 EPOCHS = 20
 # Epochs without a better dev loss before training stops.
 PATIENCE = 3
+# Learning-rate factor after an epoch without a better dev loss (training resumes from the best weights).
+LR_DECAY = 0.5
+# Train on mirrored photos too (doubles feature extraction and epoch time).
+MIRRORED = False
 
 BEAM_WIDTH = 3
 LENGTH_PENALTY = 0.7

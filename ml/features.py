@@ -45,8 +45,8 @@ class FeatureCache:
         self.features.update(zip(keys, features))
 
 
-def default_cache_dir(encoder_name, grid=False) -> Path:
-    return user_data_dir() / "features" / (encoder_name + ("-grid" if grid else ""))
+def default_cache_dir(encoder_name, grid=False, flipped=False) -> Path:
+    return user_data_dir() / "features" / (encoder_name + ("-grid" if grid else "") + ("-flipped" if flipped else ""))
 
 
 @dataclass
@@ -57,13 +57,15 @@ class FeatureResult:
     errors: dict = field(default_factory=dict)
 
 
-def _pixel_dataset(paths, image_size, batch_size):
-    """tf.data pipeline: decode and resize photos in parallel, batched, prefetched beside the model."""
+def _pixel_dataset(paths, image_size, batch_size, flipped=False):
+    """tf.data pipeline: decode and resize photos in parallel (mirrored left-right if `flipped`),
+    batched, prefetched beside the model."""
     import tensorflow as tf
 
     def load(path_bytes):
         try:
-            return load_pixels(path_bytes.decode(), image_size), b""
+            pixels = load_pixels(path_bytes.decode(), image_size)
+            return (np.ascontiguousarray(pixels[:, ::-1]) if flipped else pixels), b""
         except ImageError as error:
             return np.zeros((image_size, image_size, 3), np.float32), str(error).encode()
 
@@ -93,14 +95,15 @@ def compiled_forward(encoder):
 
 
 def extract_features(paths, encoder_name, cache_dir=None, batch_size=FEATURE_BATCH_SIZE,
-                     on_progress=None, cancel=None, encoder=None, weights_path=None, grid=False) -> FeatureResult:
-    """Features (pooled vectors, or spatial grids with grid=True) for every readable photo in `paths`;
-    unreadable ones are reported, not fatal.
+                     on_progress=None, cancel=None, encoder=None, weights_path=None, grid=False,
+                     flipped=False) -> FeatureResult:
+    """Features (pooled vectors, or spatial grids with grid=True) for every readable photo in `paths`,
+    of the mirrored photos with flipped=True (training augmentation); unreadable ones are reported, not fatal.
 
     Raises progress.Cancelled when `cancel` is set; batches finished before that stay cached.
     """
     spec = get_spec(encoder_name)
-    cache = FeatureCache(cache_dir or default_cache_dir(encoder_name, grid))
+    cache = FeatureCache(cache_dir or default_cache_dir(encoder_name, grid, flipped))
     keys = {}
     result = FeatureResult()
     for path in paths:
@@ -114,7 +117,7 @@ def extract_features(paths, encoder_name, cache_dir=None, batch_size=FEATURE_BAT
         check_cancel(cancel)
         forward = compiled_forward(encoder or build_encoder(encoder_name, weights_path=weights_path, grid=grid))
         start = 0
-        for pixels, errors in _pixel_dataset(todo, spec.image_size, batch_size):
+        for pixels, errors in _pixel_dataset(todo, spec.image_size, batch_size, flipped):
             check_cancel(cancel)
             batch_paths = todo[start:start + len(errors)]
             start += len(errors)

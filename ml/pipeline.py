@@ -20,11 +20,12 @@ DATA_NOTE = ("Flickr8k (Hodosh, Young & Hockenmaier 2013, JAIR 47:853-899); "
              "its terms allow non-commercial research and education use only")
 
 
-def dataset_features(dataset, encoder_name, names, on_progress=None, cancel=None, weights_path=None, grid=False):
+def dataset_features(dataset, encoder_name, names, on_progress=None, cancel=None, weights_path=None, grid=False,
+                     flipped=False):
     """Features by photo name for the given photos, and the one-line errors of unreadable ones."""
     paths = [dataset.image_path(name) for name in names]
     result = extract_features(paths, encoder_name, on_progress=on_progress, cancel=cancel,
-                              weights_path=weights_path, grid=grid)
+                              weights_path=weights_path, grid=grid, flipped=flipped)
     features = {path.name: vector for path, vector in result.features.items()}
     return features, list(result.errors.values())
 
@@ -59,8 +60,12 @@ def train_model(data_root, output_path, config, run_dir=None, max_train_photos=N
     names = [n for split in ("train", "dev", "test") for n in dataset.splits[split]]
     grid = config.decoder == "attention"
     features, errors = dataset_features(dataset, config.encoder, names, on_progress, cancel, weights_path, grid)
+    mirrored = None
+    if config.mirrored:
+        mirrored, _ = dataset_features(dataset, config.encoder, dataset.splits["train"], on_progress, cancel,
+                                       weights_path, grid, flipped=True)
     result = train_decoder(dataset, features, config, run_dir or default_run_dir(output_path),
-                           on_progress=on_progress, cancel=cancel)
+                           on_progress=on_progress, cancel=cancel, mirrored_by_name=mirrored)
     metrics = {f"{split}_greedy": evaluate_decoder([result.decoder], result.vocab, dataset, features, split, 1)
                for split in ("dev", "test")}
     card = {

@@ -1,5 +1,6 @@
-"""Train the decoder on cached photo features: checkpoints every epoch, best by dev loss, early
-stopping, resume after a cancel or crash, progress per batch and per epoch, and a cancel flag.
+"""Train the decoder on cached photo features: checkpoints every epoch, best by dev loss, a lower
+learning rate from the best weights when dev loss stops falling, early stopping, resume after a
+cancel or crash, progress per batch and per epoch, and a cancel flag.
 """
 import dataclasses
 import json
@@ -27,9 +28,18 @@ class TrainConfig:
     learning_rate: float = defaults.LEARNING_RATE
     epochs: int = defaults.EPOCHS
     patience: int = defaults.PATIENCE
+    # After an epoch without a better dev loss: go back to the best weights and multiply the learning
+    # rate by this (1.0 keeps training on as before).
+    lr_decay: float = defaults.LR_DECAY
+    # Also train on each photo mirrored left-right (its features from the flipped photo), with the same captions.
+    mirrored: bool = defaults.MIRRORED
     min_word_count: int = defaults.MIN_WORD_COUNT
     max_words: int = defaults.MAX_CAPTION_WORDS
     seed: int = defaults.SEED
+
+
+# Settings added after runs were first saved, with the value those older runs used.
+SETTINGS_OF_OLDER_RUNS = {"lr_decay": 1.0, "mirrored": False}
 
 
 @dataclass
@@ -56,6 +66,20 @@ def caption_arrays(names, dataset, features_by_name, vocab):
     photo_index = np.array([index for index, _ in rows], np.int32)
     inputs, targets = vocab.teacher_forcing_arrays([words for _, words in rows])
     return photo_features, photo_index, inputs, targets
+
+
+def with_mirrored(arrays, names, features_by_name, mirrored_by_name):
+    """The training rows twice: once with each photo's features, once with its mirror image's.
+
+    `names` are the photos `arrays` was made from, in the same order."""
+    photo_features, photo_index, inputs, targets = arrays
+    photos = [name for name in names if name in features_by_name]
+    missing = [name for name in photos if name not in mirrored_by_name]
+    if missing:
+        raise ValueError(f"{missing[0]}: no features of the mirrored photo")
+    mirrored = np.stack([mirrored_by_name[name] for name in photos]).astype(photo_features.dtype)
+    return (np.concatenate([photo_features, mirrored]), np.concatenate([photo_index, photo_index + len(photos)]),
+            np.concatenate([inputs, inputs]), np.concatenate([targets, targets]))
 
 
 def make_tf_dataset(arrays, batch_size, shuffle_seed=None):
@@ -145,6 +169,8 @@ def _monitor_class():
                 if self.state["waited"] >= self.config.patience:
                     self.state["stopped_early"] = True
                     self.model.stop_training = True
+                elif self.config.lr_decay != 1.0:
+                    self._step_down()
             _save_model_atomically(self.model, self.run_dir / "last.keras")
             _atomic_write_text(self.run_dir / "state.json", json.dumps(self.state, indent=2))
             if self.on_progress:
@@ -152,7 +178,19 @@ def _monitor_class():
 
                 self.on_progress(Progress("epoch", epoch + 1, self.config.epochs, values=dict(record)))
 
+        def _step_down(self):
+            """Continue from the best weights with a smaller learning rate (the usual cure for the
+            early overfit of caption decoders)."""
+            self.model.load_weights(self.run_dir / "best.weights.h5")
+            self.state["learning_rate"] = self.state.get("learning_rate", self.config.learning_rate) * self.config.lr_decay
+            self.model.optimizer.learning_rate.assign(self.state["learning_rate"])
+
     return TrainingMonitor
+
+
+def _saved_config(config_file) -> str:
+    saved = {**SETTINGS_OF_OLDER_RUNS, **json.loads(config_file.read_text())}
+    return json.dumps(saved, sort_keys=True)
 
 
 def _start_or_resume(run_dir, vocab, feature_dim, config):
@@ -162,10 +200,12 @@ def _start_or_resume(run_dir, vocab, feature_dim, config):
     config_file, state_file, last = run_dir / "config.json", run_dir / "state.json", run_dir / "last.keras"
     wanted = json.dumps(dataclasses.asdict(config), sort_keys=True)
     if state_file.is_file() and last.is_file():
-        if config_file.read_text() != wanted:
+        if _saved_config(config_file) != wanted:
             raise ValueError(f"{run_dir}: this run folder was started with other settings")
         state = json.loads(state_file.read_text())
-        return keras.models.load_model(last, safe_mode=True), state
+        model = keras.models.load_model(last, safe_mode=True)
+        model.optimizer.learning_rate.assign(state.get("learning_rate", config.learning_rate))
+        return model, state
     run_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write_text(config_file, wanted)
     _atomic_write_text(run_dir / "vocab.json", vocab.to_json())
@@ -175,11 +215,16 @@ def _start_or_resume(run_dir, vocab, feature_dim, config):
     return _compiled_decoder(vocab, feature_dim, config), state
 
 
-def train_decoder(dataset, features_by_name, config, run_dir, on_progress=None, cancel=None) -> TrainResult:
-    """Train (or resume training) a decoder; raises Cancelled if `cancel` is set (checkpoints kept)."""
+def train_decoder(dataset, features_by_name, config, run_dir, on_progress=None, cancel=None,
+                  mirrored_by_name=None) -> TrainResult:
+    """Train (or resume training) a decoder; raises Cancelled if `cancel` is set (checkpoints kept).
+
+    With config.mirrored, `mirrored_by_name` holds the training photos' mirror-image features."""
     run_dir = Path(run_dir)
     vocab = build_vocabulary(dataset, config)
     train = caption_arrays(dataset.splits["train"], dataset, features_by_name, vocab)
+    if config.mirrored:
+        train = with_mirrored(train, dataset.splits["train"], features_by_name, mirrored_by_name or {})
     dev = caption_arrays(dataset.splits["dev"], dataset, features_by_name, vocab)
     model, state = _start_or_resume(run_dir, vocab, train[0].shape[-1], config)
     steps = -(-len(train[1]) // config.batch_size)

@@ -71,3 +71,16 @@ def test_features_match_a_bare_forward_pass(flickr8k, lite0, tmp_path):
     cached = extract_features([path], "efficientnet-lite0", tmp_path / "cache", encoder=lite0).features[path]
     direct = lite0.predict(load_pixels(path, 224)[None], verbose=0)[0]
     np.testing.assert_allclose(cached, direct, rtol=1e-4, atol=1e-4)
+
+
+def test_mirrored_features_are_those_of_the_mirrored_photo_and_cached_apart(photos, lite0, tmp_path):
+    from PIL import Image
+
+    mirror_file = tmp_path / "mirror.png"
+    Image.open(photos[0]).convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirror_file)
+    plain = extract_features(photos[:1], "efficientnet-lite0", tmp_path / "cache", encoder=lite0).features[photos[0]]
+    mirrored = extract_features(photos[:1], "efficientnet-lite0", tmp_path / "cache-flipped", encoder=lite0,
+                                flipped=True).features[photos[0]]
+    by_file = extract_features([mirror_file], "efficientnet-lite0", tmp_path / "cache", encoder=lite0).features[mirror_file]
+    assert np.abs(mirrored - plain).max() > 0.05  # a different view of the photo
+    np.testing.assert_allclose(mirrored, by_file, rtol=1e-3, atol=2e-3)  # resizing order differs slightly

@@ -1,6 +1,7 @@
 """End to end on real photos: features -> training (cancel, resume) -> model file -> captions."""
 import threading
 
+import numpy as np
 import pytest
 
 from ml.captioner import Captioner
@@ -66,3 +67,58 @@ def test_attention_decoder_trains_and_captions_from_grids(flickr8k, tmp_path):
     assert captioner.uses_grid
     result = captioner.caption([ORIGINALS / "1001773457_577c3a7d70.jpg"], beam_width=2)[0]
     assert result.error == "" and result.caption
+
+
+def test_a_worse_epoch_goes_back_to_the_best_weights_with_half_the_learning_rate(tmp_path):
+    from ml.training import _compiled_decoder, _monitor_class
+    from ml.vocab import Vocabulary
+
+    vocab = Vocabulary.build([["a", "dog", "runs"]] * 5, 1, 30)
+    config = TrainConfig(units=8, learning_rate=1e-3, lr_decay=0.5, patience=3)
+    model = _compiled_decoder(vocab, 16, config)
+    model.optimizer.build(model.trainable_variables)
+    state = {"epoch": 0, "best_val_loss": float("inf"), "best_epoch": 0, "waited": 0, "stopped_early": False,
+             "history": []}
+    monitor = _monitor_class()(tmp_path, state, config, 1, None, None)
+    monitor.set_model(model)
+    best = [w.copy() for w in model.get_weights()]
+    monitor.on_epoch_begin(0)
+    monitor.on_epoch_end(0, {"loss": 3.0, "val_loss": 2.0})
+    model.set_weights([w + 1 for w in best])  # the next epoch moves the weights and does worse
+    monitor.on_epoch_begin(1)
+    monitor.on_epoch_end(1, {"loss": 2.5, "val_loss": 2.2})
+    assert all(np.array_equal(now, then) for now, then in zip(model.get_weights(), best))
+    assert float(model.optimizer.learning_rate) == pytest.approx(5e-4)
+    assert state["learning_rate"] == pytest.approx(5e-4) and state["waited"] == 1 and not model.stop_training
+
+
+def test_runs_saved_before_new_settings_existed_resume_with_the_old_behaviour(flickr8k, tmp_path):
+    import json
+
+    old = TrainConfig(encoder="efficientnet-lite0", epochs=1, units=16, min_word_count=3, lr_decay=1.0)
+    train_model(flickr8k, tmp_path / "a.captioner", old, run_dir=tmp_path / "run", max_train_photos=30)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    del saved["lr_decay"], saved["mirrored"]  # as a run folder of an earlier version was written
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved, sort_keys=True))
+    card = train_model(flickr8k, tmp_path / "a.captioner", old, run_dir=tmp_path / "run", max_train_photos=30)
+    assert len(card["history"]) == 1  # resumed, nothing retrained
+    with pytest.raises(ValueError, match="started with other settings"):
+        train_model(flickr8k, tmp_path / "b.captioner", TrainConfig(encoder="efficientnet-lite0", epochs=1, units=16,
+                    min_word_count=3), run_dir=tmp_path / "run", max_train_photos=30)
+
+
+def test_mirrored_training_sees_every_caption_with_both_views(flickr8k, tmp_path):
+    from ml.datasets import load_dataset
+    from ml.training import build_vocabulary, caption_arrays, with_mirrored
+
+    config = TrainConfig(encoder="efficientnet-lite0", epochs=1, units=16, min_word_count=3, mirrored=True)
+    dataset = load_dataset(flickr8k)
+    names = dataset.splits["train"][:4]
+    plain = {name: np.full(3, i, np.float32) for i, name in enumerate(names)}
+    mirrored = {name: -vector for name, vector in plain.items()}
+    arrays = caption_arrays(names, dataset, plain, build_vocabulary(dataset, config))
+    features, index, inputs, targets = with_mirrored(arrays, names, plain, mirrored)
+    assert len(index) == 2 * len(arrays[1]) and np.array_equal(inputs[: len(index) // 2], inputs[len(index) // 2:])
+    np.testing.assert_array_equal(features[index[len(index) // 2:]], -features[index[: len(index) // 2]])
+    card = train_model(flickr8k, tmp_path / "m.captioner", config, run_dir=tmp_path / "run", max_train_photos=30)
+    assert card["training"]["mirrored"] and len(card["history"]) == 1

@@ -1,0 +1,50 @@
+"""Dev-split scores of one model over beam widths and length penalties (features come from the cache).
+
+    .venv/bin/python benchmarks/sweep_decoding.py --model assets/models/default.captioner \
+        --data ../shared/flickr8k --beams 1 3 5 --length-penalties 0 0.35 0.7
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from ml.captioner import Captioner  # noqa: E402
+from ml.datasets import load_dataset  # noqa: E402
+from ml.decoding import decode_captions  # noqa: E402
+from ml.evaluation import caption_metrics  # noqa: E402
+from ml.pipeline import dataset_features  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
+    parser.add_argument("--split", default="dev", choices=["dev", "test"])
+    parser.add_argument("--beams", type=int, nargs="+", default=[1, 3, 5])
+    parser.add_argument("--length-penalties", type=float, nargs="+", default=[0.7])
+    args = parser.parse_args()
+    captioner = Captioner.load(args.model)
+    dataset = load_dataset(args.data)
+    names = dataset.splits[args.split]
+    features, _ = dataset_features(dataset, captioner.spec.name, names, grid=captioner.uses_grid)
+    vectors = np.stack([features[n] for n in names])
+    for beam in args.beams:
+        for penalty in (args.length_penalties if beam > 1 else [0.0]):
+            started = time.monotonic()
+            captions = decode_captions(captioner.step_decoder, captioner.vocab, vectors, beam, penalty)
+            seconds = time.monotonic() - started
+            scores = caption_metrics(dict(zip(names, captions)), dataset.references(args.split))
+            words = np.mean([len(c) for c in captions])
+            print(json.dumps({"model": args.model.name, "split": args.split, "beam": beam, "length_penalty": penalty,
+                              **{k: round(v, 1) for k, v in scores.items()}, "mean_words": round(float(words), 2),
+                              "ms_per_caption": round(1000 * seconds / len(names), 1)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
