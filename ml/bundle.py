@@ -49,15 +49,19 @@ def decoder_member(index) -> str:
 
 
 def _half_precision_copy(decoder):
-    """An uncompiled copy (no optimizer state) with weights rounded to float16 precision.
+    """An uncompiled copy (no optimizer state) whose layers hold float16 weights: half the file size.
 
-    The values stay float32, so the file is a plain Keras model; their zeroed low mantissa bits let
-    the zip compress the file to about 60% (dev BLEU-4 moved by 0.02 when measured).
+    Decoding runs in numpy on float32 copies of these weights (ml/decoder.py), so only storage is
+    halved; dev BLEU-4 moved by 0.02 when weights were first rounded to float16.
     """
     import keras
 
-    copy = keras.models.clone_model(decoder)
-    copy.set_weights([np.asarray(w).astype(np.float16).astype(np.float32) for w in decoder.get_weights()])
+    config = decoder.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] != "InputLayer" and "dtype" in layer["config"]:
+            layer["config"]["dtype"] = "float16"
+    copy = keras.Model.from_config(config)
+    copy.set_weights([np.asarray(w).astype(np.float16) for w in decoder.get_weights()])
     return copy
 
 
@@ -67,7 +71,7 @@ def save_bundle(path, decoders, vocab, card):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     card = {"format": CARD_FORMAT, "version": 1, **card, "decoders": len(decoders),
-            "weights": "float32 rounded to float16 precision"}
+            "weights": "float16"}
     with tempfile.TemporaryDirectory() as scratch:
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
