@@ -33,7 +33,7 @@ LR_DECAY = 0.5
 # Train on mirrored photos too (doubles feature extraction and epoch time).
 MIRRORED = False
 
-BEAM_WIDTH = 3
+BEAM_WIDTH = 5
 LENGTH_PENALTY = 0.7
 
 # Seed for splits, shuffles and weight initialisation.

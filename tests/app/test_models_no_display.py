@@ -21,13 +21,13 @@ from ml.progress import Cancelled, Progress
 def test_settings_round_trip_and_damaged_file(tmp_path):
     model = SettingsModel(tmp_path / "settings.json")
     model.load()
-    model.update(theme="Dark", beam_width=5, geometry="900x700+10+10")
-    assert SettingsModel(tmp_path / "settings.json").load().beam_width == 5
+    model.update(theme="Dark", beam_width=3, geometry="900x700+10+10")
+    assert SettingsModel(tmp_path / "settings.json").load().beam_width == 3
     (tmp_path / "settings.json").write_text("{broken")
     assert SettingsModel(tmp_path / "settings.json").load().theme == "System"
     (tmp_path / "settings.json").write_text(json.dumps({"beam_width": "lots", "theme": "Light"}))
     loaded = SettingsModel(tmp_path / "settings.json").load()
-    assert loaded.beam_width == 3 and loaded.theme == "Light"  # wrong types fall back to defaults
+    assert loaded.beam_width == 5 and loaded.theme == "Light"  # wrong types fall back to defaults
 
 
 def test_history_keeps_newest_first_within_limit():
