@@ -35,6 +35,8 @@ MIRRORED = False
 
 BEAM_WIDTH = 5
 LENGTH_PENALTY = 0.7
+# A caption never says the same run of this many words twice ("a brown dog and a brown dog"); 0 allows it.
+NO_REPEAT_NGRAM = 3
 
 # Seed for splits, shuffles and weight initialisation.
 SEED = 42

@@ -1,7 +1,7 @@
 """Turn a photo's features into words: greedy or beam search over the numpy step decoder."""
 import numpy as np
 
-from .config import LENGTH_PENALTY
+from .config import LENGTH_PENALTY, NO_REPEAT_NGRAM
 from .vocab import END, PAD, START, UNK
 
 
@@ -15,7 +15,24 @@ def _next_word_log_probs(step_decoder, vocab, memory, state, tokens, first=False
     return log_probs, state
 
 
-def greedy_decode(step_decoder, vocab, features) -> list:
+def repeating_words(ids, ngram=NO_REPEAT_NGRAM) -> list:
+    """Words that would end a second copy of an ngram already in ids: repeats like "a brown dog and a
+    brown dog" read as broken, and banning them raised dev BLEU and CIDEr a little (README)."""
+    if ngram < 2 or len(ids) < ngram - 1:
+        return []
+    prefix = list(ids[len(ids) - ngram + 1:])
+    return [ids[i + ngram - 1] for i in range(len(ids) - ngram + 1) if list(ids[i:i + ngram - 1]) == prefix]
+
+
+def _ban_repeats(log_probs, histories, ngram):
+    """Rule out, row by row, the words that would repeat an ngram of that row's history."""
+    for row, ids in enumerate(histories):
+        banned = repeating_words(ids, ngram)
+        if banned:
+            log_probs[row, banned] = -np.inf
+
+
+def greedy_decode(step_decoder, vocab, features, ngram=NO_REPEAT_NGRAM) -> list:
     """Most likely word at each step, for a batch of photos at once; returns one word list each."""
     memory, state = step_decoder.start(features)
     rows = len(memory[0])
@@ -25,6 +42,7 @@ def greedy_decode(step_decoder, vocab, features) -> list:
     finished = np.zeros(rows, bool)
     for position in range(vocab.max_length + 1):
         log_probs, state = _next_word_log_probs(step_decoder, vocab, memory, state, tokens, position == 0)
+        _ban_repeats(log_probs, [chosen[row, :position] for row in range(rows)], ngram)
         tokens = log_probs.argmax(axis=-1)
         chosen[:, position] = np.where(finished, end, tokens)
         finished |= tokens == end
@@ -37,7 +55,8 @@ def _normalized(score, length, length_penalty):
     return score / max(length, 1) ** length_penalty
 
 
-def beam_decode(step_decoder, vocab, feature, beam_width, length_penalty=LENGTH_PENALTY) -> list:
+def beam_decode(step_decoder, vocab, feature, beam_width, length_penalty=LENGTH_PENALTY,
+                ngram=NO_REPEAT_NGRAM) -> list:
     """Best caption for one photo by beam search; scores are log-probability / length**penalty."""
     memory, state = step_decoder.start(feature)
     end = vocab.index[END]
@@ -49,11 +68,14 @@ def beam_decode(step_decoder, vocab, feature, beam_width, length_penalty=LENGTH_
         rows = tuple(np.repeat(part, len(beams), axis=0) for part in memory)
         log_probs, (hidden, cell) = _next_word_log_probs(step_decoder, vocab, rows, (hidden, cell), tokens,
                                                          first=len(beams[0][0]) == 1)
+        _ban_repeats(log_probs, [ids for ids, _ in beams], ngram)
         totals = np.array([score for _, score in beams])[:, None] + log_probs
         best = np.argsort(totals, axis=None)[::-1][: 2 * beam_width]
         next_beams, keep = [], []
         for flat in best:
             beam, word = divmod(int(flat), log_probs.shape[1])
+            if not np.isfinite(totals[beam, word]):
+                break  # the rest are ruled out too
             ids, score = beams[beam][0] + [word], float(totals[beam, word])
             if word == end:
                 finished.append((ids, _normalized(score, len(ids) - 1, length_penalty)))
@@ -63,7 +85,7 @@ def beam_decode(step_decoder, vocab, feature, beam_width, length_penalty=LENGTH_
             if len(next_beams) == beam_width:
                 break
         best_open = max((_normalized(s, len(i) - 1, length_penalty) for i, s in next_beams), default=-np.inf)
-        if len(finished) >= beam_width and max(s for _, s in finished) >= best_open:
+        if not next_beams or (len(finished) >= beam_width and max(s for _, s in finished) >= best_open):
             break
         beams, hidden, cell = next_beams, hidden[keep], cell[keep]
     if not finished:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from ml.decoder import StepDecoder, build_decoder
-from ml.decoding import beam_decode, decode_captions, greedy_decode
+from ml.decoding import beam_decode, decode_captions, greedy_decode, repeating_words
 from ml.evaluation import bleu_scores, caption_metrics
 from ml.vocab import Vocabulary, VocabularyError
 
@@ -76,10 +76,10 @@ def test_beam_of_one_is_greedy_and_wider_beams_score_at_least_as_well(small_mode
     model, vocab = small_model
     steps = StepDecoder(model)
     features = _features(model, 4, 1)
-    greedy = greedy_decode(steps, vocab, features)
-    assert greedy == decode_captions(steps, vocab, features, beam_width=1)
+    assert greedy_decode(steps, vocab, features) == decode_captions(steps, vocab, features, beam_width=1)
+    greedy = greedy_decode(steps, vocab, features, ngram=0)  # the search alone; repeat bans are tested below
     for row, greedy_words in zip(features, greedy):
-        beam_words = beam_decode(steps, vocab, row[None], beam_width=4, length_penalty=0.0)
+        beam_words = beam_decode(steps, vocab, row[None], beam_width=4, length_penalty=0.0, ngram=0)
         assert _sequence_log_prob(steps, vocab, row[None], beam_words) >= \
             _sequence_log_prob(steps, vocab, row[None], greedy_words) - 1e-5
 
@@ -111,3 +111,26 @@ def test_ensemble_averages_members_and_pools_grids_for_non_attention_members():
     attention_log_probs, _ = attention.step(*attention.start(grids), tokens)
     np.testing.assert_allclose(mixed, (merge_log_probs + attention_log_probs) / 2, atol=1e-5)
     assert len(decode_captions(ensemble, vocab, grids, beam_width=3)) == 2
+
+
+def test_repeating_words_are_those_that_would_end_a_second_copy():
+    said = [2, 10, 11, 12, 9, 10, 11]  # <start> a brown dog and a brown
+    assert repeating_words(said, 3) == [12]  # not "dog" again after "a brown"
+    assert repeating_words(said[:-1], 2) == [11] and repeating_words(said[:-1], 3) == []  # after "... and a"
+    assert repeating_words(said, 0) == [] and repeating_words([2], 3) == []
+
+
+def _repeats_a_trigram(words):
+    trigrams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    return len(trigrams) != len(set(trigrams))
+
+
+def test_captions_never_repeat_three_words_in_a_row(small_model):
+    model, vocab = small_model
+    steps = StepDecoder(model)
+    vocab = Vocabulary(vocab.words, 20)  # long captions from an untrained model loop: what must be cut
+    features = _features(model, 12, 2)
+    unblocked = greedy_decode(steps, vocab, features, ngram=0)
+    assert any(_repeats_a_trigram(words) for words in unblocked)  # so the check below can fail
+    blocked = greedy_decode(steps, vocab, features) + [beam_decode(steps, vocab, row[None], 3) for row in features]
+    assert not any(_repeats_a_trigram(words) for words in blocked)
