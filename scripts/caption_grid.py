@@ -14,6 +14,8 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from ml.config import BEAM_WIDTH  # noqa: E402
+
 CELL, TEXT_HEIGHT, COLUMNS = 240, 64, 5
 
 
@@ -21,7 +23,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("folder", type=Path)
     parser.add_argument("--model", type=Path, default=REPO / "assets" / "models" / "default.captioner")
-    parser.add_argument("--beam", type=int, default=3)
+    parser.add_argument("--beam", type=int, default=BEAM_WIDTH)
     parser.add_argument("--output", type=Path, default=REPO / ".cache" / "caption_grid.jpg")
     args = parser.parse_args()
     from ml.captioner import Captioner
