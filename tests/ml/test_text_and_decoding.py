@@ -109,7 +109,9 @@ def test_ensemble_averages_members_and_pools_grids_for_non_attention_members():
     mixed, _ = ensemble.step(memory, state, tokens)
     merge_log_probs, _ = merge.step(*merge.start(grids.mean(axis=1)), tokens)
     attention_log_probs, _ = attention.step(*attention.start(grids), tokens)
-    np.testing.assert_allclose(mixed, (merge_log_probs + attention_log_probs) / 2, atol=1e-5)
+    mean_probability = (np.exp(merge_log_probs) + np.exp(attention_log_probs)) / 2
+    np.testing.assert_allclose(np.exp(mixed), mean_probability, atol=1e-6)
+    np.testing.assert_allclose(np.exp(mixed).sum(axis=-1), 1.0, atol=1e-5)
     assert len(decode_captions(ensemble, vocab, grids, beam_width=3)) == 2
 
 
