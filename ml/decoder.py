@@ -191,7 +191,9 @@ class EnsembleStepDecoder:
             hiddens.append(h)
             cells.append(c)
             memory_at, unit_at = memory_at + size, unit_at + member.units
-        mixed = np.logaddexp.reduce(log_probs, axis=0) - np.log(len(log_probs))  # log of the mean probability
+        stacked = np.stack(log_probs)
+        top = stacked.max(axis=0)  # log of the mean probability, without overflow:
+        mixed = top + np.log(np.exp(stacked - top).mean(axis=0))
         return mixed, (np.concatenate(hiddens, axis=1), np.concatenate(cells, axis=1))
 
 
