@@ -24,7 +24,8 @@ from ml.training import TrainConfig  # noqa: E402
 # attention members (one at the fixed learning rate it was first trained with) add a different view of
 # the photo, its spatial grid; different seeds and architectures make the members disagree where each
 # is unsure. Five members fit the 30 MB budget (27.0 MB); this set beat the one with merge seed 7
-# instead of the second attention member on dev (greedy BLEU-4 18.95 vs 18.4, beam 5 21.95 vs 21.90).
+# instead of the second attention member on dev (both averaging log-probabilities, as ensembles did
+# then: greedy BLEU-4 18.95 vs 18.4, beam 5 21.95 vs 21.90).
 MEMBERS = {
     "merge-256-lr": TrainConfig(decoder="merge", units=256),
     "inject-256-lr": TrainConfig(decoder="inject", units=256),
