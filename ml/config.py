@@ -32,6 +32,10 @@ PATIENCE = 3
 LR_DECAY = 0.5
 # Train on mirrored photos too (doubles feature extraction and epoch time).
 MIRRORED = False
+# Self-critical fine-tuning after cross-entropy training (ml/self_critical.py): passes over the training
+# photos (0 turns it off; half a pass is about a minute here for a pooled decoder) and its learning rate.
+SELF_CRITICAL_EPOCHS = 0.5
+SELF_CRITICAL_LR = 1e-4
 
 BEAM_WIDTH = 5
 LENGTH_PENALTY = 0.7

@@ -79,6 +79,7 @@ def train_model(data_root, output_path, config, run_dir=None, max_train_photos=N
         "training": dataclasses.asdict(config),
         "best_epoch": result.best_epoch,
         "history": result.history,
+        "self_critical": result.self_critical,
         "train_seconds": round(time.monotonic() - started, 1),
         "dataset": {"root": str(Path(data_root).name), "layout": dataset.layout,
                     "photos": {s: len(v) for s, v in dataset.splits.items()},

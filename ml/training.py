@@ -1,6 +1,7 @@
 """Train the decoder on cached photo features: checkpoints every epoch, best by dev loss, a lower
 learning rate from the best weights when dev loss stops falling, early stopping, resume after a
-cancel or crash, progress per batch and per epoch, and a cancel flag.
+cancel or crash, progress per batch and per epoch, and a cancel flag. Then, unless turned off,
+self-critical fine-tuning of the best weights (ml/self_critical.py).
 """
 import dataclasses
 import json
@@ -33,13 +34,19 @@ class TrainConfig:
     lr_decay: float = defaults.LR_DECAY
     # Also train on each photo mirrored left-right (its features from the flipped photo), with the same captions.
     mirrored: bool = defaults.MIRRORED
+    # Self-critical fine-tuning of the best weights afterwards: passes over the training photos (0: none).
+    self_critical_epochs: float = defaults.SELF_CRITICAL_EPOCHS
+    self_critical_lr: float = defaults.SELF_CRITICAL_LR
     min_word_count: int = defaults.MIN_WORD_COUNT
     max_words: int = defaults.MAX_CAPTION_WORDS
     seed: int = defaults.SEED
 
 
 # Settings added after runs were first saved, with the value those older runs used.
-SETTINGS_OF_OLDER_RUNS = {"lr_decay": 1.0, "mirrored": False}
+SETTINGS_OF_OLDER_RUNS = {"lr_decay": 1.0, "mirrored": False, "self_critical_epochs": 0.0,
+                          "self_critical_lr": defaults.SELF_CRITICAL_LR}
+# Settings of the fine-tuning stage only: changing them reuses the cross-entropy run as it is.
+FINE_TUNING_SETTINGS = ("self_critical_epochs", "self_critical_lr")
 
 
 @dataclass
@@ -48,6 +55,7 @@ class TrainResult:
     vocab: Vocabulary
     history: list  # one dict per epoch: epoch, loss, val_loss, seconds
     best_epoch: int
+    self_critical: dict = None  # settings, mean reward of the first and last batches, seconds
 
 
 def build_vocabulary(dataset, config) -> Vocabulary:
@@ -131,6 +139,12 @@ def _save_model_atomically(model, path):
     os.replace(temp, path)
 
 
+def _save_weights_atomically(model, path):
+    temp = Path(path).with_name(".tmp-" + Path(path).name)
+    model.save_weights(temp)
+    os.replace(temp, path)
+
+
 def _monitor_class():
     import keras
 
@@ -188,9 +202,13 @@ def _monitor_class():
     return TrainingMonitor
 
 
+def _cross_entropy_settings(settings) -> str:
+    """The settings that decide the cross-entropy run, as comparable text."""
+    return json.dumps({k: v for k, v in settings.items() if k not in FINE_TUNING_SETTINGS}, sort_keys=True)
+
+
 def _saved_config(config_file) -> str:
-    saved = {**SETTINGS_OF_OLDER_RUNS, **json.loads(config_file.read_text())}
-    return json.dumps(saved, sort_keys=True)
+    return _cross_entropy_settings({**SETTINGS_OF_OLDER_RUNS, **json.loads(config_file.read_text())})
 
 
 def _start_or_resume(run_dir, vocab, feature_dim, config):
@@ -200,7 +218,7 @@ def _start_or_resume(run_dir, vocab, feature_dim, config):
     config_file, state_file, last = run_dir / "config.json", run_dir / "state.json", run_dir / "last.keras"
     wanted = json.dumps(dataclasses.asdict(config), sort_keys=True)
     if state_file.is_file() and last.is_file():
-        if _saved_config(config_file) != wanted:
+        if _saved_config(config_file) != _cross_entropy_settings(dataclasses.asdict(config)):
             raise ValueError(f"{run_dir}: this run folder was started with other settings")
         state = json.loads(state_file.read_text())
         model = keras.models.load_model(last, safe_mode=True)
@@ -236,4 +254,31 @@ def train_decoder(dataset, features_by_name, config, run_dir, on_progress=None, 
     if monitor.cancelled:
         raise Cancelled()
     model.load_weights(run_dir / "best.weights.h5")
-    return TrainResult(model, vocab, state["history"], state["best_epoch"])
+    fine_tuned = None
+    if config.self_critical_epochs > 0:
+        fine_tuned = _self_critical_stage(model, vocab, dataset, features_by_name, config, run_dir, state,
+                                          on_progress, cancel)
+    return TrainResult(model, vocab, state["history"], state["best_epoch"], fine_tuned)
+
+
+def _self_critical_stage(model, vocab, dataset, features_by_name, config, run_dir, state, on_progress, cancel):
+    """Fine-tune the best cross-entropy weights; a finished stage with the same settings is reused.
+    A cancel leaves the cross-entropy checkpoints as they were (the stage starts over next time)."""
+    from .self_critical import fine_tune
+
+    settings = {"epochs": config.self_critical_epochs, "learning_rate": config.self_critical_lr}
+    weights = run_dir / "self_critical.weights.h5"
+    if weights.is_file() and state.get("self_critical", {}).get("settings") == settings:
+        model.load_weights(weights)
+        return state["self_critical"]
+    started = time.monotonic()
+    rewards = fine_tune(model, vocab, dataset.splits["train"], features_by_name, dataset.captions,
+                        config.self_critical_epochs, config.self_critical_lr, config.seed, on_progress, cancel)
+    _save_weights_atomically(model, weights)
+    tenth = max(1, len(rewards) // 10)
+    state["self_critical"] = {"settings": settings, "batches": len(rewards),
+                              "reward_first_tenth": round(float(np.mean(rewards[:tenth])), 4),
+                              "reward_last_tenth": round(float(np.mean(rewards[-tenth:])), 4),
+                              "seconds": round(time.monotonic() - started, 1)}
+    _atomic_write_text(run_dir / "state.json", json.dumps(state, indent=2))
+    return state["self_critical"]

@@ -103,7 +103,7 @@ class TrainController:
         self.cancel = self.runner.submit("train", work, on_done=self._finished, on_error=self._failed,
                                          on_progress=self._progress, on_cancelled=self._cancelled)
         self.view.set_running(True, can_resume=False, has_result=False)
-        self.view.show_progress("Step 1 of 2: photo features…", 0)
+        self.view.show_progress("Step 1 of 3: photo features…", 0)
 
     @staticmethod
     def _sample_captions(model_path, folder):
@@ -118,12 +118,16 @@ class TrainController:
     def _progress(self, progress):
         eta = f", about {int(progress.eta_s // 60)} min {int(progress.eta_s % 60)} s left" if progress.eta_s else ""
         if progress.phase == "features":
-            self.view.show_progress(f"Step 1 of 2: photo features {progress.done}/{progress.total}{eta}",
+            self.view.show_progress(f"Step 1 of 3: photo features {progress.done}/{progress.total}{eta}",
                                     progress.done / max(progress.total, 1))
         elif progress.phase == "train":
             loss = progress.values.get("loss", float("nan"))
-            self.view.show_progress(f"Step 2 of 2: {progress.message}, batch loss {loss:.2f}{eta}",
+            self.view.show_progress(f"Step 2 of 3: {progress.message}, batch loss {loss:.2f}{eta}",
                                     progress.done / max(progress.total, 1))
+        elif progress.phase == "fine-tune":
+            reward = progress.values.get("reward", float("nan"))
+            self.view.show_progress(f"Step 3 of 3: {progress.message}, batch {progress.done}/{progress.total}, "
+                                    f"score {reward:.2f}{eta}", progress.done / max(progress.total, 1))
         elif progress.phase == "epoch":
             self.epochs.append(progress.values)
             self.view.plot_losses(self.epochs)

@@ -97,7 +97,7 @@ def test_train_cancel_resume_and_use_model(app, flickr8k):
     view.set_field("max_train_photos", 60)
     view.start_button.invoke()
     pump(app, lambda: len(train.epochs) >= 1, 300, "the first epoch")
-    assert view.loss_plot.epochs and "Step 2 of 2" in view.phase_label.cget("text")
+    assert view.loss_plot.epochs and "Step 2 of 3" in view.phase_label.cget("text")
 
     view.cancel_button.invoke()
     pump(app, lambda: train.cancel is None, 60, "the cancel")

@@ -1,0 +1,186 @@
+"""Self-critical fine-tuning (Rennie et al. 2017, "Self-critical Sequence Training for Image Captioning").
+
+Cross-entropy training teaches the decoder the next word of a human caption; it never sees its own
+captions. Here, after it, the decoder writes several captions of its own for each training photo
+(sampled word by word), each is scored against that photo's human captions, and the decoder learns to
+make the captions that scored above the photo's other samples more likely, and those below less
+likely (the mean of the other samples is the baseline, as in Luo 2020, "A Better Variant of
+Self-Critical Sequence Training"). Half an epoch of it raised one inject decoder's dev BLEU-1 / BLEU-4
+from 59.2 / 17.8 to 64.9 / 20.9 greedy (README, "Caption quality").
+
+The score is CIDEr-D plus the mean of sentence BLEU-1 and BLEU-4: CIDEr-D alone made captions shorter
+and shorter, and BLEU's brevity penalty pushes back.
+"""
+import math
+from collections import Counter
+
+import numpy as np
+
+from .progress import ProgressMeter, check_cancel
+from .vocab import END, PAD, START, UNK
+
+SAMPLES_PER_PHOTO = 5
+PHOTOS_PER_BATCH = 16
+CIDER_SIGMA = 6.0  # CIDEr-D's Gaussian length penalty, as in pycocoevalcap
+
+
+def ngram_counts(words, longest=4) -> Counter:
+    """Counts of every 1- to `longest`-word run in a word list."""
+    return Counter(tuple(words[i:i + n]) for n in range(1, longest + 1) for i in range(len(words) - n + 1))
+
+
+class CaptionReward:
+    """Scores a caption against one photo's human captions: CIDEr-D (computed as pycocoevalcap does,
+    with document frequencies over all photos given here) + (sentence BLEU-1 + BLEU-4) / 2."""
+
+    def __init__(self, references_by_photo):
+        self.references = references_by_photo
+        document_freq = Counter()
+        for refs in references_by_photo.values():
+            document_freq.update({gram for ref in refs for gram in ngram_counts(ref)})
+        self._document_freq = document_freq
+        self._log_photos = math.log(float(len(references_by_photo)))
+        self._ref_vectors = {}
+
+    def __call__(self, words, photo) -> float:
+        return self.cider_d(words, photo) + self.bleu(words, photo)
+
+    def _tfidf(self, words):
+        """Per n: {n-gram: tf-idf weight} and its norm."""
+        vectors, norms = [{} for _ in range(4)], [0.0] * 4
+        for gram, count in ngram_counts(words).items():
+            weight = count * (self._log_photos - math.log(max(1.0, self._document_freq[gram])))
+            vectors[len(gram) - 1][gram] = weight
+            norms[len(gram) - 1] += weight * weight
+        return vectors, [math.sqrt(n) for n in norms]
+
+    def _references_of(self, photo):
+        if photo not in self._ref_vectors:
+            self._ref_vectors[photo] = [(*self._tfidf(ref), len(ref)) for ref in self.references[photo]]
+        return self._ref_vectors[photo]
+
+    def cider_d(self, words, photo) -> float:
+        vectors, norms = self._tfidf(words)
+        total = 0.0
+        for ref_vectors, ref_norms, ref_length in self._references_of(photo):
+            penalty = math.exp(-((len(words) - ref_length) ** 2) / (2 * CIDER_SIGMA ** 2))
+            for n in range(4):
+                if norms[n] and ref_norms[n]:
+                    ref = ref_vectors[n]
+                    overlap = sum(min(w, ref.get(g, 0.0)) * ref.get(g, 0.0) for g, w in vectors[n].items())
+                    total += penalty * overlap / (norms[n] * ref_norms[n])
+        return 10.0 * total / 4 / len(self.references[photo])
+
+    def bleu(self, words, photo) -> float:
+        """(BLEU-1 + BLEU-4) / 2 of one caption, clipped counts against all references, the closest
+        reference length for the brevity penalty, and add-one smoothing for 2- to 4-grams."""
+        refs = self.references[photo]
+        if not words:
+            return 0.0
+        most_in_a_ref = Counter()
+        for ref in refs:
+            most_in_a_ref |= ngram_counts(ref)
+        precisions = []
+        for n in range(1, 5):
+            grams = {g: c for g, c in ngram_counts(words, n).items() if len(g) == n}
+            total = sum(grams.values())
+            matched = sum(min(c, most_in_a_ref[g]) for g, c in grams.items())
+            smoothing = 0 if n == 1 else 1
+            precisions.append((matched + smoothing) / (total + smoothing) if total else 0.0)
+        closest = min((abs(len(r) - len(words)), len(r)) for r in refs)[1]
+        brevity = 1.0 if len(words) >= closest else math.exp(1 - closest / len(words))
+        bleu4 = math.exp(sum(math.log(max(p, 1e-9)) for p in precisions) / 4)
+        return brevity * (precisions[0] + bleu4) / 2
+
+
+def sample_captions(step_decoder, vocab, features, samples, rng) -> np.ndarray:
+    """`samples` captions per photo, each word drawn from the decoder's distribution: token ids
+    (rows photo by photo), each row ending in <end> then padding."""
+    memory, state = step_decoder.start(features)
+    memory = tuple(np.repeat(part, samples, axis=0) for part in memory)
+    state = tuple(np.repeat(part, samples, axis=0) for part in state)
+    rows = len(memory[0])
+    pad, end = vocab.index[PAD], vocab.index[END]
+    ruled_out = [pad, vocab.index[UNK], vocab.index[START]]
+    tokens = np.full(rows, vocab.index[START])
+    ids = np.full((rows, vocab.max_length + 1), pad, np.int32)
+    finished = np.zeros(rows, bool)
+    for position in range(vocab.max_length):
+        log_probs, state = step_decoder.step(memory, state, tokens)
+        log_probs[:, ruled_out + ([end] if position == 0 else [])] = -np.inf
+        cumulative = np.exp(log_probs - log_probs.max(axis=1, keepdims=True)).cumsum(axis=1)
+        draws = rng.random((rows, 1)) * cumulative[:, -1:]
+        tokens = np.minimum((cumulative < draws).sum(axis=1), len(vocab) - 1)
+        ids[:, position] = np.where(finished, pad, tokens)
+        finished |= tokens == end
+        if finished.all():
+            break
+    ids[~finished, vocab.max_length] = end  # captions cut at the longest length end there
+    return ids
+
+
+def advantages(rewards, samples) -> np.ndarray:
+    """Each sample's reward minus the mean reward of the same photo's other samples."""
+    per_photo = np.asarray(rewards, np.float32).reshape(-1, samples)
+    others = (per_photo.sum(axis=1, keepdims=True) - per_photo) / (samples - 1)
+    return (per_photo - others).reshape(-1)
+
+
+def teacher_forcing_pair(ids, start_id):
+    """(inputs, targets) for sampled ids: inputs are <start> + the caption, targets the caption + <end>,
+    both cut to the longest caption of the batch and padded with 0."""
+    length = int((ids != 0).sum(axis=1).max())
+    targets = ids[:, :length]
+    inputs = np.concatenate([np.full((len(ids), 1), start_id, np.int32), targets[:, :-1]], axis=1)
+    return np.where(targets == 0, 0, inputs), targets
+
+
+def _policy_gradient_step(model, optimizer, feature_key):
+    """A compiled step: raise log p(caption) in proportion to its advantage."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def step(features, inputs, targets, advantage):
+        with tf.GradientTape() as tape:
+            logits = model({feature_key: features, "words": inputs}, training=False)
+            token_log_probs = tf.gather(tf.nn.log_softmax(logits), targets, batch_dims=2)
+            caption_log_probs = tf.reduce_sum(token_log_probs * tf.cast(targets != 0, tf.float32), axis=1)
+            loss = -tf.reduce_mean(advantage * caption_log_probs)
+        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        return loss
+
+    return step
+
+
+def fine_tune(model, vocab, photos, features_by_name, references, epochs, learning_rate, seed,
+              on_progress=None, cancel=None) -> list:
+    """Self-critical fine-tuning of a trained Keras decoder in place, for `epochs` passes over `photos`
+    (a fraction is fine); returns the mean reward of each batch. Raises Cancelled when asked to stop."""
+    import keras
+
+    from .decoder import StepDecoder
+
+    photos = [name for name in photos if name in features_by_name]
+    reward = CaptionReward({name: references[name] for name in photos})
+    optimizer = keras.optimizers.Adam(learning_rate, clipnorm=5.0)
+    optimizer.build(model.trainable_variables)
+    feature_key = "grid" if np.asarray(features_by_name[photos[0]]).ndim == 2 else "image"
+    train_step = _policy_gradient_step(model, optimizer, feature_key)
+    rng = np.random.default_rng(seed)
+    batches = max(1, round(epochs * len(photos) / PHOTOS_PER_BATCH))
+    meter = ProgressMeter("fine-tune", batches, on_progress)
+    order, mean_rewards = [], []
+    for _ in range(batches):
+        check_cancel(cancel)
+        if len(order) < PHOTOS_PER_BATCH:
+            order = list(rng.permutation(len(photos)))
+        batch = [photos[order.pop()] for _ in range(min(PHOTOS_PER_BATCH, len(photos)))]
+        features = np.stack([features_by_name[name] for name in batch]).astype(np.float32)
+        ids = sample_captions(StepDecoder(model), vocab, features, SAMPLES_PER_PHOTO, rng)
+        rewards = [reward(vocab.decode(row), batch[i // SAMPLES_PER_PHOTO]) for i, row in enumerate(ids)]
+        inputs, targets = teacher_forcing_pair(ids, vocab.index[START])
+        train_step(np.repeat(features, SAMPLES_PER_PHOTO, axis=0), inputs, targets,
+                   advantages(rewards, SAMPLES_PER_PHOTO))
+        mean_rewards.append(float(np.mean(rewards)))
+        meter.advance(1, "fine-tuning on caption scores", {"reward": mean_rewards[-1]})
+    return mean_rewards

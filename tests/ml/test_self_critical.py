@@ -1,0 +1,124 @@
+"""Self-critical fine-tuning: its caption score, its samples, and that it raises the score of real captions."""
+import numpy as np
+import pytest
+
+from ml.self_critical import CaptionReward, advantages, fine_tune, sample_captions, teacher_forcing_pair
+from ml.vocab import END, PAD, START, UNK, Vocabulary
+from tests.conftest import TINY_TRAIN_PHOTOS
+
+
+@pytest.fixture(scope="module")
+def dev_references(flickr8k):
+    from ml.datasets import load_dataset
+
+    dataset = load_dataset(flickr8k)
+    return {name: dataset.captions[name] for name in dataset.splits["dev"][:40]}
+
+
+def test_cider_d_is_the_one_pycocoevalcap_computes(dev_references):
+    from pycocoevalcap.cider.cider import Cider
+
+    names = sorted(dev_references)
+    # Some candidates are another photo's caption, some a fixed one: a spread of scores, some zero.
+    candidates = {n: dev_references[names[(i + 1) % len(names)]][0] if i % 2 else "a dog runs on the grass".split()
+                  for i, n in enumerate(names)}
+    _, expected = Cider().compute_score({n: [" ".join(r) for r in dev_references[n]] for n in names},
+                                        {n: [" ".join(candidates[n])] for n in names})
+    reward = CaptionReward(dev_references)
+    ours = [reward.cider_d(candidates[n], n) for n in names]
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-12)
+    assert max(ours) > 0.2
+
+
+def test_bleu_part_rewards_right_words_and_punishes_short_captions(dev_references):
+    reward = CaptionReward(dev_references)
+    photo = sorted(dev_references)[0]
+    human = dev_references[photo][0]
+    assert reward.bleu(human, photo) == pytest.approx(1.0)
+    assert reward.bleu(human[:2], photo) < 0.5  # right words, far too short
+    assert reward.bleu(["zebra", "piano", "volcano", "umbrella", "tuba"], photo) < 0.1
+    assert reward(human, photo) > reward(list(reversed(human)), photo)
+
+
+def test_samples_end_once_and_never_show_padding_start_or_unknown():
+    import keras
+
+    from ml.decoder import StepDecoder, build_decoder
+
+    keras.utils.set_random_seed(3)
+    vocab = Vocabulary.build([["a", "dog", "runs", "on", "grass"]] * 3, 1, 6)
+    step_decoder = StepDecoder(build_decoder("inject", len(vocab), 8, 16, 0.0))
+    features = np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32)
+    ids = sample_captions(step_decoder, vocab, features, 5, np.random.default_rng(1))
+    assert ids.shape == (20, vocab.max_length + 1)
+    special = [vocab.index[w] for w in (PAD, START, UNK)]
+    for row in ids:
+        end_at = list(row).index(vocab.index[END])
+        assert end_at >= 1 and not np.isin(row[:end_at], special).any()
+        assert (row[end_at + 1:] == vocab.index[PAD]).all()
+    again = sample_captions(step_decoder, vocab, features, 5, np.random.default_rng(1))
+    assert np.array_equal(ids, again)
+    assert len({tuple(row) for row in ids}) > 4  # samples, not one caption repeated
+
+
+def test_each_sample_is_measured_against_the_other_samples_of_its_photo():
+    result = advantages([1.0, 2.0, 3.0, 10.0, 10.0, 10.0], samples=3)
+    np.testing.assert_allclose(result, [-1.5, 0.0, 1.5, 0.0, 0.0, 0.0])
+
+
+def test_teacher_forcing_pair_starts_with_start_and_keeps_end_as_a_target():
+    ids = np.array([[5, 6, 3, 0, 0], [7, 3, 0, 0, 0]], np.int32)
+    inputs, targets = teacher_forcing_pair(ids, start_id=2)
+    assert targets.tolist() == [[5, 6, 3], [7, 3, 0]]
+    assert inputs.tolist() == [[2, 5, 6], [2, 7, 0]]
+
+
+def test_fine_tuning_raises_the_score_of_greedy_captions(tiny_model, flickr8k):
+    """Real decoder, real features and captions: the greedy captions of 32 training photos score higher
+    against their human captions after a few fine-tuning passes over them."""
+    from ml.bundle import load_bundle
+    from ml.datasets import load_dataset
+    from ml.decoder import StepDecoder, build_decoder
+    from ml.decoding import greedy_decode
+    from ml.pipeline import dataset_features
+
+    bundle = load_bundle(tiny_model[0])
+    vocab, card = bundle.vocab, bundle.card
+    # The model file holds float16 weights; training runs on a float32 copy, as after training.
+    model = build_decoder(card["decoder"], len(vocab), card["feature_dim"], card["training"]["units"], 0.0)
+    model.set_weights([w.astype(np.float32) for w in bundle.decoders[0].get_weights()])
+    dataset = load_dataset(flickr8k)
+    photos = dataset.splits["train"][:32]
+    features, _ = dataset_features(dataset, bundle.card["encoder"], photos)
+    reward = CaptionReward({name: dataset.captions[name] for name in photos})
+    vectors = np.stack([features[name] for name in photos])
+
+    def mean_score():
+        captions = greedy_decode(StepDecoder(model), vocab, vectors)
+        return np.mean([reward(words, name) for words, name in zip(captions, photos)])
+
+    before = mean_score()
+    batch_rewards = fine_tune(model, vocab, photos, features, dataset.captions, epochs=16, learning_rate=5e-4,
+                              seed=0)
+    assert len(batch_rewards) == 32
+    after = mean_score()
+    assert after > before + 0.05, (before, after)  # here: 0.618 -> 0.720
+
+
+def test_training_fine_tunes_once_and_reuses_the_run_when_only_fine_tuning_changes(tiny_model, flickr8k, tmp_path):
+    from ml.pipeline import train_model
+    from ml.training import TrainConfig
+
+    stage = tiny_model[1]["self_critical"]
+    assert stage["batches"] == round(0.5 * TINY_TRAIN_PHOTOS / 16) and stage["settings"]["epochs"] == 0.5
+
+    config = TrainConfig(encoder="efficientnet-lite0", epochs=1, units=16, min_word_count=3)
+    args = (flickr8k, tmp_path / "m.captioner")
+    first = train_model(*args, config, run_dir=tmp_path / "run", max_train_photos=64)
+    again = train_model(*args, config, run_dir=tmp_path / "run", max_train_photos=64)
+    assert again["self_critical"] == first["self_critical"]  # reused, not fine-tuned twice
+    longer = TrainConfig(encoder="efficientnet-lite0", epochs=1, units=16, min_word_count=3, self_critical_epochs=1.0)
+    third = train_model(*args, longer, run_dir=tmp_path / "run", max_train_photos=64)
+    assert third["history"] == first["history"] and third["self_critical"]["batches"] == 4
+    off = TrainConfig(encoder="efficientnet-lite0", epochs=1, units=16, min_word_count=3, self_critical_epochs=0)
+    assert train_model(*args, off, run_dir=tmp_path / "run", max_train_photos=64)["self_critical"] is None
