@@ -1,7 +1,7 @@
 """Dev-split scores of one model over beam widths and length penalties (features come from the cache).
 
     .venv/bin/python benchmarks/sweep_decoding.py --model assets/models/default.captioner \
-        --data ../shared/flickr8k --beams 1 3 5 --length-penalties 0 0.35 0.7
+        --data ../shared/flickr8k --beams 1 3 5 --length-penalties 0.7 1.0 1.2
 """
 import argparse
 import json
@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ml.captioner import Captioner  # noqa: E402
+from ml.config import LENGTH_PENALTY  # noqa: E402
 from ml.datasets import load_dataset  # noqa: E402
 from ml.decoding import decode_captions  # noqa: E402
 from ml.evaluation import caption_metrics  # noqa: E402
@@ -27,7 +28,7 @@ def main():
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
     parser.add_argument("--split", default="dev", choices=["dev", "test"])
     parser.add_argument("--beams", type=int, nargs="+", default=[1, 3, 5])
-    parser.add_argument("--length-penalties", type=float, nargs="+", default=[0.7])
+    parser.add_argument("--length-penalties", type=float, nargs="+", default=[LENGTH_PENALTY])
     args = parser.parse_args()
     captioner = Captioner.load(args.model)
     dataset = load_dataset(args.data)

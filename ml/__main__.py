@@ -82,7 +82,7 @@ def cmd_train(args):
 
     train_config = TrainConfig(encoder=args.encoder, decoder=args.decoder, epochs=args.epochs,
                                batch_size=args.batch_size, learning_rate=args.learning_rate, units=args.units,
-                               dropout=args.dropout)
+                               dropout=args.dropout, self_critical_epochs=args.self_critical_epochs)
     progress = TqdmProgress()
     card = train_model(args.data, args.output, train_config, run_dir=args.run_dir,
                        max_train_photos=args.max_train_photos, on_progress=progress,
@@ -153,6 +153,8 @@ def build_parser():
     train.add_argument("--learning-rate", type=float, default=config.LEARNING_RATE)
     train.add_argument("--units", type=int, default=config.DECODER_UNITS)
     train.add_argument("--dropout", type=float, default=config.DROPOUT)
+    train.add_argument("--self-critical-epochs", type=float, default=config.SELF_CRITICAL_EPOCHS,
+                       help="passes of self-critical fine-tuning after training (0: none)")
     train.add_argument("--max-train-photos", type=int, help="use only this many training photos (quick runs)")
     train.add_argument("--run-dir", type=Path, help="checkpoint folder (default: in the user data folder)")
     train.add_argument("--encoder-weights", type=Path, help=weights_help)

@@ -169,10 +169,12 @@ def combine_bundles(paths, output, name=None):
         if bundle.vocab.words != first.vocab.words or bundle.card["encoder"] != first.card["encoder"]:
             raise BundleError(f"{bundle.path}: vocabulary or encoder differs from {first.path}")
     grid = any(b.card.get("features") == "grid" for b in bundles)
-    card = {k: v for k, v in first.card.items() if k not in ("format", "version", "metrics", "history")}
+    per_member = ("format", "version", "metrics", "history", "self_critical")
+    card = {k: v for k, v in first.card.items() if k not in per_member}
     card.update(name=name or Path(output).stem, features="grid" if grid else "pooled", metrics={},
                 decoder="ensemble of " + " + ".join(b.card.get("decoder", "?") for b in bundles),
-                members=[{k: b.card.get(k) for k in ("name", "decoder", "training", "best_epoch", "metrics")}
+                members=[{k: b.card.get(k) for k in ("name", "decoder", "training", "best_epoch",
+                                                       "self_critical", "metrics")}
                          for b in bundles])
     decoders = [d for b in bundles for d in b.decoders]
     return save_bundle(output, decoders, first.vocab, card)

@@ -38,7 +38,9 @@ SELF_CRITICAL_EPOCHS = 0.5
 SELF_CRITICAL_LR = 1e-4
 
 BEAM_WIDTH = 5
-LENGTH_PENALTY = 0.7
+# Beam scores are log-probability / length**LENGTH_PENALTY. Self-critical decoders write short captions;
+# 1.0 over 0.7 gave the shipped ensemble dev beam-5 BLEU-1 66.9 vs 66.5 and CIDEr 51.1 vs 50.1 (BLEU-4 22.2 vs 22.4).
+LENGTH_PENALTY = 1.0
 # A caption never says the same run of this many words twice ("a brown dog and a brown dog"); 0 allows it.
 NO_REPEAT_NGRAM = 3
 

@@ -69,7 +69,8 @@ class TrainView(PageFrame):
         progress.grid(row=2, column=1, rowspan=2, sticky="nsew", padx=(10, 20), pady=6)
         progress.grid_columnconfigure(0, weight=1)
         progress.grid_rowconfigure(4, weight=1)
-        self.phase_label = ctk.CTkLabel(progress, text="Step 1: photo features   Step 2: training epochs   Step 3: fine-tuning", anchor="w")
+        steps = "Step 1: photo features   Step 2: training epochs   Step 3: fine-tuning"
+        self.phase_label = ctk.CTkLabel(progress, text=steps, anchor="w")
         self.phase_label.grid(row=0, column=0, sticky="ew", padx=10, pady=(10, 2))
         self.progress_bar = ctk.CTkProgressBar(progress)
         self.progress_bar.set(0)

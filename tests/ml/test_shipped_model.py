@@ -23,4 +23,6 @@ def test_shipped_model_captions_the_sample_photos():
     assert len(results) == 4 and all(r.error == "" for r in results)
     assert all(3 <= len(r.caption.split()) <= 25 for r in results), [r.caption for r in results]
     astronaut = next(r for r in results if r.path.name == "astronaut.jpg")
-    assert {"woman", "girl", "man", "boy", "person", "lady", "child"} & set(astronaut.caption.split()), astronaut.caption
+    # The astronaut portrait is far from Flickr8k's photos; the test asks only that a person is seen.
+    people = {"woman", "girl", "man", "boy", "person", "lady", "child", "people"}
+    assert people & set(astronaut.caption.split()), astronaut.caption
