@@ -8,7 +8,6 @@ Loading trusts nothing: only the three known member names, bounded sizes, a vali
 Keras `safe_mode` (no code in the model file is ever run).
 """
 import json
-import os
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import replace_atomically
 from .encoders import ENCODERS
 from .vocab import Vocabulary, VocabularyError
 
@@ -68,21 +68,19 @@ def _half_precision_copy(decoder):
 def save_bundle(path, decoders, vocab, card):
     """Write decoder(s), vocabulary and card into one zip file, atomically."""
     decoders = decoders if isinstance(decoders, (list, tuple)) else [decoders]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     card = {"format": CARD_FORMAT, "version": 1, **card, "decoders": len(decoders),
             "weights": "float16"}
-    with tempfile.TemporaryDirectory() as scratch:
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
+
+    def write_zip(temp):
+        with tempfile.TemporaryDirectory() as scratch, zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("card.json", json.dumps(card, indent=2))
             archive.writestr("vocab.json", vocab.to_json())
             for index, decoder in enumerate(decoders):
                 keras_file = Path(scratch, decoder_member(index))
                 _half_precision_copy(decoder).save(keras_file)
                 archive.write(keras_file, decoder_member(index))
-        os.replace(temp, path)
-    return path
+
+    return replace_atomically(path, write_zip)
 
 
 def _validate_card(path, card):

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import replace_atomically
 from .config import user_data_dir
 
 
@@ -108,7 +109,7 @@ def _build_efficientnet_lite(spec, pretrained, grid=False):
             from .torch_weights import load_state_dict
 
             copy_torch_weights(full, load_state_dict(_torch_weights_file(spec.name)))
-            _save_weights_atomically(full, cached)
+            replace_atomically(cached, full.save_weights, ".weights.h5")
     features = _pool_or_flatten(keras, full.get_layer("feature_grid").output, grid)
     return keras.Model(full.input, features, name=spec.name.replace("-", "_") + "_encoder")
 
@@ -123,9 +124,3 @@ def build_classifier(name):
     del encoder
     return full
 
-
-def _save_weights_atomically(model, path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{os.getpid()}.tmp.weights.h5")
-    model.save_weights(temp)
-    os.replace(temp, path)

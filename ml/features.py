@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import replace_atomically
 from .config import FEATURE_BATCH_SIZE, user_data_dir
 from .encoders import build_encoder, get_spec
 from .images import ImageError, load_pixels
@@ -38,10 +39,12 @@ class FeatureCache:
         """Store one batch durably (temp file, then rename); grids are kept as float16 to halve the disk."""
         features = np.asarray(features, dtype=np.float16 if np.ndim(features) == 3 else np.float32)
         name = f"shard-{time.time_ns()}-{os.getpid()}.npz"
-        temp = self.folder / f".{name}.tmp"
-        with open(temp, "wb") as file:
-            np.savez(file, keys=np.array(keys), features=features)
-        os.replace(temp, self.folder / name)
+
+        def write_shard(temp):
+            with open(temp, "wb") as file:
+                np.savez(file, keys=np.array(keys), features=features)
+
+        replace_atomically(self.folder / name, write_shard)
         self.features.update(zip(keys, features))
 
 

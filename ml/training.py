@@ -5,7 +5,6 @@ self-critical fine-tuning of the best weights (ml/self_critical.py).
 """
 import dataclasses
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config as defaults
+from .atomic import replace_atomically, write_text_atomically
 from .progress import Cancelled, ProgressMeter
 from .vocab import Vocabulary
 
@@ -127,24 +127,6 @@ def _compiled_decoder(vocab, feature_dim, config):
     return model
 
 
-def _atomic_write_text(path, text):
-    temp = Path(path).with_name(f".{Path(path).name}.tmp")
-    temp.write_text(text)
-    os.replace(temp, path)
-
-
-def _save_model_atomically(model, path):
-    temp = Path(path).with_name(".tmp-" + Path(path).name)
-    model.save(temp)
-    os.replace(temp, path)
-
-
-def _save_weights_atomically(model, path):
-    temp = Path(path).with_name(".tmp-" + Path(path).name)
-    model.save_weights(temp)
-    os.replace(temp, path)
-
-
 def _monitor_class():
     import keras
 
@@ -185,8 +167,8 @@ def _monitor_class():
                     self.model.stop_training = True
                 elif self.config.lr_decay != 1.0:
                     self._step_down()
-            _save_model_atomically(self.model, self.run_dir / "last.keras")
-            _atomic_write_text(self.run_dir / "state.json", json.dumps(self.state, indent=2))
+            replace_atomically(self.run_dir / "last.keras", self.model.save, ".keras")
+            write_text_atomically(self.run_dir / "state.json", json.dumps(self.state, indent=2))
             if self.on_progress:
                 from .progress import Progress
 
@@ -225,8 +207,8 @@ def _start_or_resume(run_dir, vocab, feature_dim, config):
         model.optimizer.learning_rate.assign(state.get("learning_rate", config.learning_rate))
         return model, state
     run_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(config_file, wanted)
-    _atomic_write_text(run_dir / "vocab.json", vocab.to_json())
+    write_text_atomically(config_file, wanted)
+    write_text_atomically(run_dir / "vocab.json", vocab.to_json())
     keras.utils.set_random_seed(config.seed)
     state = {"epoch": 0, "best_val_loss": float("inf"), "best_epoch": 0, "waited": 0,
              "stopped_early": False, "history": []}
@@ -274,11 +256,11 @@ def _self_critical_stage(model, vocab, dataset, features_by_name, config, run_di
     started = time.monotonic()
     rewards = fine_tune(model, vocab, dataset.splits["train"], features_by_name, dataset.captions,
                         config.self_critical_epochs, config.self_critical_lr, config.seed, on_progress, cancel)
-    _save_weights_atomically(model, weights)
+    replace_atomically(weights, model.save_weights, ".weights.h5")
     tenth = max(1, len(rewards) // 10)
     state["self_critical"] = {"settings": settings, "batches": len(rewards),
                               "reward_first_tenth": round(float(np.mean(rewards[:tenth])), 4),
                               "reward_last_tenth": round(float(np.mean(rewards[-tenth:])), 4),
                               "seconds": round(time.monotonic() - started, 1)}
-    _atomic_write_text(run_dir / "state.json", json.dumps(state, indent=2))
+    write_text_atomically(run_dir / "state.json", json.dumps(state, indent=2))
     return state["self_critical"]
