@@ -132,14 +132,18 @@ def teacher_forcing_pair(ids, start_id):
     length = int((ids != 0).sum(axis=1).max())
     targets = ids[:, :length]
     inputs = np.concatenate([np.full((len(ids), 1), start_id, np.int32), targets[:, :-1]], axis=1)
-    return np.where(targets == 0, 0, inputs), targets
+    return np.where(targets == 0, 0, inputs).astype(np.int32), targets.astype(np.int32)
 
 
-def _policy_gradient_step(model, optimizer, feature_key):
-    """A compiled step: raise log p(caption) in proportion to its advantage."""
+def _policy_gradient_step(model, optimizer, feature_key, feature_shape):
+    """A compiled step: raise log p(caption) in proportion to its advantage. Traced once for every batch
+    shape (tracing holds the GIL: each retrace stalled the UI thread for 30 ms or more)."""
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
+    signature = [tf.TensorSpec((None,) + tuple(feature_shape), tf.float32), tf.TensorSpec((None, None), tf.int32),
+                 tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.float32)]
+
+    @tf.function(input_signature=signature)
     def step(features, inputs, targets, advantage):
         with tf.GradientTape() as tape:
             logits = model({feature_key: features, "words": inputs}, training=False)
@@ -164,8 +168,9 @@ def fine_tune(model, vocab, photos, features_by_name, references, epochs, learni
     reward = CaptionReward({name: references[name] for name in photos})
     optimizer = keras.optimizers.Adam(learning_rate, clipnorm=5.0)
     optimizer.build(model.trainable_variables)
-    feature_key = "grid" if np.asarray(features_by_name[photos[0]]).ndim == 2 else "image"
-    train_step = _policy_gradient_step(model, optimizer, feature_key)
+    feature_shape = np.shape(features_by_name[photos[0]])
+    feature_key = "grid" if len(feature_shape) == 2 else "image"
+    train_step = _policy_gradient_step(model, optimizer, feature_key, feature_shape)
     rng = np.random.default_rng(seed)
     batches = max(1, round(epochs * len(photos) / PHOTOS_PER_BATCH))
     meter = ProgressMeter("fine-tune", batches, on_progress)
