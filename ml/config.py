@@ -36,6 +36,8 @@ MIRRORED = False
 # photos (0 turns it off; half a pass is about a minute here for a pooled decoder) and its learning rate.
 SELF_CRITICAL_EPOCHS = 0.5
 SELF_CRITICAL_LR = 1e-4
+# Weight of the human captions' cross-entropy beside the self-critical loss (keeps captions varied).
+SELF_CRITICAL_HUMAN_WEIGHT = 0.5
 
 BEAM_WIDTH = 5
 # Beam scores are log-probability / length**LENGTH_PENALTY. Self-critical decoders write short captions;

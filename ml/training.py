@@ -37,6 +37,8 @@ class TrainConfig:
     # Self-critical fine-tuning of the best weights afterwards: passes over the training photos (0: none).
     self_critical_epochs: float = defaults.SELF_CRITICAL_EPOCHS
     self_critical_lr: float = defaults.SELF_CRITICAL_LR
+    # Weight of the human captions' cross-entropy during fine-tuning (0: the samples' scores only).
+    self_critical_human_weight: float = defaults.SELF_CRITICAL_HUMAN_WEIGHT
     min_word_count: int = defaults.MIN_WORD_COUNT
     max_words: int = defaults.MAX_CAPTION_WORDS
     seed: int = defaults.SEED
@@ -44,9 +46,9 @@ class TrainConfig:
 
 # Settings added after runs were first saved, with the value those older runs used.
 SETTINGS_OF_OLDER_RUNS = {"lr_decay": 1.0, "mirrored": False, "self_critical_epochs": 0.0,
-                          "self_critical_lr": defaults.SELF_CRITICAL_LR}
+                          "self_critical_lr": defaults.SELF_CRITICAL_LR, "self_critical_human_weight": 0.0}
 # Settings of the fine-tuning stage only: changing them reuses the cross-entropy run as it is.
-FINE_TUNING_SETTINGS = ("self_critical_epochs", "self_critical_lr")
+FINE_TUNING_SETTINGS = ("self_critical_epochs", "self_critical_lr", "self_critical_human_weight")
 
 
 @dataclass
@@ -248,14 +250,16 @@ def _self_critical_stage(model, vocab, dataset, features_by_name, config, run_di
     A cancel leaves the cross-entropy checkpoints as they were (the stage starts over next time)."""
     from .self_critical import fine_tune
 
-    settings = {"epochs": config.self_critical_epochs, "learning_rate": config.self_critical_lr}
+    settings = {"epochs": config.self_critical_epochs, "learning_rate": config.self_critical_lr,
+                "human_weight": config.self_critical_human_weight}
     weights = run_dir / "self_critical.weights.h5"
     if weights.is_file() and state.get("self_critical", {}).get("settings") == settings:
         model.load_weights(weights)
         return state["self_critical"]
     started = time.monotonic()
     rewards = fine_tune(model, vocab, dataset.splits["train"], features_by_name, dataset.captions,
-                        config.self_critical_epochs, config.self_critical_lr, config.seed, on_progress, cancel)
+                        config.self_critical_epochs, config.self_critical_lr, config.seed,
+                        config.self_critical_human_weight, on_progress, cancel)
     replace_atomically(weights, model.save_weights, ".weights.h5")
     tenth = max(1, len(rewards) // 10)
     state["self_critical"] = {"settings": settings, "batches": len(rewards),
