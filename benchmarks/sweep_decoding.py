@@ -1,4 +1,6 @@
-"""Dev-split scores of one model over beam widths and length penalties (features come from the cache).
+"""Dev-split scores of one model over beam widths and length penalties (features come from the cache),
+with how varied the captions are (different captions, different words) and BLEU's parts (clipped
+n-gram precisions, brevity penalty against the closest references, as NLTK's corpus BLEU counts them).
 
     .venv/bin/python benchmarks/sweep_decoding.py --model assets/models/default.captioner \
         --data ../shared/flickr8k --beams 1 3 5 --length-penalties 0.7 1.0 1.2
@@ -22,6 +24,26 @@ from ml.evaluation import caption_metrics  # noqa: E402
 from ml.pipeline import dataset_features  # noqa: E402
 
 
+def bleu_parts(captions, references) -> dict:
+    """Corpus n-gram precisions (x100) for n = 1..4 and the brevity penalty."""
+    from collections import Counter
+
+    matched, total, caption_words, closest_words = [0] * 4, [0] * 4, 0, 0
+    for words, refs in zip(captions, references):
+        for n in range(1, 5):
+            grams = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+            most = Counter()
+            for ref in refs:
+                most |= Counter(tuple(ref[i:i + n]) for i in range(len(ref) - n + 1))
+            matched[n - 1] += sum(min(count, most[gram]) for gram, count in grams.items())
+            total[n - 1] += sum(grams.values())
+        caption_words += len(words)
+        closest_words += min((abs(len(r) - len(words)), len(r)) for r in refs)[1]
+    brevity = 1.0 if caption_words >= closest_words else float(np.exp(1 - closest_words / caption_words))
+    return {"precisions": [round(100 * m / max(t, 1), 1) for m, t in zip(matched, total)],
+            "brevity_penalty": round(brevity, 4), "caption_words": caption_words, "closest_ref_words": closest_words}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)
@@ -42,8 +64,12 @@ def main():
             seconds = time.monotonic() - started
             scores = caption_metrics(dict(zip(names, captions)), dataset.references(args.split))
             words = np.mean([len(c) for c in captions])
+            references = [dataset.references(args.split)[n] for n in names]
             print(json.dumps({"model": args.model.name, "split": args.split, "beam": beam, "length_penalty": penalty,
                               **{k: round(v, 1) for k, v in scores.items()}, "mean_words": round(float(words), 2),
+                              "different_captions": len({" ".join(c) for c in captions}),
+                              "different_words": len({w for c in captions for w in c}),
+                              **bleu_parts(captions, references),
                               "ms_per_caption": round(1000 * seconds / len(names), 1)}), flush=True)
 
 
