@@ -22,6 +22,7 @@ from ml.datasets import load_dataset  # noqa: E402
 from ml.decoding import decode_captions  # noqa: E402
 from ml.evaluation import caption_metrics  # noqa: E402
 from ml.pipeline import dataset_features  # noqa: E402
+from ml.self_critical import ngram_counts  # noqa: E402
 
 
 def bleu_parts(captions, references) -> dict:
@@ -30,13 +31,12 @@ def bleu_parts(captions, references) -> dict:
 
     matched, total, caption_words, closest_words = [0] * 4, [0] * 4, 0, 0
     for words, refs in zip(captions, references):
-        for n in range(1, 5):
-            grams = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
-            most = Counter()
-            for ref in refs:
-                most |= Counter(tuple(ref[i:i + n]) for i in range(len(ref) - n + 1))
-            matched[n - 1] += sum(min(count, most[gram]) for gram, count in grams.items())
-            total[n - 1] += sum(grams.values())
+        most_in_a_ref = Counter()
+        for ref in refs:
+            most_in_a_ref |= ngram_counts(ref)
+        for gram, count in ngram_counts(words).items():
+            matched[len(gram) - 1] += min(count, most_in_a_ref[gram])
+            total[len(gram) - 1] += count
         caption_words += len(words)
         closest_words += min((abs(len(r) - len(words)), len(r)) for r in refs)[1]
     brevity = 1.0 if caption_words >= closest_words else float(np.exp(1 - closest_words / caption_words))
@@ -57,19 +57,19 @@ def main():
     names = dataset.splits[args.split]
     features, _ = dataset_features(dataset, captioner.spec.name, names, grid=captioner.uses_grid)
     vectors = np.stack([features[n] for n in names])
+    references = dataset.references(args.split)
     for beam in args.beams:
         for penalty in (args.length_penalties if beam > 1 else [0.0]):
             started = time.monotonic()
             captions = decode_captions(captioner.step_decoder, captioner.vocab, vectors, beam, penalty)
             seconds = time.monotonic() - started
-            scores = caption_metrics(dict(zip(names, captions)), dataset.references(args.split))
+            scores = caption_metrics(dict(zip(names, captions)), references)
             words = np.mean([len(c) for c in captions])
-            references = [dataset.references(args.split)[n] for n in names]
             print(json.dumps({"model": args.model.name, "split": args.split, "beam": beam, "length_penalty": penalty,
                               **{k: round(v, 1) for k, v in scores.items()}, "mean_words": round(float(words), 2),
                               "different_captions": len({" ".join(c) for c in captions}),
                               "different_words": len({w for c in captions for w in c}),
-                              **bleu_parts(captions, references),
+                              **bleu_parts(captions, [references[n] for n in names]),
                               "ms_per_caption": round(1000 * seconds / len(names), 1)}), flush=True)
 
 

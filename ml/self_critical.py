@@ -43,55 +43,65 @@ class CaptionReward:
             document_freq.update({gram for ref in refs for gram in ngram_counts(ref)})
         self._document_freq = document_freq
         self._log_photos = math.log(float(len(references_by_photo)))
-        self._ref_vectors = {}
+        self._per_photo = {}
 
     def __call__(self, words, photo) -> float:
-        return self.cider_d(words, photo) + self.bleu(words, photo)
+        counts = ngram_counts(words)  # counted once for both parts: this runs for every sample
+        return self._cider_d(counts, len(words), photo) + self._bleu(counts, len(words), photo)
 
-    def _tfidf(self, words):
+    def cider_d(self, words, photo) -> float:
+        return self._cider_d(ngram_counts(words), len(words), photo)
+
+    def bleu(self, words, photo) -> float:
+        """(BLEU-1 + BLEU-4) / 2 of one caption, clipped counts against all references, the closest
+        reference length for the brevity penalty, and add-one smoothing for 2- to 4-grams."""
+        return self._bleu(ngram_counts(words), len(words), photo)
+
+    def _tfidf(self, counts):
         """Per n: {n-gram: tf-idf weight} and its norm."""
         vectors, norms = [{} for _ in range(4)], [0.0] * 4
-        for gram, count in ngram_counts(words).items():
+        for gram, count in counts.items():
             weight = count * (self._log_photos - math.log(max(1.0, self._document_freq[gram])))
             vectors[len(gram) - 1][gram] = weight
             norms[len(gram) - 1] += weight * weight
         return vectors, [math.sqrt(n) for n in norms]
 
-    def _references_of(self, photo):
-        if photo not in self._ref_vectors:
-            self._ref_vectors[photo] = [(*self._tfidf(ref), len(ref)) for ref in self.references[photo]]
-        return self._ref_vectors[photo]
+    def _photo(self, photo):
+        """What every sample of a photo is scored against, computed once per photo: each reference's
+        tf-idf vectors, norms and length, and each n-gram's highest count in any one reference."""
+        if photo not in self._per_photo:
+            refs = self.references[photo]
+            most_in_a_ref = Counter()
+            for ref in refs:
+                most_in_a_ref |= ngram_counts(ref)
+            self._per_photo[photo] = ([(*self._tfidf(ngram_counts(ref)), len(ref)) for ref in refs], most_in_a_ref)
+        return self._per_photo[photo]
 
-    def cider_d(self, words, photo) -> float:
-        vectors, norms = self._tfidf(words)
+    def _cider_d(self, counts, length, photo) -> float:
+        vectors, norms = self._tfidf(counts)
+        references = self._photo(photo)[0]
         total = 0.0
-        for ref_vectors, ref_norms, ref_length in self._references_of(photo):
-            penalty = math.exp(-((len(words) - ref_length) ** 2) / (2 * CIDER_SIGMA ** 2))
+        for ref_vectors, ref_norms, ref_length in references:
+            penalty = math.exp(-((length - ref_length) ** 2) / (2 * CIDER_SIGMA ** 2))
             for n in range(4):
                 if norms[n] and ref_norms[n]:
                     ref = ref_vectors[n]
                     overlap = sum(min(w, ref.get(g, 0.0)) * ref.get(g, 0.0) for g, w in vectors[n].items())
                     total += penalty * overlap / (norms[n] * ref_norms[n])
-        return 10.0 * total / 4 / len(self.references[photo])
+        return 10.0 * total / 4 / len(references)
 
-    def bleu(self, words, photo) -> float:
-        """(BLEU-1 + BLEU-4) / 2 of one caption, clipped counts against all references, the closest
-        reference length for the brevity penalty, and add-one smoothing for 2- to 4-grams."""
-        refs = self.references[photo]
-        if not words:
+    def _bleu(self, counts, length, photo) -> float:
+        if not length:
             return 0.0
-        most_in_a_ref = Counter()
-        for ref in refs:
-            most_in_a_ref |= ngram_counts(ref)
-        precisions = []
-        for n in range(1, 5):
-            grams = {g: c for g, c in ngram_counts(words, n).items() if len(g) == n}
-            total = sum(grams.values())
-            matched = sum(min(c, most_in_a_ref[g]) for g, c in grams.items())
-            smoothing = 0 if n == 1 else 1
-            precisions.append((matched + smoothing) / (total + smoothing) if total else 0.0)
-        closest = min((abs(len(r) - len(words)), len(r)) for r in refs)[1]
-        brevity = 1.0 if len(words) >= closest else math.exp(1 - closest / len(words))
+        most_in_a_ref = self._photo(photo)[1]
+        matched, total = [0] * 4, [0] * 4
+        for gram, count in counts.items():
+            matched[len(gram) - 1] += min(count, most_in_a_ref[gram])
+            total[len(gram) - 1] += count
+        precisions = [(matched[0] / total[0])] + [(m + 1) / (t + 1) if t else 0.0
+                                                  for m, t in zip(matched[1:], total[1:])]
+        closest = min((abs(len(r) - length), len(r)) for r in self.references[photo])[1]
+        brevity = 1.0 if length >= closest else math.exp(1 - closest / length)
         bleu4 = math.exp(sum(math.log(max(p, 1e-9)) for p in precisions) / 4)
         return brevity * (precisions[0] + bleu4) / 2
 
