@@ -44,8 +44,10 @@ BEAM_WIDTH = 5
 # for an ensemble fine-tuned on caption scores alone, 1.0 over 0.7 gave dev beam-5 BLEU-1 66.9 vs 66.5 and
 # CIDEr 51.1 vs 50.1 (BLEU-4 22.2 vs 22.4).
 LENGTH_PENALTY = 1.0
-# A caption never says the same run of this many words twice ("a brown dog and a brown dog"); 0 allows it.
-NO_REPEAT_NGRAM = 3
+# A caption never says the same run of this many words twice ("a man is riding a bike on a bike"); 0 allows
+# it. For the fine-tuned ensemble, two over three gave dev beam-5 BLEU-1 66.03 vs 65.81, CIDEr 54.72 vs
+# 54.52, BLEU-4 22.84 both. It also rules out a second "in a", which costs less than the repeats it removes.
+NO_REPEAT_NGRAM = 2
 
 # Seed for splits, shuffles and weight initialisation.
 SEED = 42

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from ml.config import NO_REPEAT_NGRAM
 from ml.decoder import StepDecoder, build_decoder
 from ml.decoding import beam_decode, decode_captions, greedy_decode, repeating_words
 from ml.evaluation import bleu_scores, caption_metrics
@@ -122,17 +123,17 @@ def test_repeating_words_are_those_that_would_end_a_second_copy():
     assert repeating_words(said, 0) == [] and repeating_words([2], 3) == []
 
 
-def _repeats_a_trigram(words):
-    trigrams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
-    return len(trigrams) != len(set(trigrams))
+def _repeats_a_run(words, length=NO_REPEAT_NGRAM):
+    runs = [tuple(words[i:i + length]) for i in range(len(words) - length + 1)]
+    return len(runs) != len(set(runs))
 
 
-def test_captions_never_repeat_three_words_in_a_row(small_model):
+def test_captions_never_repeat_a_run_of_words(small_model):
     model, vocab = small_model
     steps = StepDecoder(model)
     vocab = Vocabulary(vocab.words, 20)  # long captions from an untrained model loop: what must be cut
     features = _features(model, 12, 2)
     unblocked = greedy_decode(steps, vocab, features, ngram=0)
-    assert any(_repeats_a_trigram(words) for words in unblocked)  # so the check below can fail
+    assert any(_repeats_a_run(words) for words in unblocked)  # so the check below can fail
     blocked = greedy_decode(steps, vocab, features) + [beam_decode(steps, vocab, row[None], 3) for row in features]
-    assert not any(_repeats_a_trigram(words) for words in blocked)
+    assert not any(_repeats_a_run(words) for words in blocked)
