@@ -133,6 +133,29 @@ def test_training_fine_tunes_once_and_reuses_the_run_when_only_fine_tuning_chang
     assert train_model(*args, off, run_dir=tmp_path / "run", max_train_photos=64)["self_critical"] is None
 
 
+def test_fine_tuning_freezes_the_heap_only_while_it_runs_even_when_cancelled(tiny_decoder):
+    """The loop freezes what is alive before it (its full garbage collections then skip TensorFlow and the
+    data: the app's window stopped pausing 0.28 s); afterwards, finished or cancelled, nothing stays frozen."""
+    import gc
+
+    from ml.progress import Cancelled
+
+    model, vocab, photos, features, dataset = tiny_decoder
+    frozen_during = []
+
+    class CancelAfterTwoBatches:
+        def is_set(self):
+            frozen_during.append(gc.get_freeze_count())
+            return len(frozen_during) > 2
+
+    fine_tune(model, vocab, photos, features, dataset.captions, epochs=1, learning_rate=1e-4, seed=0)
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(Cancelled):
+        fine_tune(model, vocab, photos, features, dataset.captions, epochs=4, learning_rate=1e-4, seed=0,
+                  cancel=CancelAfterTwoBatches())
+    assert all(count > 1000 for count in frozen_during) and gc.get_freeze_count() == 0
+
+
 def test_weighting_the_human_captions_keeps_the_decoder_closer_to_them(tiny_decoder):
     """The same fine-tuning from the same weights, without and with the human captions' cross-entropy:
     with it, the human captions stay more likely (lower loss per word)."""
