@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from nltk.translate.bleu_score import brevity_penalty, closest_ref_length, modified_precision
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -22,26 +23,22 @@ from ml.datasets import load_dataset  # noqa: E402
 from ml.decoding import decode_captions  # noqa: E402
 from ml.evaluation import caption_metrics  # noqa: E402
 from ml.pipeline import dataset_features  # noqa: E402
-from ml.self_critical import ngram_counts  # noqa: E402
 
 
 def bleu_parts(captions, references) -> dict:
-    """Corpus n-gram precisions (x100) for n = 1..4 and the brevity penalty."""
-    from collections import Counter
-
+    """Corpus n-gram precisions (x100) for n = 1..4 and the brevity penalty, from NLTK's own parts of
+    the corpus BLEU that the scores come from."""
     matched, total, caption_words, closest_words = [0] * 4, [0] * 4, 0, 0
     for words, refs in zip(captions, references):
-        most_in_a_ref = Counter()
-        for ref in refs:
-            most_in_a_ref |= ngram_counts(ref)
-        for gram, count in ngram_counts(words).items():
-            matched[len(gram) - 1] += min(count, most_in_a_ref[gram])
-            total[len(gram) - 1] += count
+        for n in range(1, 5):
+            precision = modified_precision(refs, words, n)  # unreduced: clipped matches / n-grams
+            matched[n - 1] += precision.numerator
+            total[n - 1] += precision.denominator
         caption_words += len(words)
-        closest_words += min((abs(len(r) - len(words)), len(r)) for r in refs)[1]
-    brevity = 1.0 if caption_words >= closest_words else float(np.exp(1 - closest_words / caption_words))
+        closest_words += closest_ref_length(refs, len(words))
     return {"precisions": [round(100 * m / max(t, 1), 1) for m, t in zip(matched, total)],
-            "brevity_penalty": round(brevity, 4), "caption_words": caption_words, "closest_ref_words": closest_words}
+            "brevity_penalty": round(brevity_penalty(closest_words, caption_words), 4),
+            "caption_words": caption_words, "closest_ref_words": closest_words}
 
 
 def main():
