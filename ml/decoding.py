@@ -5,7 +5,7 @@ from .config import LENGTH_PENALTY, NO_REPEAT_NGRAM
 from .vocab import END, PAD, START, UNK
 
 
-def _next_word_log_probs(step_decoder, vocab, memory, state, tokens, first=False):
+def next_word_log_probs(step_decoder, vocab, memory, state, tokens, first=False):
     """One decoding step with padding, start and unknown words ruled out (a caption never shows them),
     and <end> too at the first word, so a caption is never empty."""
     log_probs, state = step_decoder.step(memory, state, tokens)
@@ -41,7 +41,7 @@ def greedy_decode(step_decoder, vocab, features, ngram=NO_REPEAT_NGRAM) -> list:
     chosen = np.zeros((rows, vocab.max_length + 1), np.int64)
     finished = np.zeros(rows, bool)
     for position in range(vocab.max_length + 1):
-        log_probs, state = _next_word_log_probs(step_decoder, vocab, memory, state, tokens, position == 0)
+        log_probs, state = next_word_log_probs(step_decoder, vocab, memory, state, tokens, position == 0)
         _ban_repeats(log_probs, [chosen[row, :position] for row in range(rows)], ngram)
         tokens = log_probs.argmax(axis=-1)
         chosen[:, position] = np.where(finished, end, tokens)
@@ -66,7 +66,7 @@ def beam_decode(step_decoder, vocab, feature, beam_width, length_penalty=LENGTH_
     for _ in range(vocab.max_length + 1):
         tokens = np.array([ids[-1] for ids, _ in beams])
         rows = tuple(np.repeat(part, len(beams), axis=0) for part in memory)
-        log_probs, (hidden, cell) = _next_word_log_probs(step_decoder, vocab, rows, (hidden, cell), tokens,
+        log_probs, (hidden, cell) = next_word_log_probs(step_decoder, vocab, rows, (hidden, cell), tokens,
                                                          first=len(beams[0][0]) == 1)
         _ban_repeats(log_probs, [ids for ids, _ in beams], ngram)
         totals = np.array([score for _, score in beams])[:, None] + log_probs

@@ -20,8 +20,9 @@ from collections import Counter
 
 import numpy as np
 
+from .decoding import next_word_log_probs
 from .progress import ProgressMeter, check_cancel
-from .vocab import END, PAD, START, UNK
+from .vocab import END, PAD, START
 
 SAMPLES_PER_PHOTO = 5
 PHOTOS_PER_BATCH = 16
@@ -115,13 +116,11 @@ def sample_captions(step_decoder, vocab, features, samples, rng) -> np.ndarray:
     state = tuple(np.repeat(part, samples, axis=0) for part in state)
     rows = len(memory[0])
     pad, end = vocab.index[PAD], vocab.index[END]
-    ruled_out = [pad, vocab.index[UNK], vocab.index[START]]
     tokens = np.full(rows, vocab.index[START])
     ids = np.full((rows, vocab.max_length + 1), pad, np.int32)
     finished = np.zeros(rows, bool)
     for position in range(vocab.max_length):
-        log_probs, state = step_decoder.step(memory, state, tokens)
-        log_probs[:, ruled_out + ([end] if position == 0 else [])] = -np.inf
+        log_probs, state = next_word_log_probs(step_decoder, vocab, memory, state, tokens, position == 0)
         cumulative = np.exp(log_probs - log_probs.max(axis=1, keepdims=True)).cumsum(axis=1)
         draws = rng.random((rows, 1)) * cumulative[:, -1:]
         tokens = np.minimum((cumulative < draws).sum(axis=1), len(vocab) - 1)
