@@ -90,6 +90,7 @@ def timer_lateness(app, seconds, interval_ms=20):
 
 
 def wait_for(app, condition):
+    """Run the app's event loop until condition() holds (its workers report through it)."""
     while not condition():
         app.update()
         time.sleep(0.01)
@@ -100,15 +101,11 @@ def latency_figures(data):
     from app.constants import Page
 
     app = App()
-    while app.caption.captioner is None:
-        app.update()
-        time.sleep(0.01)
+    wait_for(app, lambda: app.caption.captioner is not None)
     idle = timer_lateness(app, 5)
     view = app.pages[Page.TRAIN]
     app.train.choose_dataset(data)
-    while app.train.dataset_folder is None:
-        app.update()
-        time.sleep(0.01)
+    wait_for(app, lambda: app.train.dataset_folder is not None)
     view.set_encoder("efficientnet-lite0")
     view.set_field("epochs", 3)
     view.set_field("max_train_photos", 1500)
