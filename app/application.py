@@ -84,7 +84,8 @@ class App(ctk.CTk, *DND_MIXINS):
             self.pages[Page.CAPTION].accept_drops(DND_FILES)
         self.caption = CaptionController(self, self.pages[Page.CAPTION], self.runner, self.speech,
                                          self.settings_model, self.registry, self.history)
-        self.models = ModelsController(self, self.pages[Page.MODELS], self.registry, self.models_changed)
+        self.models_controller = ModelsController(self, self.pages[Page.MODELS], self.registry, self.models_changed,
+                                                 lambda: self.settings_model.settings.beam_width)
         self.train = TrainController(self, self.pages[Page.TRAIN], self.runner, self.registry,
                                      lambda entry: self.models_changed(select=entry))
         self.folder = FolderController(self, self.pages[Page.FOLDER], self.runner, self.folder_captions,
@@ -125,7 +126,7 @@ class App(ctk.CTk, *DND_MIXINS):
                 frame.grid_forget()
             self.page_buttons[name].configure(fg_color=("gray75", "gray25") if name == page else "transparent")
         if page == Page.MODELS:
-            self.models.refresh()
+            self.models_controller.refresh()
         self.current_page = page
 
     def change_theme(self, theme):
@@ -166,7 +167,7 @@ class App(ctk.CTk, *DND_MIXINS):
             self.settings_model.update(model_path=str(select.path))
             self.caption.load_model(select.path)
         if self.current_page == Page.MODELS:
-            self.models.refresh()
+            self.models_controller.refresh()
 
     # ============ errors and closing ============
     def show_error(self, message):
@@ -183,8 +184,8 @@ class App(ctk.CTk, *DND_MIXINS):
     def close(self):
         self.settings_model.update(geometry=self.geometry())
         self.speech.stop()
-        if self.train.cancel is not None:
-            self.train.cancel.set()
+        if self.train.cancel_event is not None:
+            self.train.cancel_event.set()
         self.destroy()
 
 

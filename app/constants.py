@@ -1,6 +1,9 @@
 """Names and sizes shared by views and controllers."""
 from enum import Enum
 
+from ml.config import DECODER_TYPES, DEFAULT_DECODER, DEFAULT_ENCODER
+from ml.encoders import ENCODERS
+
 
 class Page(str, Enum):
     CAPTION = "Caption"
@@ -34,3 +37,9 @@ SHORTCUTS = [
     ("Ctrl+1 … Ctrl+4", "Caption, Train, Folder, Models pages"),
     ("F1", "This list"),
 ]
+
+# The Train page's choices are the pipeline's own, with the pipeline's defaults preselected.
+ENCODER_CHOICES = tuple(ENCODERS)
+DECODER_CHOICES = DECODER_TYPES
+__all__ = ["DECODER_CHOICES", "DEFAULT_DECODER", "DEFAULT_ENCODER", "ENCODER_CHOICES", "MIN_WINDOW", "POLL_MS",
+           "PREVIEW_SIZE", "SHORTCUTS", "ExportFormat", "Page", "Theme"]

@@ -2,8 +2,9 @@
 from tkinter import filedialog
 
 from ml.bundle import BUNDLE_SUFFIX
+from ml.images import IMAGE_SUFFIXES
 
-PHOTO_TYPES = [("Photos", "*.jpg *.jpeg *.png *.gif *.bmp *.webp *.tif *.tiff"), ("All files", "*")]
+PHOTO_TYPES = [("Photos", " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))), ("All files", "*")]
 
 
 class Dialogs:

@@ -1,21 +1,13 @@
 """Where the app's files are: bundled assets (also inside a PyInstaller build) and per-user folders."""
 import os
-import sys
+import tempfile
 from pathlib import Path
 
 import appdirs
 
-APP_NAME = "ImageCaptioner"
+from ml.config import APP_NAME, asset_path, default_model_path, user_data_dir, user_log_dir
 
-
-def asset_path(*parts) -> Path:
-    """A file under assets/, wherever the app runs from (source tree or PyInstaller's unpack folder)."""
-    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
-    return base.joinpath("assets", *parts)
-
-
-def default_model_path() -> Path:
-    return asset_path("models", "default.captioner")
+__all__ = ["APP_NAME", "asset_path", "default_model_path", "user_config_dir", "user_log_dir", "user_models_dir"]
 
 
 def user_config_dir() -> Path:
@@ -24,11 +16,15 @@ def user_config_dir() -> Path:
 
 
 def user_models_dir() -> Path:
-    from ml.config import user_data_dir
-
     return user_data_dir() / "models"
 
 
-def user_log_dir() -> Path:
-    override = os.environ.get("IMAGE_CAPTIONER_CONFIG_DIR")
-    return Path(override) / "logs" if override else Path(appdirs.user_log_dir(APP_NAME))
+
+def use_scratch_user_folders(keep_data_dir: bool = False) -> Path:
+    """Point settings, logs (and, unless kept, models and caches) at a new empty folder, so a script
+    that drives the app (screenshots, benchmarks) shows what a new user sees; returns the folder."""
+    scratch = Path(tempfile.mkdtemp(prefix="image-captioner-"))
+    os.environ["IMAGE_CAPTIONER_CONFIG_DIR"] = str(scratch / "config")
+    if not keep_data_dir:
+        os.environ.setdefault("IMAGE_CAPTIONER_DATA_DIR", str(scratch / "data"))
+    return scratch

@@ -16,6 +16,8 @@ import sys
 import tempfile
 import wave
 
+from ml.atomic import replace_atomically
+
 # Words per piece on Linux: well under the ~10 s of audio the espeak driver can keep.
 WORDS_PER_PIECE = 14
 # The espeak driver now and then ends its loop without writing the file; try a piece this often.
@@ -49,14 +51,16 @@ def save_wav(engine, text, target):
             else:
                 raise RuntimeError(f"the speech engine wrote no audio for '{piece[:40]}'")
             parts.append(part)
-        temp = f"{target}.{os.getpid()}.tmp.wav"
-        with wave.open(temp, "wb") as joined:
-            for index, part in enumerate(parts):
-                with wave.open(part) as source:
-                    if index == 0:
-                        joined.setparams(source.getparams())
-                    joined.writeframes(source.readframes(source.getnframes()))
-        os.replace(temp, target)
+
+        def join(temp):
+            with wave.open(str(temp), "wb") as joined:
+                for index, part in enumerate(parts):
+                    with wave.open(part) as source:
+                        if index == 0:
+                            joined.setparams(source.getparams())
+                        joined.writeframes(source.readframes(source.getnframes()))
+
+        replace_atomically(target, join, ".wav")
 
 
 def speak(engine, text):

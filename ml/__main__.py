@@ -3,23 +3,21 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
 
 from . import config  # noqa: E402
-from .bundle import BundleError  # noqa: E402
-from .datasets import DatasetError  # noqa: E402
-from .encoders import ENCODERS, EncoderError  # noqa: E402
-from .images import ImageError, list_images  # noqa: E402
-from .progress import Cancelled  # noqa: E402
+from .card import metric_key  # noqa: E402
+from .encoders import ENCODERS  # noqa: E402
+from .errors import UserError  # noqa: E402
+from .images import list_images  # noqa: E402
+from .progress import Cancelled, Phase  # noqa: E402
 
-USER_ERRORS = (BundleError, DatasetError, EncoderError, ImageError, ValueError, OSError)
-
-
-def default_model_path() -> Path:
-    """The model shipped with the app (assets/models/default.captioner)."""
-    return Path(__file__).resolve().parent.parent / "assets" / "models" / "default.captioner"
+# What the user can cause and fix: the project's own errors, and the system's word on a file (missing,
+# unreadable, disk full), which names the file. Anything else is a bug and is logged with its traceback.
+USER_ERRORS = (UserError, OSError)
 
 
 class TqdmProgress:
@@ -31,7 +29,7 @@ class TqdmProgress:
     def __call__(self, progress):
         from tqdm import tqdm
 
-        if progress.phase == "epoch":
+        if progress.phase == Phase.EPOCH:
             values = progress.values
             tqdm.write(f"epoch {progress.done}/{progress.total}: loss {values['loss']:.3f} "
                        f"dev loss {values['val_loss']:.3f} ({values['seconds']} s)", file=sys.stderr)
@@ -89,7 +87,7 @@ def cmd_train(args):
                        weights_path=args.encoder_weights, command=" ".join(["python -m ml"] + sys.argv[1:]))
     progress.close()
     print(f"saved {args.output}: best epoch {card['best_epoch']}, "
-          f"dev {card['metrics']['dev_greedy']}, test {card['metrics']['test_greedy']}")
+          f"dev {card['metrics'][metric_key('dev', 1)]}, test {card['metrics'][metric_key('test', 1)]}")
     return 0
 
 
@@ -137,7 +135,7 @@ def build_parser():
 
     caption = commands.add_parser("caption", help="caption photos (files or folders)")
     caption.add_argument("images", nargs="+", help="photo files or folders of photos")
-    caption.add_argument("--model", type=Path, default=default_model_path(), help="model file (.captioner)")
+    caption.add_argument("--model", type=Path, default=config.default_model_path(), help="model file (.captioner)")
     caption.add_argument("--beam", type=int, default=config.BEAM_WIDTH, help="beam width; 1 is greedy")
     caption.add_argument("--json", action="store_true", help="print JSON instead of tab-separated lines")
     caption.add_argument("--encoder-weights", type=Path, help=weights_help)
@@ -147,7 +145,7 @@ def build_parser():
     train.add_argument("--data", type=Path, required=True, help="data set folder (Flickr8k or image,caption CSV)")
     train.add_argument("--output", type=Path, required=True, help="model file to write (.captioner)")
     train.add_argument("--encoder", choices=sorted(ENCODERS), default=config.DEFAULT_ENCODER)
-    train.add_argument("--decoder", choices=config.DECODER_TYPES, default="merge")
+    train.add_argument("--decoder", choices=config.DECODER_TYPES, default=config.DEFAULT_DECODER)
     train.add_argument("--epochs", type=int, default=config.EPOCHS)
     train.add_argument("--batch-size", type=int, default=config.BATCH_SIZE)
     train.add_argument("--learning-rate", type=float, default=config.LEARNING_RATE)
@@ -161,7 +159,7 @@ def build_parser():
     train.set_defaults(run=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="BLEU-1..4 and CIDEr of a model on a data set split")
-    evaluate.add_argument("--model", type=Path, default=default_model_path())
+    evaluate.add_argument("--model", type=Path, default=config.default_model_path())
     evaluate.add_argument("--data", type=Path, required=True)
     evaluate.add_argument("--split", choices=["train", "dev", "test"], default="test")
     evaluate.add_argument("--beam", type=int, default=config.BEAM_WIDTH)
@@ -211,6 +209,25 @@ def main(argv=None) -> int:
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # a bug: one line here, the traceback in the log
+        log_file = log_traceback(error)
+        print(f"error: unexpected {type(error).__name__}: {error} (a bug; details in {log_file})", file=sys.stderr)
+        if os.environ.get("IMAGE_CAPTIONER_DEBUG") == "1":
+            traceback.print_exception(error, file=sys.stderr)
+        return 1
+
+
+def log_traceback(error: BaseException) -> str:
+    """Append the error's traceback to cli.log in the user log folder; returns where it went."""
+    log_file = config.user_log_dir() / "cli.log"
+    text = "".join(traceback.format_exception(error))
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_file, "a", encoding="utf-8") as log:
+            log.write(f"python -m ml {' '.join(sys.argv[1:])}\n{text}\n")
+    except OSError:
+        return "nowhere: the log folder is not writable; set IMAGE_CAPTIONER_DEBUG=1 to see it"
+    return str(log_file)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """A trained model as one file a user can copy: decoder (Keras), vocabulary (JSON), model card (JSON).
 
 An ensemble file holds several decoders (decoder.keras, decoder-1.keras, ...) over one vocabulary;
-their next-word log-probabilities are averaged while decoding.
+their next-word probabilities are averaged while decoding (ml/decoder.py).
 
 The file is a zip. Saving writes a temp file and renames it, so a crash never leaves half a model.
 Loading trusts nothing: only the three known member names, bounded sizes, a validated card, and
@@ -16,18 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import replace_atomically
-from .encoders import ENCODERS
+from .card import ensemble_card, stored_card, validate_card
+from .errors import BundleError
 from .vocab import Vocabulary, VocabularyError
 
 BUNDLE_SUFFIX = ".captioner"
 MEMBERS = ("card.json", "vocab.json", "decoder.keras")
 MAX_DECODERS = 5
 MAX_MEMBER_BYTES = 200 * 1024 * 1024
-CARD_FORMAT = "image-captioner-model"
-
-
-class BundleError(ValueError):
-    """A file that is not a usable model bundle; the message names the file and the problem."""
 
 
 @dataclass
@@ -68,8 +64,7 @@ def _half_precision_copy(decoder):
 def save_bundle(path, decoders, vocab, card):
     """Write decoder(s), vocabulary and card into one zip file, atomically."""
     decoders = decoders if isinstance(decoders, (list, tuple)) else [decoders]
-    card = {"format": CARD_FORMAT, "version": 1, **card, "decoders": len(decoders),
-            "weights": "float16"}
+    card = stored_card(card, len(decoders))
 
     def write_zip(temp):
         with tempfile.TemporaryDirectory() as scratch, zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -81,17 +76,6 @@ def save_bundle(path, decoders, vocab, card):
                 archive.write(keras_file, decoder_member(index))
 
     return replace_atomically(path, write_zip)
-
-
-def _validate_card(path, card):
-    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
-        raise BundleError(f"{path}: not an image-captioner model (card.json has the wrong format)")
-    if card.get("encoder") not in ENCODERS:
-        raise BundleError(f"{path}: unknown encoder {card.get('encoder')!r} in card.json")
-    if not isinstance(card.get("feature_dim"), int):
-        raise BundleError(f"{path}: card.json lacks feature_dim")
-    if card.get("features", "pooled") not in ("pooled", "grid"):
-        raise BundleError(f"{path}: card.json names unknown features {card.get('features')!r}")
 
 
 def _read_members(path):
@@ -119,7 +103,7 @@ def read_card(path) -> dict:
             card = json.loads(archive.read("card.json"))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
         raise BundleError(f"{path}: not a model file (no readable card.json)") from None
-    _validate_card(path, card)
+    validate_card(path, card)
     return card
 
 
@@ -134,7 +118,7 @@ def load_bundle(path) -> Bundle:
         vocab = Vocabulary.from_json(members["vocab.json"].decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, VocabularyError) as error:
         raise BundleError(f"{path}: {error}") from None
-    _validate_card(path, card)
+    validate_card(path, card)
     decoders = [_load_decoder(path, members[name], card, vocab) for name in members if name.endswith(".keras")]
     return Bundle(decoders, vocab, card, path)
 
@@ -166,13 +150,6 @@ def combine_bundles(paths, output, name=None):
     for bundle in bundles[1:]:
         if bundle.vocab.words != first.vocab.words or bundle.card["encoder"] != first.card["encoder"]:
             raise BundleError(f"{bundle.path}: vocabulary or encoder differs from {first.path}")
-    grid = any(b.card.get("features") == "grid" for b in bundles)
-    per_member = ("format", "version", "metrics", "history", "self_critical")
-    card = {k: v for k, v in first.card.items() if k not in per_member}
-    card.update(name=name or Path(output).stem, features="grid" if grid else "pooled", metrics={},
-                decoder="ensemble of " + " + ".join(b.card.get("decoder", "?") for b in bundles),
-                members=[{k: b.card.get(k) for k in ("name", "decoder", "training", "best_epoch",
-                                                       "self_critical", "metrics")}
-                         for b in bundles])
+    card = ensemble_card([b.card for b in bundles], name or Path(output).stem)
     decoders = [d for b in bundles for d in b.decoders]
     return save_bundle(output, decoders, first.vocab, card)

@@ -1,5 +1,4 @@
 """The narrow inference API the CLI and the app use: load a model file, caption photos."""
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,16 +9,8 @@ from .decoder import step_decoder_for
 from .decoding import decode_captions
 from .encoders import build_encoder, get_spec
 from .images import ImageError, load_pixels
-from .progress import ProgressMeter, check_cancel
-
-
-@dataclass
-class CaptionResult:
-    """One photo's caption, or the one-line reason it has none."""
-
-    path: Path
-    caption: str = ""
-    error: str = ""
+from .progress import Phase, ProgressMeter, check_cancel
+from .results import CaptionResult
 
 
 class Captioner:
@@ -62,7 +53,7 @@ class Captioner:
         """Caption each photo; unreadable photos get an error and the rest go on."""
         paths = [Path(p) for p in paths]
         results = []
-        meter = ProgressMeter("caption", len(paths), on_progress)
+        meter = ProgressMeter(Phase.CAPTION, len(paths), on_progress)
         for start in range(0, len(paths), batch_size):
             check_cancel(cancel)
             batch, readable = paths[start:start + batch_size], []

@@ -1,5 +1,6 @@
 """Defaults of the captioning pipeline, one place to read and change them."""
 import os
+import sys
 from pathlib import Path
 
 import appdirs
@@ -18,8 +19,9 @@ MIN_WORD_COUNT = 5
 # Longest caption in words (longer ones are cut), not counting start/end tokens.
 MAX_CAPTION_WORDS = 30
 
-# Decoder architectures (see ml/decoder.py).
+# Decoder architectures (see ml/decoder.py), and the one a new run uses when none is named.
 DECODER_TYPES = ("merge", "inject", "attention")
+DEFAULT_DECODER = "merge"
 # Decoder sizes: embedding, LSTM units and the image projection share this width.
 DECODER_UNITS = 256
 DROPOUT = 0.5
@@ -56,7 +58,24 @@ NO_REPEAT_NGRAM = 2
 SEED = 42
 
 
+def asset_path(*parts: str) -> Path:
+    """A file under assets/, wherever the code runs from (source tree or PyInstaller's unpack folder)."""
+    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
+    return base.joinpath("assets", *parts)
+
+
+def default_model_path() -> Path:
+    """The model shipped with the app, used when no model is named (CLI and app alike)."""
+    return asset_path("models", "default.captioner")
+
+
 def user_data_dir() -> Path:
     """Where converted encoder weights, feature caches and trained models live (overridable for tests)."""
     override = os.environ.get("IMAGE_CAPTIONER_DATA_DIR")
     return Path(override) if override else Path(appdirs.user_data_dir(APP_NAME))
+
+
+def user_log_dir() -> Path:
+    """Where the app and the CLI keep the details (tracebacks) behind their one-line errors."""
+    override = os.environ.get("IMAGE_CAPTIONER_CONFIG_DIR")
+    return Path(override) / "logs" if override else Path(appdirs.user_log_dir(APP_NAME))

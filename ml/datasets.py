@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import SEED
+from .errors import UserError
 
 ORIGINAL_IMAGE_DIRS = ("Flicker8k_Dataset", "Flickr8k_Dataset")
 TOKEN_FILE = Path("Flickr8k_text", "Flickr8k.token.txt")
@@ -28,7 +29,7 @@ DERIVED_EVAL_FRACTION = 1 / 8
 _NOT_WORD = re.compile(r"[^a-z0-9' ]+")
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A data set that cannot be used at all; the message names the file and the problem."""
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .atomic import replace_atomically
 from .config import user_data_dir
+from .errors import UserError
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ ENCODERS = {
 XCEPTION_WEIGHTS_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
-class EncoderError(RuntimeError):
+class EncoderError(UserError, RuntimeError):
     """An encoder that cannot be built; the message says what the user can do."""
 
 

@@ -16,7 +16,7 @@ from .atomic import replace_atomically
 from .config import FEATURE_BATCH_SIZE, user_data_dir
 from .encoders import build_encoder, get_spec
 from .images import ImageError, load_pixels
-from .progress import ProgressMeter, check_cancel
+from .progress import Phase, ProgressMeter, check_cancel
 
 
 def file_key(path) -> str:
@@ -115,7 +115,7 @@ def extract_features(paths, encoder_name, cache_dir=None, batch_size=FEATURE_BAT
         except OSError as error:
             result.errors[path] = f"{path}: cannot read file ({error.strerror or error})"
     todo = [p for p, k in keys.items() if k not in cache.features]
-    meter = ProgressMeter("features", len(keys), on_progress, already_done=len(keys) - len(todo))
+    meter = ProgressMeter(Phase.FEATURES, len(keys), on_progress, already_done=len(keys) - len(todo))
     if todo:
         check_cancel(cancel)
         forward = compiled_forward(encoder or build_encoder(encoder_name, weights_path=weights_path, grid=grid))

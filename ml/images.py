@@ -6,11 +6,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .config import MAX_IMAGE_PIXELS
+from .errors import UserError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-class ImageError(ValueError):
+class ImageError(UserError, ValueError):
     """A photo that cannot be used; the message names the file and the problem."""
 
 

@@ -1,24 +1,18 @@
 """Whole jobs built from the parts: data set -> features -> trained, evaluated, saved model."""
-import dataclasses
-import datetime
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .bundle import save_bundle
+from .card import SPLITS, metric_key, training_card
 from .config import BEAM_WIDTH, user_data_dir
 from .datasets import load_dataset
 from .decoder import step_decoder_for
 from .decoding import decode_captions
-from .encoders import get_spec
 from .evaluation import caption_metrics
 from .features import extract_features
 from .training import train_decoder
-
-DATA_NOTE = ("Flickr8k (Hodosh, Young & Hockenmaier 2013, JAIR 47:853-899); "
-             "its terms allow non-commercial research and education use only")
-
 
 def dataset_features(dataset, encoder_name, names, on_progress=None, cancel=None, weights_path=None, grid=False,
                      flipped=False):
@@ -66,27 +60,10 @@ def train_model(data_root, output_path, config, run_dir=None, max_train_photos=N
                                        weights_path, grid, flipped=True)
     result = train_decoder(dataset, features, config, run_dir or default_run_dir(output_path),
                            on_progress=on_progress, cancel=cancel, mirrored_by_name=mirrored)
-    metrics = {f"{split}_greedy": evaluate_decoder([result.decoder], result.vocab, dataset, features, split, 1)
-               for split in ("dev", "test")}
-    card = {
-        "name": Path(output_path).stem,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "encoder": config.encoder,
-        "encoder_weights": get_spec(config.encoder).weights_note,
-        "feature_dim": get_spec(config.encoder).feature_dim,
-        "features": "grid" if grid else "pooled",
-        "decoder": config.decoder,
-        "training": dataclasses.asdict(config),
-        "best_epoch": result.best_epoch,
-        "history": result.history,
-        "self_critical": result.self_critical,
-        "train_seconds": round(time.monotonic() - started, 1),
-        "dataset": {"root": str(Path(data_root).name), "layout": dataset.layout,
-                    "photos": {s: len(v) for s, v in dataset.splits.items()},
-                    "unreadable_photos": len(errors), "note": DATA_NOTE},
-        "metrics": metrics,
-        "command": command,
-    }
+    metrics = {metric_key(split, 1): evaluate_decoder([result.decoder], result.vocab, dataset, features, split, 1)
+               for split in SPLITS}
+    card = training_card(Path(output_path).stem, config, result, dataset, data_root, len(errors), metrics,
+                         time.monotonic() - started, command)
     save_bundle(output_path, result.decoder, result.vocab, card)
     return card
 

@@ -21,7 +21,7 @@ from collections import Counter
 import numpy as np
 
 from .decoding import next_word_log_probs
-from .progress import ProgressMeter, check_cancel
+from .progress import Phase, ProgressMeter, check_cancel
 from .vocab import END, PAD, START
 
 SAMPLES_PER_PHOTO = 5
@@ -211,7 +211,7 @@ def fine_tune(model, vocab, photos, features_by_name, references, epochs, learni
     train_step = _policy_gradient_step(model, optimizer, feature_key, feature_shape, human_weight)
     rng = np.random.default_rng(seed)
     batches = max(1, round(epochs * len(photos) / PHOTOS_PER_BATCH))
-    meter = ProgressMeter("fine-tune", batches, on_progress)
+    meter = ProgressMeter(Phase.FINE_TUNE, batches, on_progress)
     order, mean_rewards = [], []
     # Everything alive now (TensorFlow, the data, the traced step) stays alive through the loop: freezing
     # it keeps the loop's full garbage collections, which hold the GIL, from walking it again each time

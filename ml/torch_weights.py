@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import UserError
+
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 
 STORAGE_DTYPES = {
@@ -31,7 +33,7 @@ STORAGE_DTYPES = {
 }
 
 
-class TorchWeightsError(ValueError):
+class TorchWeightsError(UserError, ValueError):
     """The file is not a legacy PyTorch state dict this reader accepts."""
 
 

@@ -22,7 +22,7 @@ class TrainConfig:
     """Everything that decides what a training run produces (stored with the run and the model)."""
 
     encoder: str = defaults.DEFAULT_ENCODER
-    decoder: str = "merge"
+    decoder: str = defaults.DEFAULT_DECODER
     units: int = defaults.DECODER_UNITS
     dropout: float = defaults.DROPOUT
     batch_size: int = defaults.BATCH_SIZE

@@ -4,11 +4,13 @@ import json
 
 import numpy as np
 
+from .errors import UserError
+
 PAD, UNK, START, END = "<pad>", "<unk>", "<start>", "<end>"
 SPECIAL_TOKENS = (PAD, UNK, START, END)  # ids 0..3; padding must be 0 for masking
 
 
-class VocabularyError(ValueError):
+class VocabularyError(UserError, ValueError):
     """A vocabulary JSON that is not one this program wrote."""
 
 

@@ -3,28 +3,18 @@
     .venv/bin/python scripts/screenshots.py [--data ../shared/flickr8k]
 """
 import argparse
-import os
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-
-def pump(app, condition, timeout=180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not condition():
-        app.update()
-        time.sleep(0.02)
-    for _ in range(20):  # let the last drawing settle
-        app.update()
-        time.sleep(0.02)
+from app.event_loop import run_for  # noqa: E402
 
 
 def shoot(app, name):
+    run_for(app.update, 0.5)  # let the last drawing settle
     x, y, width, height = app.winfo_rootx(), app.winfo_rooty(), app.winfo_width(), app.winfo_height()
     target = REPO / "docs" / "screenshots" / f"{name}.png"
     subprocess.run(["import", "-window", "root", "-crop", f"{width}x{height}+{x}+{y}", str(target)], check=True)
@@ -35,38 +25,37 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
     args = parser.parse_args()
-    # A fresh settings and model folder, so the pictures show what a new user sees.
-    scratch = Path(tempfile.mkdtemp())
-    os.environ["IMAGE_CAPTIONER_CONFIG_DIR"] = str(scratch / "config")
-    os.environ.setdefault("IMAGE_CAPTIONER_DATA_DIR", str(scratch / "data"))
+    from app.paths import use_scratch_user_folders
+
+    use_scratch_user_folders()  # the pictures show what a new user sees
     from app.application import App
+    from app.event_loop import run_until
     from app.constants import Page
 
     app = App()
     app.geometry("1280x800+0+0")
-    pump(app, lambda: app.caption.captioner is not None)
+    run_until(app.update, lambda: app.caption.captioner is not None, 180)
     app.caption.open_photo(REPO / "assets" / "samples" / "astronaut.jpg")
-    pump(app, lambda: app.caption.photo_path is not None)
+    run_until(app.update, lambda: app.caption.photo_path is not None, 180)
     app.caption.caption()
-    pump(app, lambda: app.pages[Page.CAPTION].get_caption())
+    run_until(app.update, lambda: app.pages[Page.CAPTION].get_caption(), 180)
     shoot(app, "caption")
 
     app.show_page(Page.FOLDER)
     app.folder.choose_folder(REPO / "assets" / "samples")
-    pump(app, lambda: app.folder.paths)
+    run_until(app.update, lambda: app.folder.paths, 180)
     app.folder.caption_all()
-    pump(app, lambda: app.folder.cancel is None and app.folder_captions.rows)
+    run_until(app.update, lambda: app.folder.cancel_event is None and app.folder_captions.rows, 180)
     shoot(app, "folder")
 
     app.show_page(Page.TRAIN)
     if args.data.is_dir():
         app.train.choose_dataset(args.data)
-        pump(app, lambda: app.train.dataset_folder is not None)
+        run_until(app.update, lambda: app.train.dataset_folder is not None, 180)
     shoot(app, "train")
 
     app.show_page(Page.MODELS)
     app.pages[Page.MODELS].select(str(app.registry.shipped_model))
-    pump(app, lambda: True, 1)
     shoot(app, "models")
     app.close()
 

@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ml.bundle import combine_bundles, load_bundle, read_card, save_bundle  # noqa: E402
+from ml.card import SPLITS, editable_card, metric_key  # noqa: E402
 from ml.captioner import Captioner  # noqa: E402
 from ml.pipeline import evaluate_model, train_model  # noqa: E402
 from ml.training import TrainConfig  # noqa: E402
@@ -57,14 +58,14 @@ def main():
     for name in args.members:
         member_file = args.work_dir / f"{name}.captioner"  # a finished member resumes instantly
         card = train_model(args.data, member_file, MEMBERS[name], run_dir=args.work_dir / name)
-        print(name, "dev greedy", card["metrics"]["dev_greedy"], flush=True)
+        print(name, "dev greedy", card["metrics"][metric_key("dev", 1)], flush=True)
         member_files.append(member_file)
     combine_bundles(member_files, args.output, name="flickr8k-efficientnet-lite2-ensemble")
     captioner = Captioner.load(args.output)
-    metrics = {f"{split}_{'greedy' if beam == 1 else f'beam{beam}'}": evaluate_model(captioner, args.data, split, beam)
-               for split in ("dev", "test") for beam in BEAM_WIDTHS}
+    metrics = {metric_key(split, beam): evaluate_model(captioner, args.data, split, beam)
+               for split in SPLITS for beam in BEAM_WIDTHS}
     bundle = load_bundle(args.output)
-    card = {k: v for k, v in bundle.card.items() if k not in ("format", "version", "decoders")}
+    card = editable_card(bundle.card)
     member_cards = [read_card(f) for f in member_files]
     epoch_seconds = sum(epoch["seconds"] for member in member_cards for epoch in member["history"])
     fine_tune_seconds = sum((member.get("self_critical") or {}).get("seconds", 0) for member in member_cards)

@@ -4,19 +4,22 @@ from pathlib import Path
 
 from PIL import Image
 
+from ml.card import headline_metrics
+
 from ..constants import PREVIEW_SIZE
 
 log = logging.getLogger(__name__)
 
 
-def card_summary(card) -> str:
-    """The model card's key facts in a few lines."""
-    metrics = card.get("metrics", {})
+def card_summary(card, beam_width) -> str:
+    """The model card's key facts in a few lines, with its test scores at the beam width in use."""
     lines = [f"{card.get('name', '?')} · encoder {card.get('encoder')}", f"created {card.get('created', '?')[:10]}"]
-    for key, label in [("test_beam3", "test, beam 3"), ("test_greedy", "test, greedy")]:
-        if key in metrics:
-            m = metrics[key]
-            lines.append(f"{label}: BLEU-1 {m['bleu1']:.1f} · BLEU-4 {m['bleu4']:.1f} · CIDEr {m.get('cider', 0):.1f}")
+    headline = headline_metrics(card, beam_width)
+    if headline:
+        width, scores = headline
+        label = "greedy" if width == 1 else f"beam {width}"
+        lines.append(f"test, {label}: BLEU-1 {scores.get('bleu1', 0):.1f} · BLEU-4 {scores.get('bleu4', 0):.1f}"
+                     f" · CIDEr {scores.get('cider', 0):.1f}")
     return "\n".join(lines)
 
 
@@ -71,7 +74,7 @@ class CaptionController:
 
     def _model_loaded(self, captioner):
         self.captioner, self.captioner_path = captioner, captioner.bundle.path
-        self.view.set_model_info(card_summary(captioner.card))
+        self.view.set_model_info(card_summary(captioner.card, self.view.get_beam_width()))
         self.view.set_status("Ready")
         self.view.set_photo_loaded(self.photo_path is not None)
 
@@ -87,6 +90,8 @@ class CaptionController:
 
     def settings_changed(self):
         self.settings_model.update(beam_width=self.view.get_beam_width(), auto_speak=self.view.get_auto_speak())
+        if self.captioner is not None:
+            self.view.set_model_info(card_summary(self.captioner.card, self.view.get_beam_width()))
 
     # ============ photo and caption ============
     def ask_photo(self):

@@ -8,7 +8,7 @@ class FolderController:
     def __init__(self, app, view, runner, captions_model, get_captioner, settings_model):
         self.app, self.view, self.runner = app, view, runner
         self.captions, self.get_captioner, self.settings_model = captions_model, get_captioner, settings_model
-        self.cancel, self.paths = None, []
+        self.cancel_event, self.paths = None, []
         for event, handler in {"<<ChooseFolder>>": self.ask_folder, "<<CaptionFolder>>": self.caption_all,
                                "<<CancelFolder>>": self.cancel_job, "<<CaptionEdited>>": self.caption_edited,
                                "<<ExportCaptions>>": self.ask_export}.items():
@@ -55,18 +55,18 @@ class FolderController:
 
             return captioner.caption(paths, beam_width=beam, on_progress=each_batch, cancel=cancel)
 
-        self.cancel = self.runner.submit("folder", work, on_done=self._finished, on_progress=self._progress,
+        self.cancel_event = self.runner.submit("folder", work, on_done=self._finished, on_progress=self._progress,
                                          on_cancelled=self._cancelled, on_error=self._failed)
         self.view.set_running(True, has_rows=False)
         self.view.show_progress(0)
 
     def _progress(self, progress):
-        self.view.show_progress(progress.done / max(progress.total, 1))
+        self.view.show_progress(progress.fraction)
 
     def _finished(self, results):
-        self.cancel = None
+        self.cancel_event = None
         for index, result in enumerate(results):
-            self.captions.add(result.path, result.caption, result.error)
+            self.captions.add(result)
             if not result.error:
                 self.view.add_row(str(index), result.path.name, result.caption)
         self.view.set_errors(self.captions.errors())
@@ -74,7 +74,7 @@ class FolderController:
         self.view.set_running(False, has_rows=bool(self.captions.captioned()))
 
     def _cancelled(self, _):
-        self.cancel = None
+        self.cancel_event = None
         self.view.set_running(False, has_rows=False)
         self.view.show_progress(0)
 
@@ -83,8 +83,8 @@ class FolderController:
         self.app.show_error(str(error))
 
     def cancel_job(self):
-        if self.cancel is not None:
-            self.cancel.set()
+        if self.cancel_event is not None:
+            self.cancel_event.set()
 
     def caption_edited(self):
         selected = self.view.selected_photo()

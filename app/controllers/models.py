@@ -2,13 +2,15 @@
 from pathlib import Path
 
 from ml.bundle import BundleError
+from ml.card import headline_metrics
 
 from ..models import RegistryError
 
 
 class ModelsController:
-    def __init__(self, app, view, registry, on_models_changed):
+    def __init__(self, app, view, registry, on_models_changed, get_beam_width):
         self.app, self.view, self.registry, self.on_models_changed = app, view, registry, on_models_changed
+        self.get_beam_width = get_beam_width  # the scores shown are the ones at the beam width in use
         self.entries = {}
         for event, handler in {"<<ImportModel>>": self.ask_import, "<<ExportModel>>": self.ask_export,
                                "<<DeleteModel>>": self.delete, "<<SetDefaultModel>>": self.set_default,
@@ -20,7 +22,7 @@ class ModelsController:
         default = self.registry.default_path()
         rows = []
         for key, entry in self.entries.items():
-            test = entry.card.get("metrics", {}).get("test_beam3") or entry.card.get("metrics", {}).get("test_greedy", {})
+            _, test = headline_metrics(entry.card, self.get_beam_width()) or (0, {})
             flags = ", ".join(f for f, on in [("default", entry.path == default), ("shipped", entry.shipped)] if on)
             rows.append((key, entry.name, entry.card.get("encoder", ""), f"{test.get('bleu4', 0):.1f}",
                          entry.card.get("created", "")[:16], flags))

@@ -10,6 +10,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ml.atomic import replace_atomically
+
 log = logging.getLogger(__name__)
 # The folder holding the app package, so `python -m app.speech_worker` works from any current folder.
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +33,21 @@ def _kill_tree(process):
             process.kill()
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _encode_mp3(wav, path):
+    """WAV -> MP3 with ffmpeg, written atomically; returns (exit code, one-line error)."""
+    def encode(temp):
+        result = subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(wav), str(temp)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise OSError(f"ffmpeg failed ({result.stderr.strip()[:200]})")
+
+    try:
+        replace_atomically(path, encode, ".mp3")
+    except OSError as error:
+        return 1, f"{path}: {error}"
+    return 0, ""
 
 
 class SpeechService:
@@ -94,13 +111,7 @@ class SpeechService:
             code, error = self._call("--text", text, "--rate", str(self.rate), "--wav", str(wav))
             if code != 0:
                 return code, error
-            temp = path.with_name(f".{path.name}.tmp.mp3")
-            result = subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(wav), str(temp)],
-                                    capture_output=True, text=True)
-            if result.returncode != 0:
-                return 1, f"{path}: ffmpeg failed ({result.stderr.strip()[:200]})"
-            os.replace(temp, path)
-            return 0, ""
+            return _encode_mp3(wav, path)
 
     def _call(self, *args):
         with self._lock:

@@ -2,7 +2,9 @@
 import datetime
 from pathlib import Path
 
+from ml.card import metric_key
 from ml.config import user_data_dir
+from ml.progress import Phase
 
 
 def parse_train_settings(form) -> dict:
@@ -30,7 +32,7 @@ class TrainController:
         self.app, self.view, self.runner, self.registry = app, view, runner, registry
         self.on_model_added = on_model_added
         self.dataset_folder, self.run_dir, self.settings = None, None, None
-        self.cancel, self.result_card, self.epochs = None, None, []
+        self.cancel_event, self.result_card, self.epochs = None, None, []
         for event, handler in {"<<ChooseDataset>>": self.ask_dataset, "<<StartTraining>>": self.start,
                                "<<CancelTraining>>": self.cancel_training, "<<ResumeTraining>>": self.resume,
                                "<<UseTrainedModel>>": self.use_model}.items():
@@ -38,7 +40,7 @@ class TrainController:
 
     @property
     def running(self):
-        return self.cancel is not None
+        return self.cancel_event is not None
 
     def ask_dataset(self):
         folder = self.app.dialogs.choose_folder("Choose a data set folder")
@@ -100,7 +102,7 @@ class TrainController:
 
         self.result_card = None
         self.view.set_results("")
-        self.cancel = self.runner.submit("train", work, on_done=self._finished, on_error=self._failed,
+        self.cancel_event = self.runner.submit("train", work, on_done=self._finished, on_error=self._failed,
                                          on_progress=self._progress, on_cancelled=self._cancelled)
         self.view.set_running(True, can_resume=False, has_result=False)
         self.view.show_progress("Step 1 of 3: photo features…", 0)
@@ -116,26 +118,26 @@ class TrainController:
         return [(r.path.name, r.caption or r.error) for r in results]
 
     def _progress(self, progress):
-        eta = f", about {int(progress.eta_s // 60)} min {int(progress.eta_s % 60)} s left" if progress.eta_s else ""
-        if progress.phase == "features":
-            self.view.show_progress(f"Step 1 of 3: photo features {progress.done}/{progress.total}{eta}",
-                                    progress.done / max(progress.total, 1))
-        elif progress.phase == "train":
-            loss = progress.values.get("loss", float("nan"))
-            self.view.show_progress(f"Step 2 of 3: {progress.message}, batch loss {loss:.2f}{eta}",
-                                    progress.done / max(progress.total, 1))
-        elif progress.phase == "fine-tune":
-            reward = progress.values.get("reward", float("nan"))
-            self.view.show_progress(f"Step 3 of 3: {progress.message}, batch {progress.done}/{progress.total}, "
-                                    f"score {reward:.2f}{eta}", progress.done / max(progress.total, 1))
-        elif progress.phase == "epoch":
+        if progress.phase == Phase.EPOCH:
             self.epochs.append(progress.values)
             self.view.plot_losses(self.epochs)
+            return
+        eta = f", about {int(progress.eta_s // 60)} min {int(progress.eta_s % 60)} s left" if progress.eta_s else ""
+        if progress.phase == Phase.FEATURES:
+            text = f"Step 1 of 3: photo features {progress.done}/{progress.total}"
+        elif progress.phase == Phase.TRAIN:
+            text = f"Step 2 of 3: {progress.message}, batch loss {progress.values.get('loss', float('nan')):.2f}"
+        elif progress.phase == Phase.FINE_TUNE:
+            text = (f"Step 3 of 3: {progress.message}, batch {progress.done}/{progress.total}, "
+                    f"score {progress.values.get('reward', float('nan')):.2f}")
+        else:
+            return
+        self.view.show_progress(text + eta, progress.fraction)
 
     def _finished(self, outcome):
         card, samples = outcome
-        self.cancel, self.result_card = None, card
-        test = card["metrics"]["test_greedy"]
+        self.cancel_event, self.result_card = None, card
+        test = card["metrics"][metric_key("test", 1)]
         lines = [f"Finished: best epoch {card['best_epoch']} of {len(card['history'])}.",
                  "Test split (greedy): " + ", ".join(f"{k.upper()} {v:.1f}" for k, v in test.items()), "",
                  "Sample captions (beam 3):"] + [f"  {name}: {text}" for name, text in samples]
@@ -144,19 +146,19 @@ class TrainController:
         self.view.set_running(False, can_resume=False, has_result=True)
 
     def _cancelled(self, _):
-        self.cancel = None
+        self.cancel_event = None
         self.view.show_progress("Cancelled: finished epochs are kept. Resume continues from them.", 0)
         self.view.set_running(False, can_resume=True, has_result=False)
 
     def _failed(self, error):
-        self.cancel = None
+        self.cancel_event = None
         self.view.show_progress("Stopped by an error", 0)
         self.view.set_running(False, can_resume=self.run_dir is not None, has_result=False)
         self.app.show_error(str(error))
 
     def cancel_training(self):
-        if self.cancel is not None:
-            self.cancel.set()
+        if self.cancel_event is not None:
+            self.cancel_event.set()
             self.view.show_progress("Cancelling…", 0)
 
     def use_model(self):

@@ -2,17 +2,10 @@
 import csv
 import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
-from .files import write_atomically
-
-
-@dataclass
-class FolderRow:
-    path: Path
-    caption: str = ""
-    error: str = ""
+from ml.atomic import write_text_atomically
+from ml.results import CaptionResult
 
 
 class FolderCaptions:
@@ -22,8 +15,8 @@ class FolderCaptions:
     def reset(self, folder):
         self.folder, self.rows = Path(folder), []
 
-    def add(self, path, caption="", error=""):
-        self.rows.append(FolderRow(Path(path), caption, error))
+    def add(self, result: CaptionResult):
+        self.rows.append(CaptionResult(Path(result.path), result.caption, result.error))
 
     def edit(self, index, caption):
         self.rows[index].caption = caption
@@ -39,7 +32,7 @@ class FolderCaptions:
         written = []
         for row in self.captioned():
             target = row.path.with_suffix(".txt")
-            write_atomically(target, row.caption + "\n")
+            write_text_atomically(target, row.caption + "\n")
             written.append(target)
         return written
 
@@ -48,8 +41,8 @@ class FolderCaptions:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["image", "caption"])
         writer.writerows([row.path.name, row.caption] for row in self.captioned())
-        write_atomically(target, buffer.getvalue())
+        write_text_atomically(target, buffer.getvalue())
 
     def export_json(self, target):
         data = [{"image": row.path.name, "caption": row.caption} for row in self.captioned()]
-        write_atomically(target, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        write_text_atomically(target, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -4,11 +4,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ml.bundle import BUNDLE_SUFFIX, BundleError, read_card
+from ml.errors import UserError
 
-from .files import copy_atomically, write_atomically
+from ml.atomic import copy_atomically, write_text_atomically
 
 
-class RegistryError(ValueError):
+class RegistryError(UserError, ValueError):
     """A model operation that cannot be done; the message says why in one line."""
 
 
@@ -75,4 +76,4 @@ class ModelRegistry:
             return {}
 
     def _save_state(self, state):
-        write_atomically(self.state_file, json.dumps(state))
+        write_text_atomically(self.state_file, json.dumps(state))

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import write_atomically
+from ml.atomic import write_text_atomically
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class SettingsModel:
         return self.settings
 
     def save(self):
-        write_atomically(self.path, json.dumps(dataclasses.asdict(self.settings), indent=2))
+        write_text_atomically(self.path, json.dumps(dataclasses.asdict(self.settings), indent=2))
 
     def update(self, **changes):
         self.settings = dataclasses.replace(self.settings, **changes)

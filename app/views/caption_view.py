@@ -20,9 +20,14 @@ class CaptionView(PageFrame):
         self.grid_rowconfigure(2, weight=1)
         self.chosen_history_index = None
         self.dropped_path = None
-
-        # ============ top bar ============
         heading(self, "Caption a photo").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
+        self._build_top_bar()
+        self._build_photo_and_caption()
+        self._build_side()
+        self.set_photo_loaded(False)
+
+    # ============ top bar ============
+    def _build_top_bar(self):
         bar = ctk.CTkFrame(self, fg_color="transparent")
         bar.grid(row=1, column=0, columnspan=2, sticky="ew", padx=20)
         self.open_button = ctk.CTkButton(bar, text="Open photo…", width=120, command=lambda: self.emit("<<OpenPhoto>>"))
@@ -40,7 +45,8 @@ class CaptionView(PageFrame):
         self.model_menu.pack(side="right", padx=(0, 12))
         ctk.CTkLabel(bar, text="Model").pack(side="right", padx=6)
 
-        # ============ photo and caption ============
+    # ============ photo and caption ============
+    def _build_photo_and_caption(self):
         main = ctk.CTkFrame(self)
         main.grid(row=2, column=0, sticky="nsew", padx=(20, 10), pady=12)
         main.grid_columnconfigure(0, weight=1)
@@ -51,6 +57,11 @@ class CaptionView(PageFrame):
         self.caption_label = ctk.CTkLabel(main, text="", font=ctk.CTkFont(size=26, weight="bold"),
                                           wraplength=PREVIEW_SIZE[0] + 60, justify="center")
         self.caption_label.grid(row=1, column=0, sticky="ew", padx=10, pady=(4, 8))
+        self._build_buttons(main)
+        self.status_label = ctk.CTkLabel(main, text="", text_color="gray50")
+        self.status_label.grid(row=3, column=0, pady=(0, 8))
+
+    def _build_buttons(self, main):
         buttons = ctk.CTkFrame(main, fg_color="transparent")
         buttons.grid(row=2, column=0, pady=(0, 12))
         self.caption_button = ctk.CTkButton(buttons, text="Caption", width=140, height=40,
@@ -67,10 +78,9 @@ class CaptionView(PageFrame):
         for column, button in enumerate([self.caption_button, self.speak_button, self.stop_button,
                                          self.copy_button, self.save_button]):
             button.grid(row=0, column=column, padx=5)
-        self.status_label = ctk.CTkLabel(main, text="", text_color="gray50")
-        self.status_label.grid(row=3, column=0, pady=(0, 8))
 
-        # ============ side: model card and history ============
+    # ============ side: model card and history ============
+    def _build_side(self):
         side = ctk.CTkFrame(self)
         side.grid(row=2, column=1, sticky="nsew", padx=(10, 20), pady=12)
         side.grid_rowconfigure(3, weight=1)
@@ -82,10 +92,6 @@ class CaptionView(PageFrame):
         self.history_frame = ctk.CTkScrollableFrame(side, fg_color="transparent")
         self.history_frame.grid(row=3, column=0, sticky="nsew", padx=4, pady=(0, 8))
         self.history_buttons = []
-        self.set_photo_loaded(False)
-
-    def _emit(self, event):
-        self.emit(event)
 
     def accept_drops(self, file_type):
         """Let photos be dropped on the preview (tkdnd is loaded by the application)."""

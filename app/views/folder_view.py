@@ -17,7 +17,16 @@ class FolderView(PageFrame):
         self.grid_rowconfigure(3, weight=1)
         self.export_format = None
         heading(self, "Caption a folder").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
+        self._build_top_bar()
+        self.progress_bar = ctk.CTkProgressBar(self)
+        self.progress_bar.set(0)
+        self.progress_bar.grid(row=2, column=0, sticky="ew", padx=20, pady=8)
+        self._build_table()
+        self._build_errors_and_export()
+        self.set_running(False, has_rows=False)
 
+    # ============ top bar ============
+    def _build_top_bar(self):
         bar = ctk.CTkFrame(self, fg_color="transparent")
         bar.grid(row=1, column=0, sticky="ew", padx=20)
         self.choose_button = ctk.CTkButton(bar, text="Choose folder…", command=lambda: self.emit("<<ChooseFolder>>"))
@@ -31,11 +40,8 @@ class FolderView(PageFrame):
                                           command=lambda: self.emit("<<CaptionFolder>>"))
         self.start_button.pack(side="right", padx=8)
 
-        self.progress_bar = ctk.CTkProgressBar(self)
-        self.progress_bar.set(0)
-        self.progress_bar.grid(row=2, column=0, sticky="ew", padx=20, pady=8)
-
-        # ============ table ============
+    # ============ table ============
+    def _build_table(self):
         table = ctk.CTkFrame(self)
         table.grid(row=3, column=0, sticky="nsew", padx=20)
         table.grid_columnconfigure(0, weight=1)
@@ -49,6 +55,9 @@ class FolderView(PageFrame):
         scroll.grid(row=0, column=1, sticky="ns", pady=6)
         self.tree.configure(yscrollcommand=scroll.set)
         self.tree.bind("<<TreeviewSelect>>", self._row_selected)
+        self._build_editor(table)
+
+    def _build_editor(self, table):
         edit = ctk.CTkFrame(table, fg_color="transparent")
         edit.grid(row=1, column=0, columnspan=2, sticky="ew", padx=6, pady=(0, 6))
         edit.grid_columnconfigure(0, weight=1)
@@ -56,7 +65,8 @@ class FolderView(PageFrame):
         self.edit_entry.grid(row=0, column=0, sticky="ew")
         self.edit_entry.bind("<Return>", lambda _: self.emit("<<CaptionEdited>>"))
 
-        # ============ errors and export ============
+    # ============ errors and export ============
+    def _build_errors_and_export(self):
         bottom = ctk.CTkFrame(self, fg_color="transparent")
         bottom.grid(row=4, column=0, sticky="ew", padx=20, pady=10)
         bottom.grid_columnconfigure(0, weight=1)
@@ -70,7 +80,6 @@ class FolderView(PageFrame):
                                    command=lambda f=export_format: self._export(f))
             button.grid(row=row, column=0, pady=2)
             self.export_buttons.append(button)
-        self.set_running(False, has_rows=False)
 
     def _export(self, export_format):
         self.export_format = export_format

@@ -1,10 +1,9 @@
 """Train page: choose a data set, see what was found, train with two-phase progress and a loss curve."""
 import customtkinter as ctk
 
+from ..constants import DECODER_CHOICES, DEFAULT_DECODER, DEFAULT_ENCODER, ENCODER_CHOICES
 from .widgets import LossPlot, PageFrame, heading
 
-DECODER_CHOICES = ("attention", "inject", "merge")  # best first; see ml/decoder.py
-ENCODER_CHOICES = ["efficientnet-lite2", "efficientnet-lite0", "xception"]
 ENCODER_NOTES = {
     "efficientnet-lite2": "Offline. Google's EfficientNet-Lite2 ImageNet weights (Apache-2.0).",
     "efficientnet-lite0": "Offline, faster, a little weaker.",
@@ -22,8 +21,13 @@ class TrainView(PageFrame):
         self.grid_columnconfigure(1, weight=1)
         self.grid_rowconfigure(3, weight=1)
         heading(self, "Train your own model").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
+        self._build_dataset()
+        self._build_settings()
+        self._build_progress()
+        self.set_running(False, can_resume=False, has_result=False)
 
-        # ============ data set ============
+    # ============ data set ============
+    def _build_dataset(self):
         data = ctk.CTkFrame(self)
         data.grid(row=1, column=0, columnspan=2, sticky="ew", padx=20, pady=6)
         data.grid_columnconfigure(1, weight=1)
@@ -34,25 +38,34 @@ class TrainView(PageFrame):
                                           anchor="w", justify="left", wraplength=760)
         self.dataset_label.grid(row=0, column=1, sticky="ew", padx=10)
 
-        # ============ settings ============
+    # ============ settings ============
+    def _build_settings(self):
         settings = ctk.CTkFrame(self)
         settings.grid(row=2, column=0, sticky="nsew", padx=(20, 10), pady=6)
         ctk.CTkLabel(settings, text="Encoder").grid(row=0, column=0, sticky="w", padx=10, pady=(10, 2))
-        self.encoder_menu = ctk.CTkOptionMenu(settings, values=ENCODER_CHOICES, command=self._show_encoder_note)
+        self.encoder_menu = ctk.CTkOptionMenu(settings, values=list(ENCODER_CHOICES), command=self._show_encoder_note)
+        self.encoder_menu.set(DEFAULT_ENCODER)
         self.encoder_menu.grid(row=0, column=1, sticky="w", padx=10, pady=(10, 2))
-        self.encoder_note = ctk.CTkLabel(settings, text=ENCODER_NOTES[ENCODER_CHOICES[0]], text_color="gray50",
+        self.encoder_note = ctk.CTkLabel(settings, text=ENCODER_NOTES[DEFAULT_ENCODER], text_color="gray50",
                                          wraplength=380, justify="left")
         self.encoder_note.grid(row=1, column=0, columnspan=2, sticky="w", padx=10)
         self.epochs_entry = self._field(settings, 2, "Epochs", "20")
         self.advanced_switch = ctk.CTkSwitch(settings, text="Advanced", command=self._toggle_advanced)
         self.advanced_switch.grid(row=3, column=0, sticky="w", padx=10, pady=6)
+        self._build_advanced(settings)
+        self._build_buttons(settings)
+
+    def _build_advanced(self, settings):
         self.advanced = ctk.CTkFrame(settings, fg_color="transparent")
         self.batch_entry = self._field(self.advanced, 0, "Batch size", "64")
         self.rate_entry = self._field(self.advanced, 1, "Learning rate", "0.001")
         self.photos_entry = self._field(self.advanced, 2, "Training photos (empty: all)", "")
         ctk.CTkLabel(self.advanced, text="Decoder").grid(row=3, column=0, sticky="w", padx=10, pady=2)
         self.decoder_menu = ctk.CTkOptionMenu(self.advanced, values=list(DECODER_CHOICES))
+        self.decoder_menu.set(DEFAULT_DECODER)
         self.decoder_menu.grid(row=3, column=1, sticky="w", padx=10, pady=2)
+
+    def _build_buttons(self, settings):
         buttons = ctk.CTkFrame(settings, fg_color="transparent")
         buttons.grid(row=5, column=0, columnspan=2, sticky="w", padx=10, pady=10)
         self.start_button = ctk.CTkButton(buttons, text="Start", width=90,
@@ -64,7 +77,8 @@ class TrainView(PageFrame):
         for column, button in enumerate([self.start_button, self.cancel_button, self.resume_button]):
             button.grid(row=0, column=column, padx=(0, 8))
 
-        # ============ progress ============
+    # ============ progress ============
+    def _build_progress(self):
         progress = ctk.CTkFrame(self)
         progress.grid(row=2, column=1, rowspan=2, sticky="nsew", padx=(10, 20), pady=6)
         progress.grid_columnconfigure(0, weight=1)
@@ -82,7 +96,6 @@ class TrainView(PageFrame):
         self.use_button = ctk.CTkButton(progress, text="Use this model",
                                         command=lambda: self.emit("<<UseTrainedModel>>"))
         self.use_button.grid(row=5, column=0, sticky="e", padx=10, pady=(4, 10))
-        self.set_running(False, can_resume=False, has_result=False)
 
     @staticmethod
     def _field(master, row, label, default):

@@ -1,40 +1,20 @@
-"""GUI tests run in a real Tk window on a virtual screen (Xvfb), started here when none is set."""
+"""GUI tests run in a real Tk window on a virtual screen (Xvfb, started by scripts/test.sh)."""
 import os
 import shutil
-import subprocess
-import time
 
 import pytest
+
+from app.event_loop import run_until
 
 
 @pytest.fixture(scope="session")
 def display():
-    """A DISPLAY for Tk: the one given, else an Xvfb started for this test session."""
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    if not shutil.which("Xvfb"):
+    """The DISPLAY Tk draws on: scripts/test.sh runs the tests under `xvfb-run -a` when there is none."""
+    if not os.environ.get("DISPLAY"):
         if os.environ.get("CI") == "true":
-            pytest.fail("Xvfb is not installed (scripts/setup.sh installs it)")
-        pytest.skip("no DISPLAY and no Xvfb")
-    number = f":{90 + os.getpid() % 9}"
-    server = subprocess.Popen(["Xvfb", number, "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)
-    os.environ["DISPLAY"] = number
-    yield number
-    server.terminate()
-
-
-def pump(app, condition, timeout=120.0, what="condition"):
-    """Run the Tk event loop until condition() is true, as a user's idle window would."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        app.update()
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            pytest.fail("no DISPLAY in CI: run the tests through scripts/test.sh (it starts Xvfb)")
+        pytest.skip("no DISPLAY: run scripts/test.sh, or xvfb-run -a .venv/bin/python -m pytest")
+    return os.environ["DISPLAY"]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +27,8 @@ def app(display, tmp_path_factory):
     from app.application import App
 
     window = App()
-    pump(window, lambda: window.caption.captioner is not None, 180, "the model to load")
-    pump(window, lambda: window.caption.speech.available is not None, 30, "the speech probe")
+    run_until(window.update, lambda: window.caption.captioner is not None, 180, "the model to load")
+    run_until(window.update, lambda: window.caption.speech.available is not None, 30, "the speech probe")
     yield window
     for dialog in window.winfo_children():
         if dialog.winfo_class() == "CTkToplevel":

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.constants import ExportFormat, Page
-from tests.app.conftest import pump
+from app.event_loop import run_until
 from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
 
 SAMPLES = REPO / "assets" / "samples"
@@ -30,25 +30,25 @@ def test_open_caption_and_history(app, flickr8k):
     app.show_page(Page.CAPTION)
     view = app.pages[Page.CAPTION]
     app.caption.open_photo(ORIGINALS / DOG_PHOTOS[0])
-    pump(app, lambda: app.caption.photo_path is not None, 30, "the photo to open")
+    run_until(app.update, lambda: app.caption.photo_path is not None, 30, "the photo to open")
     assert view.file_label.cget("text") == DOG_PHOTOS[0]
     assert view.caption_button.cget("state") == "normal"
     view.caption_button.invoke()
-    pump(app, lambda: view.get_caption() != "", 60, "a caption")
+    run_until(app.update, lambda: view.get_caption() != "", 60, "a caption")
     assert {"dog", "dogs"} & set(view.get_caption().split()), view.get_caption()
     assert app.history.entries[0].path.name == DOG_PHOTOS[0]
     assert len(view.history_buttons) == 1 and not app.errors
     first_caption = view.get_caption()
     app.caption.open_photo(SAMPLES / "cat.jpg")
-    pump(app, lambda: app.caption.photo_path.name == "cat.jpg", 30, "another photo")
+    run_until(app.update, lambda: app.caption.photo_path.name == "cat.jpg", 30, "another photo")
     view.history_buttons[0].invoke()  # back to the first photo, with its caption
-    pump(app, lambda: app.caption.photo_path.name == DOG_PHOTOS[0], 30, "the history entry")
+    run_until(app.update, lambda: app.caption.photo_path.name == DOG_PHOTOS[0], 30, "the history entry")
     assert view.get_caption() == first_caption
 
 
 def test_preview_keeps_aspect_ratio(app):
     app.caption.open_photo(SAMPLES / "rocket.jpg")  # 512 x 342
-    pump(app, lambda: app.caption.photo_path and app.caption.photo_path.name == "rocket.jpg", 30, "the photo")
+    run_until(app.update, lambda: app.caption.photo_path and app.caption.photo_path.name == "rocket.jpg", 30, "the photo")
     width, height = app.pages[Page.CAPTION]._photo.cget("size")
     assert abs(width / height - 512 / 342) < 0.02
 
@@ -58,7 +58,7 @@ def test_speak_to_wav_holds_speech(app, tmp_path):
     assert app.caption.speech_available and view.speak_button.cget("state") == "normal"
     view.set_caption("a black dog is running through the grass")
     app.caption.save_speech(tmp_path / "caption.wav")
-    pump(app, lambda: "Speech saved" in view.status_label.cget("text"), 30, "the speech file")
+    run_until(app.update, lambda: "Speech saved" in view.status_label.cget("text"), 30, "the speech file")
     with wave.open(str(tmp_path / "caption.wav")) as audio:
         seconds = audio.getnframes() / audio.getframerate()
         samples = np.frombuffer(audio.readframes(audio.getnframes()), np.int16).astype(float)
@@ -75,13 +75,13 @@ def test_dropped_photo_opens(app, tmp_path, flickr8k):
     view = app.pages[Page.CAPTION]
     assert app.drag_and_drop  # tkdnd loaded and the preview registered as a drop target
     view.photo_dropped(SimpleNamespace(data="{%s} /elsewhere/b.jpg" % spaced, action="copy"))
-    pump(app, lambda: app.caption.photo_path == spaced, 30, "the dropped photo")
+    run_until(app.update, lambda: app.caption.photo_path == spaced, 30, "the dropped photo")
     assert view.file_label.cget("text") == "a dog.jpg"
 
 
 def test_bad_photo_is_a_one_line_error(app, bad_photos):
     app.caption.open_photo(bad_photos["text"])
-    pump(app, lambda: app.errors, 30, "an error")
+    run_until(app.update, lambda: app.errors, 30, "an error")
     assert app.errors[-1] == f"{bad_photos['text']}: not an image PIL can read"
     app.errors.clear()
 
@@ -90,29 +90,29 @@ def test_train_cancel_resume_and_use_model(app, flickr8k):
     app.show_page(Page.TRAIN)
     view, train = app.pages[Page.TRAIN], app.train
     train.choose_dataset(flickr8k)
-    pump(app, lambda: train.dataset_folder is not None, 30, "the data set report")
+    run_until(app.update, lambda: train.dataset_folder is not None, 30, "the data set report")
     assert "8091 photos" in view.dataset_label.cget("text")
     view.set_encoder("efficientnet-lite0")
     view.set_field("epochs", 3)
     view.set_field("max_train_photos", 60)
     view.start_button.invoke()
-    pump(app, lambda: len(train.epochs) >= 1, 300, "the first epoch")
+    run_until(app.update, lambda: len(train.epochs) >= 1, 300, "the first epoch")
     assert view.loss_plot.epochs and "Step 2 of 3" in view.phase_label.cget("text")
 
     view.cancel_button.invoke()
-    pump(app, lambda: train.cancel is None, 60, "the cancel")
+    run_until(app.update, lambda: train.cancel_event is None, 60, "the cancel")
     assert view.resume_button.cget("state") == "normal"
     assert "Resume continues" in view.phase_label.cget("text")
     view.resume_button.invoke()
     caption_view = app.pages[Page.CAPTION]  # captioning has its own worker lane beside training
     caption_view.set_caption("")
     app.caption.caption()
-    pump(app, lambda: caption_view.get_caption() != "", 60, "a caption while training resumes")
-    pump(app, lambda: train.result_card is not None, 300, "training to finish")
+    run_until(app.update, lambda: caption_view.get_caption() != "", 60, "a caption while training resumes")
+    run_until(app.update, lambda: train.result_card is not None, 300, "training to finish")
     assert [e["epoch"] for e in train.result_card["history"]] == [1, 2, 3]
     assert "BLEU4" in view.results_box.get("1.0", "end") and "Sample captions" in view.results_box.get("1.0", "end")
     view.use_button.invoke()
-    pump(app, lambda: app.caption.captioner and app.caption.captioner.card["encoder"] == "efficientnet-lite0",
+    run_until(app.update, lambda: app.caption.captioner and app.caption.captioner.card["encoder"] == "efficientnet-lite0",
          120, "the new model to load")
     assert app.registry.default_path().parent == app.registry.user_dir
 
@@ -126,13 +126,13 @@ def test_folder_caption_edit_export(app, tmp_path, bad_photos, flickr8k):
         (photos / name).write_bytes((ORIGINALS / name).read_bytes())
     (photos / "broken.jpg").write_bytes(bad_photos["truncated"].read_bytes())
     app.folder.choose_folder(photos)
-    pump(app, lambda: len(app.folder.paths) == 4, 30, "the folder listing")
+    run_until(app.update, lambda: len(app.folder.paths) == 4, 30, "the folder listing")
     view.start_button.invoke()
-    pump(app, lambda: app.folder.cancel is None and app.folder_captions.rows, 120, "the folder captions")
+    run_until(app.update, lambda: app.folder.cancel_event is None and app.folder_captions.rows, 120, "the folder captions")
     assert len(view.tree.get_children()) == 3
     assert "broken.jpg: damaged image" in view.errors_box.get("1.0", "end")
     view.tree.selection_set("0")
-    pump(app, lambda: view.edit_entry.get() == view.tree.set("0", "caption"), 10, "the row to load for editing")
+    run_until(app.update, lambda: view.edit_entry.get() == view.tree.set("0", "caption"), 10, "the row to load for editing")
     view.edit_entry.delete(0, "end")
     view.edit_entry.insert(0, "my own words")
     view.edit_entry._entry.focus_force()  # keys go to the focused inner Tk entry, as when a user types
@@ -157,14 +157,14 @@ def test_models_page_protects_shipped_model(app, tiny_model):
     view.select(shipped)
     app.update()
     assert view.buttons["<<DeleteModel>>"].cget("state") == "disabled"
-    app.models.delete()
+    app.models_controller.delete()
     assert app.errors[-1].endswith("the shipped model cannot be deleted")
-    app.models.import_model(tiny_model[0])
+    app.models_controller.import_model(tiny_model[0])
     imported = str(app.registry.user_dir / tiny_model[0].name)
     assert imported in view.tree.get_children()
     view.select(imported)
     app.update()
-    app.models.delete()
+    app.models_controller.delete()
     assert imported not in view.tree.get_children()
     app.errors.clear()
 

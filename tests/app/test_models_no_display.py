@@ -15,7 +15,9 @@ from app.controllers.train import parse_train_settings
 from app.models import CaptionHistory, ModelRegistry, RegistryError, SettingsModel
 from app.models.folder_captions import FolderCaptions
 from ml.bundle import BundleError
-from ml.progress import Cancelled, Progress
+from app.event_loop import run_until
+from ml.progress import Cancelled, Phase, Progress
+from ml.results import CaptionResult
 
 
 def test_settings_round_trip_and_damaged_file(tmp_path):
@@ -60,9 +62,9 @@ def test_registry_import_default_delete(tiny_model, tmp_path):
 def test_folder_captions_export_all_formats(tmp_path):
     captions = FolderCaptions()
     captions.reset(tmp_path)
-    captions.add(tmp_path / "a.jpg", "a dog, running")
-    captions.add(tmp_path / "b.png", error="b.png: damaged image")
-    captions.add(tmp_path / "c.jpg", "a cat")
+    captions.add(CaptionResult(tmp_path / "a.jpg", "a dog, running"))
+    captions.add(CaptionResult(tmp_path / "b.png", error="b.png: damaged image"))
+    captions.add(CaptionResult(tmp_path / "c.jpg", "a cat"))
     captions.edit(2, "a sleeping cat")
     assert captions.export_sidecars() == [tmp_path / "a.txt", tmp_path / "c.txt"]
     assert (tmp_path / "c.txt").read_text() == "a sleeping cat\n"
@@ -85,16 +87,9 @@ def test_train_form_is_checked():
         parse_train_settings(dict(form, batch_size="0"))
 
 
-def _drain(runner, until, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not until() and time.monotonic() < deadline:
-        runner.poll()
-        time.sleep(0.01)
-
-
 def test_task_runner_reports_done_error_progress_and_cancel():
     runner, seen = TaskRunner(), []
-    runner.submit("a", lambda report, cancel: (report(Progress("x", 1, 2)), 42)[1],
+    runner.submit("a", lambda report, cancel: (report(Progress(Phase.CAPTION, 1, 2)), 42)[1],
                   on_done=seen.append, on_progress=lambda p: seen.append(p.done))
     runner.submit("a", lambda report, cancel: 1 / 0, on_error=lambda e: seen.append(type(e).__name__))
     started = threading.Event()
@@ -108,7 +103,7 @@ def test_task_runner_reports_done_error_progress_and_cancel():
     cancel = runner.submit("b", slow, on_cancelled=lambda _: seen.append("cancelled"))
     started.wait(5)
     cancel.set()
-    _drain(runner, lambda: runner.unfinished == 0)
+    run_until(runner.poll, lambda: runner.unfinished == 0, 10, "the jobs to finish", 0.01)
     assert seen[:3] == [1, 42, "ZeroDivisionError"] and "cancelled" in seen and runner.unfinished == 0
 
 

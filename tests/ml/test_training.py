@@ -6,7 +6,7 @@ import pytest
 
 from ml.captioner import Captioner
 from ml.pipeline import train_model
-from ml.progress import Cancelled
+from ml.progress import Cancelled, Phase
 from ml.training import TrainConfig
 from tests.conftest import ORIGINALS, TINY_TRAIN_PHOTOS
 
@@ -36,7 +36,7 @@ def test_cancel_then_resume_continues_from_last_epoch(flickr8k, tmp_path):
     cancel, epochs_seen = threading.Event(), []
 
     def cancel_after_first_epoch(progress):
-        if progress.phase == "epoch":
+        if progress.phase == Phase.EPOCH:
             epochs_seen.append(progress.done)
             cancel.set()
 

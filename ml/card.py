@@ -1,0 +1,98 @@
+"""The model card: the JSON facts stored with every model file (what made it, on what data, how well
+it scores). Built, checked and read here only, so the pipeline, ensembles, the retrain script, the
+CLI and the app agree on its fields and on the names of its scores."""
+import dataclasses
+import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+from .encoders import ENCODERS, get_spec
+from .errors import BundleError
+
+CARD_FORMAT = "image-captioner-model"
+CARD_VERSION = 1
+SPLITS = ("dev", "test")
+DATA_NOTE = ("Flickr8k (Hodosh, Young & Hockenmaier 2013, JAIR 47:853-899); "
+             "its terms allow non-commercial research and education use only")
+# Per-member facts that do not describe an ensemble as a whole.
+PER_MEMBER_FIELDS = ("format", "version", "metrics", "history", "self_critical")
+MEMBER_SUMMARY_FIELDS = ("name", "decoder", "training", "best_epoch", "self_critical", "metrics")
+
+
+def metric_key(split: str, beam_width: int) -> str:
+    """Where a card keeps the scores of one split at one beam width: "test_greedy", "dev_beam5"."""
+    return f"{split}_{'greedy' if beam_width == 1 else f'beam{beam_width}'}"
+
+
+def headline_metrics(card: dict, beam_width: int, split: str = "test") -> Optional[tuple]:
+    """(beam width, scores) to show beside a model used at `beam_width`: the scores at that width,
+    else at the widest narrower one the card has (greedy last); None when the card has no scores."""
+    metrics = card.get("metrics") or {}
+    for width in range(beam_width, 0, -1):
+        scores = metrics.get(metric_key(split, width))
+        if isinstance(scores, dict):
+            return width, scores
+    return None
+
+
+def now_stamp() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def training_card(name: str, config: Any, result: Any, dataset: Any, data_root: Any, unreadable: int,
+                  metrics: dict, seconds: float, command: str = "") -> dict:
+    """The card of one freshly trained decoder (config: TrainConfig, result: TrainResult)."""
+    spec = get_spec(config.encoder)
+    return {
+        "name": name,
+        "created": now_stamp(),
+        "encoder": config.encoder,
+        "encoder_weights": spec.weights_note,
+        "feature_dim": spec.feature_dim,
+        "features": "grid" if config.decoder == "attention" else "pooled",
+        "decoder": config.decoder,
+        "training": dataclasses.asdict(config),
+        "best_epoch": result.best_epoch,
+        "history": result.history,
+        "self_critical": result.self_critical,
+        "train_seconds": round(seconds, 1),
+        "dataset": {"root": str(Path(data_root).name), "layout": dataset.layout,
+                    "photos": {s: len(v) for s, v in dataset.splits.items()},
+                    "unreadable_photos": unreadable, "note": DATA_NOTE},
+        "metrics": metrics,
+        "command": command,
+    }
+
+
+def ensemble_card(member_cards: list, name: str) -> dict:
+    """The card of several members combined: the first member's shared facts, each member summarised."""
+    card = {k: v for k, v in member_cards[0].items() if k not in PER_MEMBER_FIELDS}
+    grid = any(member.get("features") == "grid" for member in member_cards)
+    card.update(name=name, features="grid" if grid else "pooled", metrics={},
+                decoder="ensemble of " + " + ".join(member.get("decoder", "?") for member in member_cards),
+                members=[{k: member.get(k) for k in MEMBER_SUMMARY_FIELDS} for member in member_cards])
+    return card
+
+
+def stored_card(card: dict, decoders: int) -> dict:
+    """The card as a model file stores it: format, version and how the weights are kept."""
+    return {"format": CARD_FORMAT, "version": CARD_VERSION, **card, "decoders": decoders, "weights": "float16"}
+
+
+def editable_card(card: dict) -> dict:
+    """A stored card without the fields saving adds again (to rescore or rename a model)."""
+    return {k: v for k, v in card.items() if k not in ("format", "version", "decoders", "weights")}
+
+
+def validate_card(path: Any, card: Any) -> dict:
+    """The card if it describes a model this code can run; BundleError naming the file and field if not."""
+    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        raise BundleError(f"{path}: not an image-captioner model (card.json has the wrong format)")
+    encoder = card.get("encoder")
+    if not isinstance(encoder, str) or encoder not in ENCODERS:
+        raise BundleError(f"{path}: unknown encoder {encoder!r} in card.json")
+    if not isinstance(card.get("feature_dim"), int):
+        raise BundleError(f"{path}: card.json lacks feature_dim")
+    if card.get("features", "pooled") not in ("pooled", "grid"):
+        raise BundleError(f"{path}: card.json names unknown features {card.get('features')!r}")
+    return card
