@@ -14,12 +14,13 @@ import numpy as np
 from keras import layers
 
 from .config import DECODER_TYPES
+from .errors import TrainingError
 
 
 def build_decoder(kind, vocab_size, feature_dim, units, dropout):
     """Keras model {image: (N, feature_dim), words: (N, T)} -> next-word logits (N, T, vocab_size)."""
     if kind not in DECODER_TYPES:
-        raise ValueError(f"unknown decoder type '{kind}' (choose from {', '.join(DECODER_TYPES)})")
+        raise TrainingError(f"unknown decoder type '{kind}' (choose from {', '.join(DECODER_TYPES)})")
     if kind == "attention":
         return build_attention_decoder(vocab_size, feature_dim, units, dropout)
     return build_merge_decoder(vocab_size, feature_dim, units, dropout, init_state=kind == "inject")

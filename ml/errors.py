@@ -9,3 +9,7 @@ class UserError(Exception):
 
 class BundleError(UserError, ValueError):
     """A file that is not a usable model bundle; the message names the file and the problem."""
+
+
+class TrainingError(UserError, ValueError):
+    """A training run that cannot go on as asked (nothing to train on, a run folder of other settings)."""

@@ -9,11 +9,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from . import config as defaults
 from .atomic import replace_atomically, write_text_atomically
-from .progress import Cancelled, ProgressMeter
+from .decoder import build_decoder
+from .errors import TrainingError
+from .progress import Cancelled, Phase, Progress, ProgressMeter
 from .vocab import Vocabulary
 
 
@@ -70,7 +73,7 @@ def caption_arrays(names, dataset, features_by_name, vocab):
     target ids). Photos without features are skipped. Grids are not copied per caption (5x the memory)."""
     photos = [name for name in names if name in features_by_name]
     if not photos:
-        raise ValueError("no captions with photo features to train on")
+        raise TrainingError("no captions with photo features to train on")
     photo_features = np.stack([features_by_name[name] for name in photos])
     rows = [(index, words) for index, name in enumerate(photos) for words in dataset.captions[name]]
     photo_index = np.array([index for index, _ in rows], np.int32)
@@ -86,7 +89,7 @@ def with_mirrored(arrays, names, features_by_name, mirrored_by_name):
     photos = [name for name in names if name in features_by_name]
     missing = [name for name in photos if name not in mirrored_by_name]
     if missing:
-        raise ValueError(f"{missing[0]}: no features of the mirrored photo")
+        raise TrainingError(f"{missing[0]}: no features of the mirrored photo")
     mirrored = np.stack([mirrored_by_name[name] for name in photos]).astype(photo_features.dtype)
     return (np.concatenate([photo_features, mirrored]), np.concatenate([photo_index, photo_index + len(photos)]),
             np.concatenate([inputs, inputs]), np.concatenate([targets, targets]))
@@ -117,10 +120,6 @@ def make_tf_dataset(arrays, batch_size, shuffle_seed=None):
 
 
 def _compiled_decoder(vocab, feature_dim, config):
-    import keras
-
-    from .decoder import build_decoder
-
     model = build_decoder(config.decoder, len(vocab), feature_dim, config.units, config.dropout)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=5.0),
@@ -129,61 +128,87 @@ def _compiled_decoder(vocab, feature_dim, config):
     return model
 
 
-def _monitor_class():
-    import keras
+# Why not Keras' EarlyStopping, ModelCheckpoint and BackupAndRestore: a run here is resumed by a new
+# process (after a cancel, a crash or Ctrl+C) and must go on exactly as if it had not stopped. Keras'
+# callbacks keep their counters (best loss, epochs waited) in memory only and start them afresh in every
+# fit(); ModelCheckpoint writes its file in place (a kill during the save leaves a truncated checkpoint);
+# BackupAndRestore deletes its backup when fit() ends, and this run folder is kept for the fine-tuning
+# stage and for a rerun. So the run's own state (state.json) decides, and the callbacks below are the
+# three jobs Keras has no callback for: progress with ETA, a cancel flag, and the resumable checkpoint
+# with early stopping and the step-down to the best weights.
 
-    class TrainingMonitor(keras.callbacks.Callback):
-        """Reports progress, honours cancel, checkpoints each epoch and stops early on dev loss."""
 
-        def __init__(self, run_dir, state, config, steps_per_epoch, on_progress, cancel):
-            super().__init__()
-            self.run_dir, self.state, self.config = run_dir, state, config
-            self.cancel, self.on_progress, self.cancelled = cancel, on_progress, False
-            done_steps = state["epoch"] * steps_per_epoch
-            self.batches = ProgressMeter("train", config.epochs * steps_per_epoch, on_progress, done_steps)
+class ReportProgress(keras.callbacks.Callback):
+    """A Progress report per training batch (loss, rate, ETA over the whole run)."""
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_start = time.monotonic()
+    def __init__(self, state: dict, config: "TrainConfig", steps_per_epoch: int, on_progress):
+        super().__init__()
+        self.state, self.epochs = state, config.epochs
+        self.meter = ProgressMeter(Phase.TRAIN, config.epochs * steps_per_epoch, on_progress,
+                                   state["epoch"] * steps_per_epoch)
 
-        def on_train_batch_end(self, batch, logs=None):
-            self.batches.advance(1, f"epoch {len(self.state['history']) + 1}/{self.config.epochs}",
-                                 {"loss": float((logs or {}).get("loss", np.nan))})
-            if self.cancel is not None and self.cancel.is_set():
-                self.cancelled = True
-                self.model.stop_training = True
+    def on_train_batch_end(self, batch, logs=None):
+        self.meter.advance(1, f"epoch {len(self.state['history']) + 1}/{self.epochs}",
+                           {"loss": float((logs or {}).get("loss", np.nan))})
 
-        def on_epoch_end(self, epoch, logs=None):
-            if self.cancelled:
-                return  # a cut-short epoch is not a checkpoint
-            record = {"epoch": epoch + 1, "loss": float(logs["loss"]), "val_loss": float(logs["val_loss"]),
-                      "seconds": round(time.monotonic() - self.epoch_start, 1)}
-            self.state["history"].append(record)
-            self.state["epoch"] = epoch + 1
-            if record["val_loss"] < self.state["best_val_loss"]:
-                self.state.update(best_val_loss=record["val_loss"], best_epoch=epoch + 1, waited=0)
-                self.model.save_weights(self.run_dir / "best.weights.h5")
-            else:
-                self.state["waited"] += 1
-                if self.state["waited"] >= self.config.patience:
-                    self.state["stopped_early"] = True
-                    self.model.stop_training = True
-                elif self.config.lr_decay != 1.0:
-                    self._step_down()
-            replace_atomically(self.run_dir / "last.keras", self.model.save, ".keras")
-            write_text_atomically(self.run_dir / "state.json", json.dumps(self.state, indent=2))
-            if self.on_progress:
-                from .progress import Progress
 
-                self.on_progress(Progress("epoch", epoch + 1, self.config.epochs, values=dict(record)))
+class StopOnCancel(keras.callbacks.Callback):
+    """Stops training within a batch of the cancel flag being set; the cut-short epoch is not kept."""
 
-        def _step_down(self):
-            """Continue from the best weights with a smaller learning rate (the usual cure for the
-            early overfit of caption decoders)."""
-            self.model.load_weights(self.run_dir / "best.weights.h5")
-            self.state["learning_rate"] = self.state.get("learning_rate", self.config.learning_rate) * self.config.lr_decay
-            self.model.optimizer.learning_rate.assign(self.state["learning_rate"])
+    def __init__(self, cancel):
+        super().__init__()
+        self.cancel, self.cancelled = cancel, False
 
-    return TrainingMonitor
+    def on_train_batch_end(self, batch, logs=None):
+        if self.cancel is not None and self.cancel.is_set():
+            self.cancelled = True
+            self.model.stop_training = True
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """After each whole epoch: keep the best weights by dev loss, stop after `patience` epochs without a
+    better one, else step down to the best weights with a lower learning rate; then save the model and
+    the run state (atomically) and report the epoch."""
+
+    def __init__(self, run_dir: Path, state: dict, config: "TrainConfig", stop_on_cancel: StopOnCancel, on_progress):
+        super().__init__()
+        self.run_dir, self.state, self.config = run_dir, state, config
+        self.stop_on_cancel, self.on_progress = stop_on_cancel, on_progress
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.stop_on_cancel.cancelled:
+            return  # a cut-short epoch is not a checkpoint
+        record = {"epoch": epoch + 1, "loss": float(logs["loss"]), "val_loss": float(logs["val_loss"]),
+                  "seconds": round(time.monotonic() - self.epoch_start, 1)}
+        self.state["history"].append(record)
+        self.state["epoch"] = epoch + 1
+        if record["val_loss"] < self.state["best_val_loss"]:
+            self.state.update(best_val_loss=record["val_loss"], best_epoch=epoch + 1, waited=0)
+            replace_atomically(self.run_dir / "best.weights.h5", self.model.save_weights, ".weights.h5")
+        else:
+            self._no_better_epoch()
+        replace_atomically(self.run_dir / "last.keras", self.model.save, ".keras")
+        write_text_atomically(self.run_dir / "state.json", json.dumps(self.state, indent=2))
+        if self.on_progress:
+            self.on_progress(Progress(Phase.EPOCH, epoch + 1, self.config.epochs, values=dict(record)))
+
+    def _no_better_epoch(self):
+        self.state["waited"] += 1
+        if self.state["waited"] >= self.config.patience:
+            self.state["stopped_early"] = True
+            self.model.stop_training = True
+        elif self.config.lr_decay != 1.0:
+            self._step_down()
+
+    def _step_down(self):
+        """Continue from the best weights with a smaller learning rate (the usual cure for the
+        early overfit of caption decoders)."""
+        self.model.load_weights(self.run_dir / "best.weights.h5")
+        self.state["learning_rate"] = self.state.get("learning_rate", self.config.learning_rate) * self.config.lr_decay
+        self.model.optimizer.learning_rate.assign(self.state["learning_rate"])
 
 
 def _cross_entropy_settings(settings) -> str:
@@ -197,13 +222,11 @@ def _saved_config(config_file) -> str:
 
 def _start_or_resume(run_dir, vocab, feature_dim, config):
     """A compiled model and the run state: fresh, or continued from the last checkpoint."""
-    import keras
-
     config_file, state_file, last = run_dir / "config.json", run_dir / "state.json", run_dir / "last.keras"
     wanted = json.dumps(dataclasses.asdict(config), sort_keys=True)
     if state_file.is_file() and last.is_file():
         if _saved_config(config_file) != _cross_entropy_settings(dataclasses.asdict(config)):
-            raise ValueError(f"{run_dir}: this run folder was started with other settings")
+            raise TrainingError(f"{run_dir}: this run folder was started with other settings")
         state = json.loads(state_file.read_text())
         model = keras.models.load_model(last, safe_mode=True)
         model.optimizer.learning_rate.assign(state.get("learning_rate", config.learning_rate))
@@ -230,12 +253,14 @@ def train_decoder(dataset, features_by_name, config, run_dir, on_progress=None, 
     dev = caption_arrays(dataset.splits["dev"], dataset, features_by_name, vocab)
     model, state = _start_or_resume(run_dir, vocab, train[0].shape[-1], config)
     steps = -(-len(train[1]) // config.batch_size)
-    monitor = _monitor_class()(run_dir, state, config, steps, on_progress, cancel)
+    stop_on_cancel = StopOnCancel(cancel)
+    callbacks = [ReportProgress(state, config, steps, on_progress), stop_on_cancel,
+                 RunCheckpoint(run_dir, state, config, stop_on_cancel, on_progress)]
     if state["epoch"] < config.epochs and not state["stopped_early"]:
         model.fit(make_tf_dataset(train, config.batch_size, config.seed + state["epoch"]),
                   validation_data=make_tf_dataset(dev, config.batch_size),
-                  epochs=config.epochs, initial_epoch=state["epoch"], callbacks=[monitor], verbose=0)
-    if monitor.cancelled:
+                  epochs=config.epochs, initial_epoch=state["epoch"], callbacks=callbacks, verbose=0)
+    if stop_on_cancel.cancelled:
         raise Cancelled()
     model.load_weights(run_dir / "best.weights.h5")
     fine_tuned = None

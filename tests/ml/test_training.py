@@ -70,7 +70,7 @@ def test_attention_decoder_trains_and_captions_from_grids(flickr8k, tmp_path):
 
 
 def test_a_worse_epoch_goes_back_to_the_best_weights_with_half_the_learning_rate(tmp_path):
-    from ml.training import _compiled_decoder, _monitor_class
+    from ml.training import RunCheckpoint, StopOnCancel, _compiled_decoder
     from ml.vocab import Vocabulary
 
     vocab = Vocabulary.build([["a", "dog", "runs"]] * 5, 1, 30)
@@ -79,7 +79,7 @@ def test_a_worse_epoch_goes_back_to_the_best_weights_with_half_the_learning_rate
     model.optimizer.build(model.trainable_variables)
     state = {"epoch": 0, "best_val_loss": float("inf"), "best_epoch": 0, "waited": 0, "stopped_early": False,
              "history": []}
-    monitor = _monitor_class()(tmp_path, state, config, 1, None, None)
+    monitor = RunCheckpoint(tmp_path, state, config, StopOnCancel(None), None)
     monitor.set_model(model)
     best = [w.copy() for w in model.get_weights()]
     monitor.on_epoch_begin(0)
@@ -90,6 +90,21 @@ def test_a_worse_epoch_goes_back_to_the_best_weights_with_half_the_learning_rate
     assert all(np.array_equal(now, then) for now, then in zip(model.get_weights(), best))
     assert float(model.optimizer.learning_rate) == pytest.approx(5e-4)
     assert state["learning_rate"] == pytest.approx(5e-4) and state["waited"] == 1 and not model.stop_training
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.weights.h5", "last.keras", "state.json"]
+
+
+def test_the_checkpoint_stops_after_patience_epochs_without_a_better_dev_loss(tmp_path):
+    from ml.training import RunCheckpoint, StopOnCancel, _compiled_decoder
+    from ml.vocab import Vocabulary
+
+    config = TrainConfig(units=8, lr_decay=1.0, patience=2)
+    model = _compiled_decoder(Vocabulary.build([["a", "dog", "runs"]] * 5, 1, 30), 16, config)
+    state = {"epoch": 0, "best_val_loss": 2.0, "best_epoch": 1, "waited": 1, "stopped_early": False, "history": []}
+    monitor = RunCheckpoint(tmp_path, state, config, StopOnCancel(None), None)
+    monitor.set_model(model)
+    monitor.on_epoch_begin(1)
+    monitor.on_epoch_end(1, {"loss": 2.5, "val_loss": 2.1})  # the second epoch in a row without a better one
+    assert model.stop_training and state["stopped_early"] and state["waited"] == 2
 
 
 def test_runs_saved_before_new_settings_existed_resume_with_the_old_behaviour(flickr8k, tmp_path):
