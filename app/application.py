@@ -28,7 +28,7 @@ log = logging.getLogger("app")
 try:  # drag-and-drop is a comfort: without tkinterdnd2 (or its Tk extension) the app works as before
     from tkinterdnd2 import DND_FILES, TkinterDnD
 
-    DND_MIXINS = (TkinterDnD.DnDWrapper,)
+    DND_MIXINS: tuple = (TkinterDnD.DnDWrapper,)
 except ImportError:
     DND_FILES, TkinterDnD, DND_MIXINS = None, None, ()
 
@@ -55,7 +55,7 @@ def enable_drag_and_drop(window) -> bool:
         return False
 
 
-class App(ctk.CTk, *DND_MIXINS):
+class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkinterdnd2 exists
     """Main window: a navigation column on the left, one page at a time on the right."""
 
     def __init__(self):
@@ -85,7 +85,7 @@ class App(ctk.CTk, *DND_MIXINS):
         self.caption = CaptionController(self, self.pages[Page.CAPTION], self.runner, self.speech,
                                          self.settings_model, self.registry, self.history)
         self.models_controller = ModelsController(self, self.pages[Page.MODELS], self.registry, self.models_changed,
-                                                 lambda: self.settings_model.settings.beam_width)
+                                                  lambda: self.settings_model.settings.beam_width)
         self.train = TrainController(self, self.pages[Page.TRAIN], self.runner, self.registry,
                                      lambda entry: self.models_changed(select=entry))
         self.folder = FolderController(self, self.pages[Page.FOLDER], self.runner, self.folder_captions,

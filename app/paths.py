@@ -19,7 +19,6 @@ def user_models_dir() -> Path:
     return user_data_dir() / "models"
 
 
-
 def use_scratch_user_folders(keep_data_dir: bool = False) -> Path:
     """Point settings, logs (and, unless kept, models and caches) at a new empty folder, so a script
     that drives the app (screenshots, benchmarks) shows what a new user sees; returns the folder."""

@@ -1,4 +1,6 @@
 """Command line: python -m ml {train, caption, evaluate, features} --help."""
+from __future__ import annotations
+
 import argparse
 import json
 import os
@@ -14,6 +16,8 @@ from .encoders import ENCODERS  # noqa: E402
 from .errors import UserError  # noqa: E402
 from .images import list_images  # noqa: E402
 from .progress import Cancelled, Phase  # noqa: E402
+from typing import Optional
+from .progress import Progress
 
 # What the user can cause and fix: the project's own errors, and the system's word on a file (missing,
 # unreadable, disk full), which names the file. Anything else is a bug and is logged with its traceback.
@@ -26,7 +30,7 @@ class TqdmProgress:
     def __init__(self):
         self.bars = {}
 
-    def __call__(self, progress):
+    def __call__(self, progress: Progress) -> None:
         from tqdm import tqdm
 
         if progress.phase == Phase.EPOCH:
@@ -44,20 +48,20 @@ class TqdmProgress:
         if progress.done >= progress.total:
             bar.close()
 
-    def close(self):
+    def close(self) -> None:
         for bar in self.bars.values():
             bar.close()
 
 
 def _expand_images(items) -> list:
-    paths = []
+    paths: list[Path] = []
     for item in items:
         path = Path(item)
         paths.extend(list_images(path) if path.is_dir() else [path])
     return paths
 
 
-def cmd_caption(args):
+def cmd_caption(args: argparse.Namespace) -> int:
     from .captioner import Captioner
 
     captioner = Captioner.load(args.model, encoder_weights_path=args.encoder_weights)
@@ -74,7 +78,7 @@ def cmd_caption(args):
     return 0 if all(not r.error for r in results) else 1
 
 
-def cmd_train(args):
+def cmd_train(args: argparse.Namespace) -> int:
     from .pipeline import train_model
     from .training import TrainConfig
 
@@ -91,7 +95,7 @@ def cmd_train(args):
     return 0
 
 
-def cmd_evaluate(args):
+def cmd_evaluate(args: argparse.Namespace) -> int:
     from .captioner import Captioner
     from .pipeline import evaluate_model
 
@@ -104,7 +108,7 @@ def cmd_evaluate(args):
     return 0
 
 
-def cmd_features(args):
+def cmd_features(args: argparse.Namespace) -> int:
     from .datasets import load_dataset
     from .pipeline import dataset_features
 
@@ -120,7 +124,7 @@ def cmd_features(args):
     return 0
 
 
-def cmd_ensemble(args):
+def cmd_ensemble(args: argparse.Namespace) -> int:
     from .bundle import combine_bundles
 
     combine_bundles(args.models, args.output)
@@ -128,7 +132,7 @@ def cmd_ensemble(args):
     return 0
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ml", description="Describe photos in words.")
     commands = parser.add_subparsers(dest="command", required=True)
     weights_help = "Xception ImageNet weights file (.h5), for machines without internet"
@@ -179,7 +183,7 @@ def build_parser():
     return parser
 
 
-def silence_native_stderr():
+def silence_native_stderr() -> None:
     """Send TensorFlow's C++ start-up logging (which ignores TF_CPP_MIN_LOG_LEVEL) to /dev/null.
 
     Python's own stderr keeps the real terminal, so our one-line errors and progress bars still
@@ -195,7 +199,7 @@ def silence_native_stderr():
     sys.stderr = os.fdopen(terminal, "w", buffering=1)
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     silence_native_stderr()
     try:

@@ -1,6 +1,8 @@
 """The one way this project writes a file: into a temp file beside it, then a rename, so a crash, a
 full disk or a cancel never leaves half a model, checkpoint, cache shard, setting or export where a
 whole one is expected. The app imports it too (it needs nothing but the standard library)."""
+from __future__ import annotations
+
 import os
 import shutil
 import uuid

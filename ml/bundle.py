@@ -7,18 +7,25 @@ The file is a zip. Saving writes a temp file and renames it, so a crash never le
 Loading trusts nothing: only the three known member names, bounded sizes, a validated card, and
 Keras `safe_mode` (no code in the model file is ever run).
 """
+from __future__ import annotations
+
 import json
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import numpy as np
 
+from .annotations import PathLike
 from .atomic import replace_atomically
 from .card import ensemble_card, stored_card, validate_card
 from .errors import BundleError
 from .vocab import Vocabulary, VocabularyError
+
+if TYPE_CHECKING:
+    import keras
 
 BUNDLE_SUFFIX = ".captioner"
 MEMBERS = ("card.json", "vocab.json", "decoder.keras")
@@ -33,14 +40,14 @@ class Bundle:
     decoders: list
     vocab: Vocabulary
     card: dict
-    path: Path = None
+    path: Optional[Path] = None
 
     @property
-    def decoder(self):
+    def decoder(self) -> keras.Model:
         return self.decoders[0]
 
 
-def decoder_member(index) -> str:
+def decoder_member(index: int) -> str:
     return "decoder.keras" if index == 0 else f"decoder-{index}.keras"
 
 
@@ -61,7 +68,8 @@ def _half_precision_copy(decoder):
     return copy
 
 
-def save_bundle(path, decoders, vocab, card):
+def save_bundle(path: PathLike, decoders: Union[keras.Model, Sequence[keras.Model]], vocab: Vocabulary,
+                card: dict) -> Path:
     """Write decoder(s), vocabulary and card into one zip file, atomically."""
     decoders = decoders if isinstance(decoders, (list, tuple)) else [decoders]
     card = stored_card(card, len(decoders))
@@ -93,7 +101,7 @@ def _read_members(path):
         raise BundleError(f"{path}: not a model file (not a zip archive)") from None
 
 
-def read_card(path) -> dict:
+def read_card(path: PathLike) -> dict:
     """The model card alone (fast: no TensorFlow), validated."""
     path = Path(path)
     if not path.is_file():
@@ -107,7 +115,7 @@ def read_card(path) -> dict:
     return card
 
 
-def load_bundle(path) -> Bundle:
+def load_bundle(path: PathLike) -> Bundle:
     """Load and check a model file; raises BundleError with a one-line reason."""
     path = Path(path)
     if not path.is_file():
@@ -143,7 +151,7 @@ def _load_decoder(path, data, card, vocab):
     return decoder
 
 
-def combine_bundles(paths, output, name=None):
+def combine_bundles(paths: Sequence[PathLike], output: PathLike, name: Optional[str] = None) -> Path:
     """One ensemble file from several models trained on the same vocabulary and encoder."""
     bundles = [load_bundle(p) for p in paths]
     first = bundles[0]

@@ -1,6 +1,8 @@
 """The model card: the JSON facts stored with every model file (what made it, on what data, how well
 it scores). Built, checked and read here only, so the pipeline, ensembles, the retrain script, the
 CLI and the app agree on its fields and on the names of its scores."""
+from __future__ import annotations
+
 import dataclasses
 import datetime
 from pathlib import Path

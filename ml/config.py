@@ -1,4 +1,6 @@
 """Defaults of the captioning pipeline, one place to read and change them."""
+from __future__ import annotations
+
 import os
 import sys
 from pathlib import Path

@@ -6,12 +6,16 @@ Layouts:
 - "csv": a CSV with header `image,caption` (`captions.txt` or one `*.csv`), photos in `Images/` or
   beside the CSV; several rows per photo allowed; a seeded split is derived.
 """
+from __future__ import annotations
+
 import csv
 import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
+from .annotations import PathLike
 from .config import SEED
 from .errors import UserError
 
@@ -33,7 +37,7 @@ class DatasetError(UserError, ValueError):
     """A data set that cannot be used at all; the message names the file and the problem."""
 
 
-def clean_caption(text) -> list:
+def clean_caption(text: str) -> list:
     """Lowercase words without punctuation; tokens containing digits dropped, one-letter words kept."""
     words = _NOT_WORD.sub(" ", text.lower().replace("'", "")).split()
     return [word for word in words if word.isalpha()]
@@ -51,10 +55,10 @@ class Dataset:
     missing_images: list = field(default_factory=list)
     bad_lines: list = field(default_factory=list)  # "file:line: problem"
 
-    def image_path(self, name) -> Path:
+    def image_path(self, name: str) -> Path:
         return self.image_dir / name
 
-    def references(self, split) -> dict:
+    def references(self, split: str) -> dict:
         """Photo name -> its cleaned reference captions, for one split."""
         return {name: self.captions[name] for name in self.splits[split]}
 
@@ -130,7 +134,7 @@ def _read_split_file(dataset, split, path):
     dataset.splits[split] = kept
 
 
-def derive_splits(names, seed=SEED) -> dict:
+def derive_splits(names: Iterable[str], seed: int = SEED) -> dict:
     """A reproducible train/dev/test split of photo names (about 6:1:1)."""
     shuffled = sorted(names)
     random.Random(seed).shuffle(shuffled)
@@ -155,7 +159,7 @@ def _find_csv(root) -> Path:
     raise DatasetError(f"{root}: several .csv files; keep one 'image,caption' file in the folder")
 
 
-def load_dataset(root) -> Dataset:
+def load_dataset(root: PathLike) -> Dataset:
     """Detect the layout of a data set folder and read it."""
     root = Path(root)
     if not root.is_dir():

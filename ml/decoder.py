@@ -9,6 +9,10 @@ Show, Attend and Tell): at each word the LSTM state picks the regions whose feat
 It is built from stock Keras layers only, so its model files load with safe_mode. Training
 runs one forward pass per caption over all positions (teacher forcing), padding masked out.
 """
+from __future__ import annotations
+
+from typing import Sequence, Union
+
 import keras
 import numpy as np
 from keras import layers
@@ -17,7 +21,7 @@ from .config import DECODER_TYPES
 from .errors import TrainingError
 
 
-def build_decoder(kind, vocab_size, feature_dim, units, dropout):
+def build_decoder(kind: str, vocab_size: int, feature_dim: int, units: int, dropout: float) -> keras.Model:
     """Keras model {image: (N, feature_dim), words: (N, T)} -> next-word logits (N, T, vocab_size)."""
     if kind not in DECODER_TYPES:
         raise TrainingError(f"unknown decoder type '{kind}' (choose from {', '.join(DECODER_TYPES)})")
@@ -26,7 +30,8 @@ def build_decoder(kind, vocab_size, feature_dim, units, dropout):
     return build_merge_decoder(vocab_size, feature_dim, units, dropout, init_state=kind == "inject")
 
 
-def build_merge_decoder(vocab_size, feature_dim, units, dropout, init_state=False):
+def build_merge_decoder(vocab_size: int, feature_dim: int, units: int, dropout: float,
+                        init_state: bool = False) -> keras.Model:
     """The merge decoder; with init_state the image also sets the LSTM's initial state."""
     image = keras.Input((feature_dim,), name="image")
     words = keras.Input((None,), dtype="int32", name="words")
@@ -49,7 +54,7 @@ def build_merge_decoder(vocab_size, feature_dim, units, dropout, init_state=Fals
     return keras.Model({"image": image, "words": words}, logits, name="inject_decoder" if init_state else "merge_decoder")
 
 
-def build_attention_decoder(vocab_size, feature_dim, units, dropout):
+def build_attention_decoder(vocab_size: int, feature_dim: int, units: int, dropout: float) -> keras.Model:
     """Keras model {grid: (N, regions, feature_dim), words: (N, T)} -> next-word logits (N, T, vocab_size)."""
     grid = keras.Input((None, feature_dim), name="grid")
     words = keras.Input((None,), dtype="int32", name="words")
@@ -92,7 +97,7 @@ class StepDecoder:
     Far faster per word than calling Keras, and it keeps TensorFlow off the decoding path.
     """
 
-    def __init__(self, model):
+    def __init__(self, model: keras.Model):
         weights = {w.path: np.asarray(w.numpy(), np.float32) for w in model.weights}
         get = lambda name: weights[name]  # noqa: E731 - short lookup helper
         self.image_kernel, self.image_bias = get("image_projection/kernel"), get("image_projection/bias")
@@ -111,7 +116,7 @@ class StepDecoder:
             self.key_kernel, self.query_kernel = get("attention_keys/kernel"), get("attention_queries/kernel")
             self.attention_scale = get("attention/scale")
 
-    def start(self, features):
+    def start(self, features: np.ndarray) -> tuple[tuple, tuple]:
         """Per-photo memory (arrays with one row per photo) and initial LSTM state.
 
         features: (N, feature_dim) pooled vectors, or (N, regions, feature_dim) grids for attention.
@@ -123,7 +128,7 @@ class StepDecoder:
             features = grid.mean(axis=1)
         features = np.atleast_2d(features)
         projected = np.maximum(features @ self.image_kernel + self.image_bias, 0.0)
-        memory = (projected,)
+        memory: tuple = (projected,)
         if grid is not None:
             values = np.maximum(grid @ self.grid_kernel + self.grid_bias, 0.0)
             memory = (projected, values, values @ self.key_kernel)
@@ -141,7 +146,7 @@ class StepDecoder:
         weights /= weights.sum(axis=1, keepdims=True)
         return (weights[:, :, None] * values).sum(axis=1)
 
-    def step(self, memory, state, tokens):
+    def step(self, memory: tuple, state: tuple, tokens: np.ndarray) -> tuple[np.ndarray, tuple]:
         """Log-probabilities of the next word for each row, and the new LSTM state."""
         hidden, cell = state
         gates = self.embedding[tokens] @ self.lstm_kernel + hidden @ self.lstm_recurrent + self.lstm_bias
@@ -163,12 +168,12 @@ class EnsembleStepDecoder:
     Memory and state are flat so greedy and beam search treat an ensemble like one decoder.
     """
 
-    def __init__(self, members):
+    def __init__(self, members: Sequence[StepDecoder]):
         self.members = list(members)
         self.attends = any(member.attends for member in self.members)
         self.units = sum(member.units for member in self.members)
 
-    def start(self, features):
+    def start(self, features: np.ndarray) -> tuple[tuple, tuple]:
         features = np.asarray(features, np.float32)
         memories, hiddens, cells = [], [], []
         for member in self.members:
@@ -181,7 +186,7 @@ class EnsembleStepDecoder:
         flat = tuple(part for memory in memories for part in memory)
         return flat, (np.concatenate(hiddens, axis=1), np.concatenate(cells, axis=1))
 
-    def step(self, memory, state, tokens):
+    def step(self, memory: tuple, state: tuple, tokens: np.ndarray) -> tuple[np.ndarray, tuple]:
         hidden, cell = state
         log_probs, hiddens, cells = [], [], []
         memory_at = unit_at = 0
@@ -198,7 +203,11 @@ class EnsembleStepDecoder:
         return mixed, (np.concatenate(hiddens, axis=1), np.concatenate(cells, axis=1))
 
 
-def step_decoder_for(decoders):
+# What decoding steps through: one decoder, or an ensemble averaging its members' word probabilities.
+StepDecoderLike = Union["StepDecoder", "EnsembleStepDecoder"]
+
+
+def step_decoder_for(decoders: Union[keras.Model, Sequence[keras.Model]]) -> StepDecoderLike:
     """The numpy step decoder for one Keras decoder or an ensemble of them."""
     steps = [StepDecoder(decoder) for decoder in decoders]
     return steps[0] if len(steps) == 1 else EnsembleStepDecoder(steps)

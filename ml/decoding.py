@@ -1,11 +1,21 @@
 """Turn a photo's features into words: greedy or beam search over the numpy step decoder."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from .annotations import TokenIds
 from .config import LENGTH_PENALTY, NO_REPEAT_NGRAM
 from .vocab import END, PAD, START, UNK
 
+if TYPE_CHECKING:
+    from .decoder import StepDecoderLike
+    from .vocab import Vocabulary
 
-def next_word_log_probs(step_decoder, vocab, memory, state, tokens, first=False):
+
+def next_word_log_probs(step_decoder: StepDecoderLike, vocab: Vocabulary, memory: tuple, state: tuple,
+                        tokens: np.ndarray, first: bool = False) -> tuple[np.ndarray, tuple]:
     """One decoding step with padding, start and unknown words ruled out (a caption never shows them),
     and <end> too at the first word, so a caption is never empty."""
     log_probs, state = step_decoder.step(memory, state, tokens)
@@ -15,7 +25,7 @@ def next_word_log_probs(step_decoder, vocab, memory, state, tokens, first=False)
     return log_probs, state
 
 
-def repeating_words(ids, ngram=NO_REPEAT_NGRAM) -> list:
+def repeating_words(ids: TokenIds, ngram: int = NO_REPEAT_NGRAM) -> list:
     """Words that would end a second copy of an ngram already in ids: repeats like "a brown dog and a
     brown dog" read as broken, and banning them raised dev BLEU and CIDEr a little (README)."""
     if ngram < 2 or len(ids) < ngram - 1:
@@ -32,7 +42,8 @@ def _ban_repeats(log_probs, histories, ngram):
             log_probs[row, banned] = -np.inf
 
 
-def greedy_decode(step_decoder, vocab, features, ngram=NO_REPEAT_NGRAM) -> list:
+def greedy_decode(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np.ndarray,
+                  ngram: int = NO_REPEAT_NGRAM) -> list:
     """Most likely word at each step, for a batch of photos at once; returns one word list each."""
     memory, state = step_decoder.start(features)
     rows = len(memory[0])
@@ -55,8 +66,8 @@ def _normalized(score, length, length_penalty):
     return score / max(length, 1) ** length_penalty
 
 
-def beam_decode(step_decoder, vocab, feature, beam_width, length_penalty=LENGTH_PENALTY,
-                ngram=NO_REPEAT_NGRAM) -> list:
+def beam_decode(step_decoder: StepDecoderLike, vocab: Vocabulary, feature: np.ndarray, beam_width: int,
+                length_penalty: float = LENGTH_PENALTY, ngram: int = NO_REPEAT_NGRAM) -> list:
     """Best caption for one photo by beam search; scores are log-probability / length**penalty."""
     memory, state = step_decoder.start(feature)
     end = vocab.index[END]
@@ -67,7 +78,7 @@ def beam_decode(step_decoder, vocab, feature, beam_width, length_penalty=LENGTH_
         tokens = np.array([ids[-1] for ids, _ in beams])
         rows = tuple(np.repeat(part, len(beams), axis=0) for part in memory)
         log_probs, (hidden, cell) = next_word_log_probs(step_decoder, vocab, rows, (hidden, cell), tokens,
-                                                         first=len(beams[0][0]) == 1)
+                                                        first=len(beams[0][0]) == 1)
         _ban_repeats(log_probs, [ids for ids, _ in beams], ngram)
         totals = np.array([score for _, score in beams])[:, None] + log_probs
         best = np.argsort(totals, axis=None)[::-1][: 2 * beam_width]
@@ -94,7 +105,8 @@ def beam_decode(step_decoder, vocab, feature, beam_width, length_penalty=LENGTH_
     return vocab.decode(best_ids[1:])
 
 
-def decode_captions(step_decoder, vocab, features, beam_width=1, length_penalty=LENGTH_PENALTY) -> list:
+def decode_captions(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np.ndarray, beam_width: int = 1,
+                    length_penalty: float = LENGTH_PENALTY) -> list:
     """Word lists for a batch of feature vectors (or grids); beam_width 1 means greedy."""
     features = np.asarray(features)
     if features.ndim == (2 if step_decoder.attends else 1):  # one photo

@@ -4,7 +4,10 @@ Lite differs from EfficientNet-B*: ReLU6 instead of swish, no squeeze-excitation
 channels), head (1280 channels) and the repeat counts of the first and last stages are not scaled.
 Layer names follow the PyTorch parameter names so the weight copy is a plain name lookup.
 """
+from __future__ import annotations
+
 import math
+from typing import Iterator
 
 import keras
 import numpy as np
@@ -32,14 +35,14 @@ BATCH_NORM_EPSILON = 1e-3
 PIXEL_MEAN, PIXEL_STD = 127.0, 128.0
 
 
-def round_filters(filters, width):
+def round_filters(filters: int, width: float) -> int:
     """Scale a channel count by the width multiplier, rounded to a multiple of 8 as in the TF code."""
     scaled = filters * width
     rounded = max(8, int(scaled + 4) // 8 * 8)
     return int(rounded + 8 if rounded < 0.9 * scaled else rounded)
 
 
-def block_specs(variant):
+def block_specs(variant: str) -> Iterator[tuple]:
     """Yield (kernel, stride, expand, in_filters, out_filters) for every MBConv block of a variant."""
     width, depth, _ = VARIANTS[variant]
     last_stage = len(BASE_BLOCKS) - 1
@@ -72,7 +75,7 @@ def _mbconv(x, index, kernel, stride, expand, in_f, out_f):
     return x
 
 
-def build_efficientnet_lite(variant, include_top=True):
+def build_efficientnet_lite(variant: str, include_top: bool = True) -> keras.Model:
     """Return a Keras model taking RGB pixels in [0, 255]; logits if include_top, else the feature grid."""
     resolution = VARIANTS[variant][2]
     pixels = keras.Input((resolution, resolution, 3), name="pixels")
@@ -101,7 +104,7 @@ def _keras_arrays(layer, state_dict):
     return None
 
 
-def copy_torch_weights(model, state_dict):
+def copy_torch_weights(model: keras.Model, state_dict: dict[str, np.ndarray]) -> int:
     """Copy a PyTorch EfficientNet-Lite state dict into the Keras model built above."""
     copied = 0
     for layer in model.layers:

@@ -3,14 +3,21 @@
 Every trained model records its encoder's name, so captions are always computed with the encoder
 the decoder was trained on.
 """
+from __future__ import annotations
+
 import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
+from .annotations import PathLike
 from .atomic import replace_atomically
 from .config import user_data_dir
 from .errors import UserError
+
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclass(frozen=True)
@@ -35,13 +42,14 @@ class EncoderError(UserError, RuntimeError):
     """An encoder that cannot be built; the message says what the user can do."""
 
 
-def get_spec(name) -> EncoderSpec:
+def get_spec(name: str) -> EncoderSpec:
     if name not in ENCODERS:
         raise EncoderError(f"unknown encoder '{name}' (choose from {', '.join(ENCODERS)})")
     return ENCODERS[name]
 
 
-def build_encoder(name, pretrained=True, weights_path=None, grid=False):
+def build_encoder(name: str, pretrained: bool = True, weights_path: Optional[PathLike] = None,
+                  grid: bool = False) -> keras.Model:
     """Keras model: float pixels (N, size, size, 3) in [0, 255] -> (N, feature_dim) pooled features,
     or with grid=True the spatial grid (N, regions, feature_dim) for attention decoders.
 
@@ -92,7 +100,7 @@ def _torch_weights_file(name) -> Path:
     return files[0]
 
 
-def converted_weights_path(name) -> Path:
+def converted_weights_path(name: str) -> Path:
     return user_data_dir() / "encoders" / f"{name}.weights.h5"
 
 
@@ -115,7 +123,7 @@ def _build_efficientnet_lite(spec, pretrained, grid=False):
     return keras.Model(full.input, features, name=spec.name.replace("-", "_") + "_encoder")
 
 
-def build_classifier(name):
+def build_classifier(name: str) -> keras.Model:
     """The full ImageNet classifier of an EfficientNet-Lite encoder (logits), to prove the weights are real."""
     from .efficientnet_lite import build_efficientnet_lite
 
@@ -124,4 +132,3 @@ def build_classifier(name):
     full.load_weights(converted_weights_path(name))
     del encoder
     return full
-

@@ -4,22 +4,29 @@ The cache holds one small .npz shard per finished batch, written to a temp file 
 crash or kill loses at most the batch in flight and a rerun continues where it stopped. Entries are
 keyed by the photo's content hash, so a moved or renamed data set still hits the cache.
 """
+from __future__ import annotations
+
 import hashlib
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
 
+from .annotations import PathLike
 from .atomic import replace_atomically
 from .config import FEATURE_BATCH_SIZE, user_data_dir
 from .encoders import build_encoder, get_spec
 from .images import ImageError, load_pixels
-from .progress import Phase, ProgressMeter, check_cancel
+from .progress import CancelFlag, Phase, ProgressCallback, ProgressMeter, check_cancel
+
+if TYPE_CHECKING:
+    import keras
 
 
-def file_key(path) -> str:
+def file_key(path: PathLike) -> str:
     """Content hash of a file: the cache key of its features."""
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
@@ -27,15 +34,15 @@ def file_key(path) -> str:
 class FeatureCache:
     """Features of one encoder, stored as shards of (keys, features) in a folder."""
 
-    def __init__(self, folder):
+    def __init__(self, folder: PathLike):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.features = {}
+        self.features: dict[str, np.ndarray] = {}
         for shard in sorted(self.folder.glob("shard-*.npz")):
             with np.load(shard, allow_pickle=False) as data:
                 self.features.update(zip(data["keys"].tolist(), data["features"]))
 
-    def add(self, keys, features):
+    def add(self, keys: Sequence[str], features: np.ndarray) -> None:
         """Store one batch durably (temp file, then rename); grids are kept as float16 to halve the disk."""
         features = np.asarray(features, dtype=np.float16 if np.ndim(features) == 3 else np.float32)
         name = f"shard-{time.time_ns()}-{os.getpid()}.npz"
@@ -48,7 +55,7 @@ class FeatureCache:
         self.features.update(zip(keys, features))
 
 
-def default_cache_dir(encoder_name, grid=False, flipped=False) -> Path:
+def default_cache_dir(encoder_name: str, grid: bool = False, flipped: bool = False) -> Path:
     return user_data_dir() / "features" / (encoder_name + ("-grid" if grid else "") + ("-flipped" if flipped else ""))
 
 
@@ -83,7 +90,7 @@ def _pixel_dataset(paths, image_size, batch_size, flipped=False):
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def compiled_forward(encoder):
+def compiled_forward(encoder: keras.Model) -> Callable:
     """The encoder's inference pass as one compiled graph call per batch (no per-call Keras overhead).
 
     Kept on the encoder, so every job using the same encoder reuses one trace (tracing takes seconds).
@@ -97,9 +104,11 @@ def compiled_forward(encoder):
     return encoder._compiled_forward
 
 
-def extract_features(paths, encoder_name, cache_dir=None, batch_size=FEATURE_BATCH_SIZE,
-                     on_progress=None, cancel=None, encoder=None, weights_path=None, grid=False,
-                     flipped=False) -> FeatureResult:
+def extract_features(paths: Sequence[PathLike], encoder_name: str, cache_dir: Optional[PathLike] = None,
+                     batch_size: int = FEATURE_BATCH_SIZE, on_progress: Optional[ProgressCallback] = None,
+                     cancel: Optional[CancelFlag] = None, encoder: Optional[keras.Model] = None,
+                     weights_path: Optional[PathLike] = None, grid: bool = False,
+                     flipped: bool = False) -> FeatureResult:
     """Features (pooled vectors, or spatial grids with grid=True) for every readable photo in `paths`,
     of the mirrored photos with flipped=True (training augmentation); unreadable ones are reported, not fatal.
 

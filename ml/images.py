@@ -1,10 +1,13 @@
 """Open any photo a user may have and turn it into encoder pixels, or say clearly why not."""
+from __future__ import annotations
+
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .annotations import PathLike
 from .config import MAX_IMAGE_PIXELS
 from .errors import UserError
 
@@ -29,7 +32,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def open_rgb(path) -> Image.Image:
+def open_rgb(path: PathLike) -> Image.Image:
     """Load a photo upright (EXIF orientation applied) as RGB; first frame of animations."""
     path = Path(path)
     if not path.is_file():
@@ -57,13 +60,13 @@ def open_rgb(path) -> Image.Image:
         raise ImageError(f"{path}: damaged image ({error})") from None
 
 
-def load_pixels(path, size: int) -> np.ndarray:
+def load_pixels(path: PathLike, size: int) -> np.ndarray:
     """Photo as float32 (size, size, 3) in [0, 255], squashed to a square like the training photos."""
-    image = open_rgb(path).resize((size, size), Image.BILINEAR)
+    image = open_rgb(path).resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(image, dtype=np.float32)
 
 
-def list_images(folder) -> list:
+def list_images(folder: PathLike) -> list:
     """Image files directly in a folder, sorted by name."""
     folder = Path(folder)
     if not folder.is_dir():

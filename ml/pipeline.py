@@ -1,9 +1,13 @@
 """Whole jobs built from the parts: data set -> features -> trained, evaluated, saved model."""
+from __future__ import annotations
+
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import numpy as np
 
+from .annotations import FeaturesByName, PathLike
 from .bundle import save_bundle
 from .card import SPLITS, metric_key, training_card
 from .config import BEAM_WIDTH, user_data_dir
@@ -12,10 +16,22 @@ from .decoder import step_decoder_for
 from .decoding import decode_captions
 from .evaluation import caption_metrics
 from .features import extract_features
+from .progress import CancelFlag, ProgressCallback
 from .training import train_decoder
 
-def dataset_features(dataset, encoder_name, names, on_progress=None, cancel=None, weights_path=None, grid=False,
-                     flipped=False):
+if TYPE_CHECKING:
+    import keras
+
+    from .captioner import Captioner
+    from .datasets import Dataset
+    from .training import TrainConfig
+    from .vocab import Vocabulary
+
+
+def dataset_features(dataset: Dataset, encoder_name: str, names: Sequence[str],
+                     on_progress: Optional[ProgressCallback] = None, cancel: Optional[CancelFlag] = None,
+                     weights_path: Optional[PathLike] = None, grid: bool = False,
+                     flipped: bool = False) -> tuple[FeaturesByName, list[str]]:
     """Features by photo name for the given photos, and the one-line errors of unreadable ones."""
     paths = [dataset.image_path(name) for name in names]
     result = extract_features(paths, encoder_name, on_progress=on_progress, cancel=cancel,
@@ -24,11 +40,11 @@ def dataset_features(dataset, encoder_name, names, on_progress=None, cancel=None
     return features, list(result.errors.values())
 
 
-def default_run_dir(output_path) -> Path:
+def default_run_dir(output_path: PathLike) -> Path:
     return user_data_dir() / "runs" / Path(output_path).stem
 
 
-def limit_training_photos(dataset, max_train_photos):
+def limit_training_photos(dataset: Dataset, max_train_photos: Optional[int]) -> Dataset:
     """Keep only the first N training photos (and as many dev/test), for quick runs and tests."""
     if max_train_photos:
         dataset.splits["train"] = dataset.splits["train"][:max_train_photos]
@@ -38,7 +54,8 @@ def limit_training_photos(dataset, max_train_photos):
     return dataset
 
 
-def evaluate_decoder(decoders, vocab, dataset, features, split, beam_width) -> dict:
+def evaluate_decoder(decoders: Union[keras.Model, Sequence[keras.Model]], vocab: Vocabulary, dataset: Dataset,
+                     features: FeaturesByName, split: str, beam_width: int) -> dict:
     """BLEU-1..4 and CIDEr of the decoder's (or ensemble's) captions on one split."""
     names = [n for n in dataset.splits[split] if n in features]
     vectors = np.stack([features[n] for n in names])
@@ -46,8 +63,10 @@ def evaluate_decoder(decoders, vocab, dataset, features, split, beam_width) -> d
     return caption_metrics(dict(zip(names, captions)), dataset.references(split))
 
 
-def train_model(data_root, output_path, config, run_dir=None, max_train_photos=None, on_progress=None,
-                cancel=None, weights_path=None, command="") -> dict:
+def train_model(data_root: PathLike, output_path: PathLike, config: TrainConfig, run_dir: Optional[PathLike] = None,
+                max_train_photos: Optional[int] = None, on_progress: Optional[ProgressCallback] = None,
+                cancel: Optional[CancelFlag] = None, weights_path: Optional[PathLike] = None,
+                command: str = "") -> dict:
     """Train on a data set folder and save a model file; returns its model card."""
     started = time.monotonic()
     dataset = limit_training_photos(load_dataset(data_root), max_train_photos)
@@ -68,8 +87,9 @@ def train_model(data_root, output_path, config, run_dir=None, max_train_photos=N
     return card
 
 
-def evaluate_model(captioner, data_root, split, beam_width=BEAM_WIDTH, on_progress=None, cancel=None,
-                   weights_path=None) -> dict:
+def evaluate_model(captioner: Captioner, data_root: PathLike, split: str, beam_width: int = BEAM_WIDTH,
+                   on_progress: Optional[ProgressCallback] = None, cancel: Optional[CancelFlag] = None,
+                   weights_path: Optional[PathLike] = None) -> dict:
     """Scores of a loaded model on a data set split (features come from the cache when present)."""
     dataset = load_dataset(data_root)
     names = dataset.splits[split]

@@ -1,4 +1,6 @@
 """Progress reports and cancellation shared by every long job (features, training, batch captioning)."""
+from __future__ import annotations
+
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum

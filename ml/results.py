@@ -1,5 +1,7 @@
 """What captioning a photo gives back, in a module light enough for the app's state to hold it
 without importing the decoder (and so TensorFlow)."""
+from __future__ import annotations
+
 from dataclasses import dataclass
 from pathlib import Path
 

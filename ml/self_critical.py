@@ -14,22 +14,32 @@ plainer (the shipped ensemble: 523 different captions for 1000 dev photos instea
 human captions' cross-entropy stays in the loss with a weight (0.25: 623 different captions, and
 more BLEU-4 and CIDEr).
 """
+from __future__ import annotations
+
 import gc
 import math
 from collections import Counter
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
+from .annotations import FeaturesByName, References, Words
 from .decoding import next_word_log_probs
-from .progress import Phase, ProgressMeter, check_cancel
+from .progress import CancelFlag, Phase, ProgressCallback, ProgressMeter, check_cancel
 from .vocab import END, PAD, START
+
+if TYPE_CHECKING:
+    import keras
+
+    from .decoder import StepDecoderLike
+    from .vocab import Vocabulary
 
 SAMPLES_PER_PHOTO = 5
 PHOTOS_PER_BATCH = 16
 CIDER_SIGMA = 6.0  # CIDEr-D's Gaussian length penalty, as in pycocoevalcap
 
 
-def ngram_counts(words, longest=4) -> Counter:
+def ngram_counts(words: Words, longest: int = 4) -> Counter:
     """Counts of every 1- to `longest`-word run in a word list."""
     return Counter(tuple(words[i:i + n]) for n in range(1, longest + 1) for i in range(len(words) - n + 1))
 
@@ -38,30 +48,31 @@ class CaptionReward:
     """Scores a caption against one photo's human captions: CIDEr-D (computed as pycocoevalcap does,
     with document frequencies over all photos given here) + (sentence BLEU-1 + BLEU-4) / 2."""
 
-    def __init__(self, references_by_photo):
+    def __init__(self, references_by_photo: References):
         self.references = references_by_photo
-        document_freq = Counter()
+        document_freq: Counter = Counter()
         for refs in references_by_photo.values():
             document_freq.update({gram for ref in refs for gram in ngram_counts(ref)})
         self._document_freq = document_freq
         self._log_photos = math.log(float(len(references_by_photo)))
-        self._per_photo = {}
+        self._per_photo: dict = {}
 
-    def __call__(self, words, photo) -> float:
+    def __call__(self, words: Words, photo: str) -> float:
         counts = ngram_counts(words)  # counted once for both parts: this runs for every sample
         return self._cider_d(counts, len(words), photo) + self._bleu(counts, len(words), photo)
 
-    def cider_d(self, words, photo) -> float:
+    def cider_d(self, words: Words, photo: str) -> float:
         return self._cider_d(ngram_counts(words), len(words), photo)
 
-    def bleu(self, words, photo) -> float:
+    def bleu(self, words: Words, photo: str) -> float:
         """(BLEU-1 + BLEU-4) / 2 of one caption, clipped counts against all references, the closest
         reference length for the brevity penalty, and add-one smoothing for 2- to 4-grams."""
         return self._bleu(ngram_counts(words), len(words), photo)
 
     def _tfidf(self, counts):
         """Per n: {n-gram: tf-idf weight} and its norm."""
-        vectors, norms = [{} for _ in range(4)], [0.0] * 4
+        vectors: list[dict] = [{} for _ in range(4)]
+        norms = [0.0] * 4
         for gram, count in counts.items():
             weight = count * (self._log_photos - math.log(max(1.0, self._document_freq[gram])))
             vectors[len(gram) - 1][gram] = weight
@@ -73,7 +84,7 @@ class CaptionReward:
         tf-idf vectors, norms and length, and each n-gram's highest count in any one reference."""
         if photo not in self._per_photo:
             refs = self.references[photo]
-            most_in_a_ref = Counter()
+            most_in_a_ref: Counter = Counter()
             for ref in refs:
                 most_in_a_ref |= ngram_counts(ref)
             self._per_photo[photo] = ([(*self._tfidf(ngram_counts(ref)), len(ref)) for ref in refs], most_in_a_ref)
@@ -108,7 +119,8 @@ class CaptionReward:
         return brevity * (precisions[0] + bleu4) / 2
 
 
-def sample_captions(step_decoder, vocab, features, samples, rng) -> np.ndarray:
+def sample_captions(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np.ndarray, samples: int,
+                    rng: np.random.Generator) -> np.ndarray:
     """`samples` captions per photo, each word drawn from the decoder's distribution: token ids
     (rows photo by photo), each row ending in <end> then padding."""
     memory, state = step_decoder.start(features)
@@ -132,14 +144,14 @@ def sample_captions(step_decoder, vocab, features, samples, rng) -> np.ndarray:
     return ids
 
 
-def advantages(rewards, samples) -> np.ndarray:
+def advantages(rewards: Sequence[float], samples: int) -> np.ndarray:
     """Each sample's reward minus the mean reward of the same photo's other samples."""
     per_photo = np.asarray(rewards, np.float32).reshape(-1, samples)
     others = (per_photo.sum(axis=1, keepdims=True) - per_photo) / (samples - 1)
     return (per_photo - others).reshape(-1)
 
 
-def teacher_forcing_pair(ids, start_id):
+def teacher_forcing_pair(ids: np.ndarray, start_id: int) -> tuple[np.ndarray, np.ndarray]:
     """(inputs, targets) for sampled ids: inputs are <start> + the caption, targets the caption + <end>,
     both cut to the longest caption of the batch and padded with 0."""
     length = int((ids != 0).sum(axis=1).max())
@@ -192,8 +204,9 @@ def _human_captions(vocab, batch, features, references, human_weight):
             targets[:, :length].astype(np.int32))
 
 
-def fine_tune(model, vocab, photos, features_by_name, references, epochs, learning_rate, seed,
-              human_weight=0.0, on_progress=None, cancel=None) -> list:
+def fine_tune(model: keras.Model, vocab: Vocabulary, photos: Sequence[str], features_by_name: FeaturesByName,
+              references: References, epochs: float, learning_rate: float, seed: int, human_weight: float = 0.0,
+              on_progress: Optional[ProgressCallback] = None, cancel: Optional[CancelFlag] = None) -> list:
     """Self-critical fine-tuning of a trained Keras decoder in place, for `epochs` passes over `photos`
     (a fraction is fine); returns the mean reward of each batch. Raises Cancelled when asked to stop.
 
@@ -212,7 +225,8 @@ def fine_tune(model, vocab, photos, features_by_name, references, epochs, learni
     rng = np.random.default_rng(seed)
     batches = max(1, round(epochs * len(photos) / PHOTOS_PER_BATCH))
     meter = ProgressMeter(Phase.FINE_TUNE, batches, on_progress)
-    order, mean_rewards = [], []
+    order: list[int] = []
+    mean_rewards: list[float] = []
     # Everything alive now (TensorFlow, the data, the traced step) stays alive through the loop: freezing
     # it keeps the loop's full garbage collections, which hold the GIL, from walking it again each time
     # (0.28 s pauses of the app's window, benchmarks/bench_app.py).

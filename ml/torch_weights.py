@@ -9,13 +9,17 @@ a pickled protocol version, pickled system info, the pickled state dict (tensors
 storages through persistent ids), a pickled list of storage keys, then each storage's raw bytes
 prefixed by its element count as a little-endian int64.
 """
+from __future__ import annotations
+
 import collections
 import pickle  # only through RestrictedUnpickler below, which rebuilds tensors and nothing else
 import struct
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from .annotations import PathLike
 from .errors import UserError
 
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -38,14 +42,14 @@ class TorchWeightsError(UserError, ValueError):
 
 
 class _StorageType:
-    def __init__(self, name):
+    def __init__(self, name: str):
         self.dtype = np.dtype(STORAGE_DTYPES[name])
 
 
 class _TensorRef:
     """A tensor whose storage bytes come later in the file."""
 
-    def __init__(self, storage_key, offset, size, stride):
+    def __init__(self, storage_key: str, offset: int, size: tuple, stride: tuple):
         self.storage_key, self.offset, self.size, self.stride = storage_key, offset, size, stride
 
 
@@ -56,7 +60,11 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *_ignored):
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that only knows OrderedDict, tensor rebuilding and storage type names."""
 
-    def find_class(self, module, name):
+    def __init__(self, file: BinaryIO):
+        super().__init__(file)
+        self.storage_dtypes: dict = {}  # storage key -> numpy dtype, filled while loading
+
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("collections", "OrderedDict"):
             return collections.OrderedDict
         if (module, name) in (("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor")):
@@ -65,7 +73,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _StorageType(name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
-    def persistent_load(self, pid):
+    def persistent_load(self, pid: tuple) -> Any:
         # ('storage', storage_type, key, location, numel[, view_metadata])
         if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
             raise pickle.UnpicklingError("unexpected persistent id")
@@ -96,13 +104,12 @@ def _materialize(ref, storages):
     return np.array(view)  # own, contiguous copy
 
 
-def load_state_dict(path) -> dict:
+def load_state_dict(path: PathLike) -> dict:
     """Return {parameter name: numpy array} from a legacy PyTorch .pth file."""
     path = Path(path)
     try:
         with path.open("rb") as file:
             unpickler = RestrictedUnpickler(file)
-            unpickler.storage_dtypes = {}
             if unpickler.load() != LEGACY_MAGIC_NUMBER:
                 raise TorchWeightsError(f"{path}: not a legacy PyTorch weights file")
             unpickler.load()  # protocol version

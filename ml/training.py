@@ -3,21 +3,30 @@ learning rate from the best weights when dev loss stops falling, early stopping,
 cancel or crash, progress per batch and per epoch, and a cancel flag. Then, unless turned off,
 self-critical fine-tuning of the best weights (ml/self_critical.py).
 """
+from __future__ import annotations
+
 import dataclasses
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import keras
 import numpy as np
 
 from . import config as defaults
+from .annotations import CaptionArrays, FeaturesByName, PathLike
 from .atomic import replace_atomically, write_text_atomically
 from .decoder import build_decoder
 from .errors import TrainingError
-from .progress import Cancelled, Phase, Progress, ProgressMeter
+from .progress import CancelFlag, Cancelled, Phase, Progress, ProgressCallback, ProgressMeter
 from .vocab import Vocabulary
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from .datasets import Dataset
 
 
 @dataclass
@@ -60,15 +69,16 @@ class TrainResult:
     vocab: Vocabulary
     history: list  # one dict per epoch: epoch, loss, val_loss, seconds
     best_epoch: int
-    self_critical: dict = None  # settings, mean reward of the first and last batches, seconds
+    self_critical: Optional[dict] = None  # settings, mean reward of the first and last batches, seconds
 
 
-def build_vocabulary(dataset, config) -> Vocabulary:
+def build_vocabulary(dataset: Dataset, config: TrainConfig) -> Vocabulary:
     train_captions = [words for name in dataset.splits["train"] for words in dataset.captions[name]]
     return Vocabulary.build(train_captions, config.min_word_count, config.max_words)
 
 
-def caption_arrays(names, dataset, features_by_name, vocab):
+def caption_arrays(names: Sequence[str], dataset: Dataset, features_by_name: FeaturesByName,
+                   vocab: Vocabulary) -> CaptionArrays:
     """Photo features once per photo, and one row per caption: (photo features, photo index, input ids,
     target ids). Photos without features are skipped. Grids are not copied per caption (5x the memory)."""
     photos = [name for name in names if name in features_by_name]
@@ -81,7 +91,8 @@ def caption_arrays(names, dataset, features_by_name, vocab):
     return photo_features, photo_index, inputs, targets
 
 
-def with_mirrored(arrays, names, features_by_name, mirrored_by_name):
+def with_mirrored(arrays: CaptionArrays, names: Sequence[str], features_by_name: FeaturesByName,
+                  mirrored_by_name: FeaturesByName) -> CaptionArrays:
     """The training rows twice: once with each photo's features, once with its mirror image's.
 
     `names` are the photos `arrays` was made from, in the same order."""
@@ -95,7 +106,7 @@ def with_mirrored(arrays, names, features_by_name, mirrored_by_name):
             np.concatenate([inputs, inputs]), np.concatenate([targets, targets]))
 
 
-def make_tf_dataset(arrays, batch_size, shuffle_seed=None):
+def make_tf_dataset(arrays: CaptionArrays, batch_size: int, shuffle_seed: Optional[int] = None) -> tf.data.Dataset:
     """Batches of ({image or grid, words}, targets), padding trimmed to the longest caption in each batch;
     each batch's photo features are gathered by index (numpy) so grids stay stored once per photo."""
     import tensorflow as tf
@@ -141,13 +152,14 @@ def _compiled_decoder(vocab, feature_dim, config):
 class ReportProgress(keras.callbacks.Callback):
     """A Progress report per training batch (loss, rate, ETA over the whole run)."""
 
-    def __init__(self, state: dict, config: "TrainConfig", steps_per_epoch: int, on_progress):
+    def __init__(self, state: dict, config: "TrainConfig", steps_per_epoch: int,
+                 on_progress: Optional[ProgressCallback]):
         super().__init__()
         self.state, self.epochs = state, config.epochs
         self.meter = ProgressMeter(Phase.TRAIN, config.epochs * steps_per_epoch, on_progress,
                                    state["epoch"] * steps_per_epoch)
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
         self.meter.advance(1, f"epoch {len(self.state['history']) + 1}/{self.epochs}",
                            {"loss": float((logs or {}).get("loss", np.nan))})
 
@@ -155,11 +167,11 @@ class ReportProgress(keras.callbacks.Callback):
 class StopOnCancel(keras.callbacks.Callback):
     """Stops training within a batch of the cancel flag being set; the cut-short epoch is not kept."""
 
-    def __init__(self, cancel):
+    def __init__(self, cancel: Optional[CancelFlag]):
         super().__init__()
         self.cancel, self.cancelled = cancel, False
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
         if self.cancel is not None and self.cancel.is_set():
             self.cancelled = True
             self.model.stop_training = True
@@ -170,17 +182,19 @@ class RunCheckpoint(keras.callbacks.Callback):
     better one, else step down to the best weights with a lower learning rate; then save the model and
     the run state (atomically) and report the epoch."""
 
-    def __init__(self, run_dir: Path, state: dict, config: "TrainConfig", stop_on_cancel: StopOnCancel, on_progress):
+    def __init__(self, run_dir: Path, state: dict, config: "TrainConfig", stop_on_cancel: StopOnCancel,
+                 on_progress: Optional[ProgressCallback]):
         super().__init__()
         self.run_dir, self.state, self.config = run_dir, state, config
         self.stop_on_cancel, self.on_progress = stop_on_cancel, on_progress
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
         self.epoch_start = time.monotonic()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         if self.stop_on_cancel.cancelled:
             return  # a cut-short epoch is not a checkpoint
+        logs = logs or {}
         record = {"epoch": epoch + 1, "loss": float(logs["loss"]), "val_loss": float(logs["val_loss"]),
                   "seconds": round(time.monotonic() - self.epoch_start, 1)}
         self.state["history"].append(record)
@@ -240,8 +254,9 @@ def _start_or_resume(run_dir, vocab, feature_dim, config):
     return _compiled_decoder(vocab, feature_dim, config), state
 
 
-def train_decoder(dataset, features_by_name, config, run_dir, on_progress=None, cancel=None,
-                  mirrored_by_name=None) -> TrainResult:
+def train_decoder(dataset: Dataset, features_by_name: FeaturesByName, config: TrainConfig, run_dir: PathLike,
+                  on_progress: Optional[ProgressCallback] = None, cancel: Optional[CancelFlag] = None,
+                  mirrored_by_name: Optional[FeaturesByName] = None) -> TrainResult:
     """Train (or resume training) a decoder; raises Cancelled if `cancel` is set (checkpoints kept).
 
     With config.mirrored, `mirrored_by_name` holds the training photos' mirror-image features."""

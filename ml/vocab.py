@@ -1,9 +1,13 @@
 """Word <-> id mapping, saved as JSON (never pickle) so any user file can be read safely."""
+from __future__ import annotations
+
 import collections
 import json
+from typing import Sequence
 
 import numpy as np
 
+from .annotations import TokenIds, Words
 from .errors import UserError
 
 PAD, UNK, START, END = "<pad>", "<unk>", "<start>", "<end>"
@@ -17,28 +21,28 @@ class VocabularyError(UserError, ValueError):
 class Vocabulary:
     """Maps words to ids; words outside it become <unk>."""
 
-    def __init__(self, words, max_length):
+    def __init__(self, words: Sequence[str], max_length: int):
         self.words = list(SPECIAL_TOKENS) + [w for w in words if w not in SPECIAL_TOKENS]
         self.index = {word: i for i, word in enumerate(self.words)}
         self.max_length = int(max_length)  # words per caption, without start/end
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.words)
 
     @classmethod
-    def build(cls, captions, min_count, max_length):
+    def build(cls, captions: Sequence[Words], min_count: int, max_length: int) -> Vocabulary:
         """Vocabulary of words seen at least min_count times, most frequent first (ties by word)."""
         counts = collections.Counter(word for words in captions for word in words)
         kept = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
         return cls(kept, max_length)
 
-    def encode(self, words) -> list:
+    def encode(self, words: Words) -> list:
         """Ids of <start> words... <end>, cut to max_length words."""
         unk = self.index[UNK]
         ids = [self.index.get(word, unk) for word in words[: self.max_length]]
         return [self.index[START]] + ids + [self.index[END]]
 
-    def decode(self, ids) -> list:
+    def decode(self, ids: TokenIds) -> list:
         """Words for ids, stopping at <end> and leaving out special tokens."""
         words = []
         for i in ids:
@@ -49,7 +53,7 @@ class Vocabulary:
                 words.append(word)
         return words
 
-    def teacher_forcing_arrays(self, captions):
+    def teacher_forcing_arrays(self, captions: Sequence[Words]) -> tuple[np.ndarray, np.ndarray]:
         """(inputs, targets) int32 arrays (N, max_length + 1): targets are inputs shifted by one word."""
         width = self.max_length + 1
         inputs = np.zeros((len(captions), width), np.int32)
@@ -65,7 +69,7 @@ class Vocabulary:
                            "max_length": self.max_length, "words": self.words})
 
     @classmethod
-    def from_json(cls, text):
+    def from_json(cls, text: str) -> Vocabulary:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:

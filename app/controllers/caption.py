@@ -1,17 +1,28 @@
 """Caption page: open a photo, caption it, speak it; owns the loaded model (the Captioner)."""
+from __future__ import annotations
+
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional
 
 from PIL import Image
 
+from ml.annotations import PathLike
 from ml.card import headline_metrics
 
 from ..constants import PREVIEW_SIZE
 
+if TYPE_CHECKING:
+    from ..application import App
+    from ..models import CaptionHistory, ModelRegistry, SettingsModel
+    from ..views.caption_view import CaptionView
+    from .speech import SpeechService
+    from .tasks import TaskRunner
+
 log = logging.getLogger(__name__)
 
 
-def card_summary(card, beam_width) -> str:
+def card_summary(card: dict, beam_width: int) -> str:
     """The model card's key facts in a few lines, with its test scores at the beam width in use."""
     lines = [f"{card.get('name', '?')} · encoder {card.get('encoder')}", f"created {card.get('created', '?')[:10]}"]
     headline = headline_metrics(card, beam_width)
@@ -24,7 +35,8 @@ def card_summary(card, beam_width) -> str:
 
 
 class CaptionController:
-    def __init__(self, app, view, runner, speech, settings_model, registry, history):
+    def __init__(self, app: App, view: CaptionView, runner: TaskRunner, speech: SpeechService,
+                 settings_model: SettingsModel, registry: ModelRegistry, history: CaptionHistory):
         self.app, self.view, self.runner, self.speech = app, view, runner, speech
         self.settings_model, self.registry, self.history = settings_model, registry, history
         self.captioner, self.captioner_path = None, None
@@ -35,14 +47,14 @@ class CaptionController:
                                "<<CopyCaption>>": self.copy_caption, "<<SaveSpeech>>": self.ask_save_speech,
                                "<<ModelChosen>>": self.model_chosen, "<<SettingsChanged>>": self.settings_changed,
                                "<<HistoryChosen>>": self.history_chosen,
-                               "<<PhotoDropped>>": lambda: self.open_photo(view.dropped_path)}.items():
+                               "<<PhotoDropped>>": self.photo_dropped}.items():
             view.on(event, handler)
         settings = settings_model.settings
         view.set_beam_width(settings.beam_width)
         view.set_auto_speak(settings.auto_speak)
 
     # ============ model ============
-    def start(self):
+    def start(self) -> None:
         """Load TensorFlow and the model in the background; check for a speech engine."""
         self.refresh_models()
         self.load_model(self.current_model_path())
@@ -52,13 +64,13 @@ class CaptionController:
         chosen = self.settings_model.settings.model_path
         return Path(chosen) if chosen and Path(chosen).is_file() else self.registry.default_path()
 
-    def refresh_models(self):
+    def refresh_models(self) -> None:
         self.entries = {e.name: e for e in self.registry.entries()}
         current = self.current_model_path()
         current_name = next((n for n, e in self.entries.items() if e.path == current), None)
         self.view.set_models(list(self.entries), current_name)
 
-    def load_model(self, path):
+    def load_model(self, path: PathLike) -> None:
         path = Path(path)
         self.view.set_status("Loading TensorFlow and the model…")
         self.view.set_photo_loaded(False)
@@ -82,24 +94,24 @@ class CaptionController:
         self.view.set_status("No model loaded")
         self.app.show_error(f"Cannot load the model: {error}")
 
-    def model_chosen(self):
+    def model_chosen(self) -> None:
         entry = self.entries.get(self.view.get_model_name())
         if entry and entry.path != self.captioner_path:
             self.settings_model.update(model_path=str(entry.path))
             self.load_model(entry.path)
 
-    def settings_changed(self):
+    def settings_changed(self) -> None:
         self.settings_model.update(beam_width=self.view.get_beam_width(), auto_speak=self.view.get_auto_speak())
         if self.captioner is not None:
             self.view.set_model_info(card_summary(self.captioner.card, self.view.get_beam_width()))
 
     # ============ photo and caption ============
-    def ask_photo(self):
+    def ask_photo(self) -> None:
         path = self.app.dialogs.open_photo(self.settings_model.settings.last_open_dir)
         if path:
             self.open_photo(path)
 
-    def open_photo(self, path, caption=""):
+    def open_photo(self, path: PathLike, caption: str = "") -> None:
         """Show a photo (read and scaled on a worker) ready to caption, or with a caption it already has."""
         path = Path(path)
         self.settings_model.update(last_open_dir=str(path.parent))
@@ -108,7 +120,7 @@ class CaptionController:
             from ml.images import open_rgb
 
             image = open_rgb(path)
-            image.thumbnail(PREVIEW_SIZE, Image.LANCZOS)
+            image.thumbnail(PREVIEW_SIZE, Image.Resampling.LANCZOS)
             return image
 
         self.runner.submit("files", work, on_done=lambda image: self._photo_opened(path, image, caption),
@@ -120,7 +132,7 @@ class CaptionController:
         self.view.set_caption(caption)
         self.view.set_photo_loaded(self.captioner is not None)
 
-    def caption(self):
+    def caption(self) -> None:
         if self.photo_path is None or self.captioner is None:
             return
         path, beam, captioner = self.photo_path, self.view.get_beam_width(), self.captioner
@@ -135,14 +147,20 @@ class CaptionController:
             return
         self.view.set_caption(result.caption)
         self.view.set_status("")
-        self.history.add(result.path, result.caption, self.captioner.card.get("name", ""))
+        model_name = self.captioner.card.get("name", "") if self.captioner else ""
+        self.history.add(result.path, result.caption, model_name)
         self.view.set_history(self.history.entries)
         if self.view.get_auto_speak() and self.speech_available:
             self.speak()
 
-    def history_chosen(self):
-        entry = self.history.entries[self.view.chosen_history_index]
-        self.open_photo(entry.path, entry.caption)
+    def history_chosen(self) -> None:
+        if self.view.chosen_history_index is not None:
+            entry = self.history.entries[self.view.chosen_history_index]
+            self.open_photo(entry.path, entry.caption)
+
+    def photo_dropped(self) -> None:
+        if self.view.dropped_path:
+            self.open_photo(self.view.dropped_path)
 
     # ============ speech ============
     def _speech_probed(self, outcome):
@@ -150,23 +168,23 @@ class CaptionController:
         self.speech_available = bool(available)
         self.view.set_speech_available(self.speech_available, reason or "no text-to-speech engine found")
 
-    def speak(self):
+    def speak(self) -> None:
         text = self.view.get_caption()
         if text and self.speech_available:
             self.speech.rate = self.settings_model.settings.speech_rate
             self.speech.speak(text)
 
-    def stop_speech(self):
+    def stop_speech(self) -> None:
         self.speech.stop()
 
-    def copy_caption(self):
+    def copy_caption(self) -> None:
         text = self.view.get_caption()
         if text:
             self.app.clipboard_clear()
             self.app.clipboard_append(text)
             self.view.set_status("Caption copied")
 
-    def ask_save_speech(self):
+    def ask_save_speech(self) -> None:
         text = self.view.get_caption()
         if not text:
             return
@@ -174,7 +192,7 @@ class CaptionController:
         if path:
             self.save_speech(path)
 
-    def save_speech(self, path, on_finished=None):
+    def save_speech(self, path: PathLike, on_finished: Optional[Callable[[bool, str], None]] = None) -> None:
         """Write the caption's speech to a file; the outcome comes back through the task queue."""
         def finished(ok, error):
             self.runner.post(self._speech_saved, (Path(path), ok, error))

@@ -1,25 +1,42 @@
 """Folder page: caption every photo in a folder on a worker, edit, export."""
+from __future__ import annotations
+
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional
+
+from ml.annotations import PathLike
 
 from ..constants import ExportFormat
 
+if TYPE_CHECKING:
+    from ml.captioner import Captioner
+
+    from ..application import App
+    from ..models import SettingsModel
+    from ..models.folder_captions import FolderCaptions
+    from ..views.folder_view import FolderView
+    from .tasks import TaskRunner
+
 
 class FolderController:
-    def __init__(self, app, view, runner, captions_model, get_captioner, settings_model):
+    def __init__(self, app: App, view: FolderView, runner: TaskRunner, captions_model: FolderCaptions,
+                 get_captioner: Callable[[], Optional[Captioner]], settings_model: SettingsModel):
         self.app, self.view, self.runner = app, view, runner
         self.captions, self.get_captioner, self.settings_model = captions_model, get_captioner, settings_model
-        self.cancel_event, self.paths = None, []
+        self.cancel_event: Optional[threading.Event] = None  # set while captioning runs
+        self.paths: list[Path] = []  # the chosen folder's photos
         for event, handler in {"<<ChooseFolder>>": self.ask_folder, "<<CaptionFolder>>": self.caption_all,
                                "<<CancelFolder>>": self.cancel_job, "<<CaptionEdited>>": self.caption_edited,
                                "<<ExportCaptions>>": self.ask_export}.items():
             view.on(event, handler)
 
-    def ask_folder(self):
+    def ask_folder(self) -> None:
         folder = self.app.dialogs.choose_folder("Choose a folder of photos")
         if folder:
             self.choose_folder(folder)
 
-    def choose_folder(self, folder):
+    def choose_folder(self, folder: PathLike) -> None:
         """List the folder's photos on a worker (a big folder must not freeze the window)."""
         folder = Path(folder)
 
@@ -37,12 +54,12 @@ class FolderController:
 
         self.runner.submit("files", work, on_done=listed, on_error=lambda e: self.app.show_error(str(e)))
 
-    def caption_all(self):
+    def caption_all(self) -> None:
         captioner = self.get_captioner()
         if captioner is None:
             self.app.show_error("The model is still loading; try again in a moment")
             return
-        if not self.paths:
+        if not self.paths or self.captions.folder is None:
             self.app.show_error("Choose a folder with photos first")
             return
         self.captions.reset(self.captions.folder)
@@ -56,7 +73,7 @@ class FolderController:
             return captioner.caption(paths, beam_width=beam, on_progress=each_batch, cancel=cancel)
 
         self.cancel_event = self.runner.submit("folder", work, on_done=self._finished, on_progress=self._progress,
-                                         on_cancelled=self._cancelled, on_error=self._failed)
+                                               on_cancelled=self._cancelled, on_error=self._failed)
         self.view.set_running(True, has_rows=False)
         self.view.show_progress(0)
 
@@ -82,19 +99,21 @@ class FolderController:
         self._cancelled(None)
         self.app.show_error(str(error))
 
-    def cancel_job(self):
+    def cancel_job(self) -> None:
         if self.cancel_event is not None:
             self.cancel_event.set()
 
-    def caption_edited(self):
+    def caption_edited(self) -> None:
         selected = self.view.selected_photo()
         text = self.view.get_edited_caption()
         if selected is not None and text:
             self.captions.edit(int(selected), text)
             self.view.update_row(selected, text)
 
-    def ask_export(self):
+    def ask_export(self) -> None:
         export_format = self.view.export_format
+        if export_format is None:
+            return
         if export_format == ExportFormat.SIDECAR:
             self.export(export_format)
             return
@@ -102,11 +121,13 @@ class FolderController:
         if target:
             self.export(export_format, target)
 
-    def export(self, export_format, target=None):
+    def export(self, export_format: ExportFormat, target: Optional[PathLike] = None) -> None:
         try:
             if export_format == ExportFormat.SIDECAR:
                 written = self.captions.export_sidecars()
                 message = f"Wrote {len(written)} .txt files next to the photos"
+            elif target is None:
+                return
             elif export_format == ExportFormat.CSV:
                 self.captions.export_csv(target)
                 message = f"Saved {Path(target).name}"

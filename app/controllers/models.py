@@ -1,23 +1,33 @@
 """Models page: list, import, export, delete, set default."""
-from pathlib import Path
+from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional
+
+from ml.annotations import PathLike
 from ml.bundle import BundleError
 from ml.card import headline_metrics
 
 from ..models import RegistryError
 
+if TYPE_CHECKING:
+    from ..application import App
+    from ..models import ModelEntry, ModelRegistry
+    from ..views.models_view import ModelsView
+
 
 class ModelsController:
-    def __init__(self, app, view, registry, on_models_changed, get_beam_width):
+    def __init__(self, app: App, view: ModelsView, registry: ModelRegistry, on_models_changed: Callable[..., None],
+                 get_beam_width: Callable[[], int]):
         self.app, self.view, self.registry, self.on_models_changed = app, view, registry, on_models_changed
         self.get_beam_width = get_beam_width  # the scores shown are the ones at the beam width in use
-        self.entries = {}
+        self.entries: dict[str, ModelEntry] = {}  # by path
         for event, handler in {"<<ImportModel>>": self.ask_import, "<<ExportModel>>": self.ask_export,
                                "<<DeleteModel>>": self.delete, "<<SetDefaultModel>>": self.set_default,
                                "<<ModelSelected>>": self.show_selected}.items():
             view.on(event, handler)
 
-    def refresh(self):
+    def refresh(self) -> None:
         self.entries = {str(e.path): e for e in self.registry.entries()}
         default = self.registry.default_path()
         rows = []
@@ -29,19 +39,19 @@ class ModelsController:
         self.view.set_models(rows)
         self.show_selected()
 
-    def selected(self):
+    def selected(self) -> Optional[ModelEntry]:
         return self.entries.get(self.view.selected_model())
 
-    def show_selected(self):
+    def show_selected(self) -> None:
         entry = self.selected()
         self.view.show_card(entry.card if entry else None, deletable=bool(entry and not entry.shipped))
 
-    def ask_import(self):
+    def ask_import(self) -> None:
         path = self.app.dialogs.open_model()
         if path:
             self.import_model(path)
 
-    def import_model(self, path):
+    def import_model(self, path: PathLike) -> None:
         try:
             entry = self.registry.add(path)
         except (BundleError, RegistryError, OSError) as error:
@@ -51,14 +61,14 @@ class ModelsController:
         self.view.select(str(entry.path))
         self.on_models_changed()
 
-    def ask_export(self):
+    def ask_export(self) -> None:
         entry = self.selected()
         if entry:
             target = self.app.dialogs.save_model(entry.path.name)
             if target:
                 self.registry.export(entry, Path(target))
 
-    def delete(self):
+    def delete(self) -> None:
         entry = self.selected()
         if entry is None:
             return
@@ -70,7 +80,7 @@ class ModelsController:
         self.refresh()
         self.on_models_changed()
 
-    def set_default(self):
+    def set_default(self) -> None:
         entry = self.selected()
         if entry:
             self.registry.set_default(entry.path)

@@ -1,4 +1,6 @@
 """Speech on its own thread, one short-lived process per utterance (see app/speech_worker.py)."""
+from __future__ import annotations
+
 import logging
 import os
 import queue
@@ -9,7 +11,9 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Callable, Optional
 
+from ml.annotations import PathLike
 from ml.atomic import replace_atomically
 
 log = logging.getLogger(__name__)
@@ -53,29 +57,29 @@ def _encode_mp3(wav, path):
 class SpeechService:
     """Speaks texts in order on a background thread; stop() silences it at once."""
 
-    def __init__(self, rate=165):
+    def __init__(self, rate: int = 165):
         self.rate = rate
-        self.requests = queue.Queue()
+        self.requests: queue.Queue = queue.Queue()
         self.available, self.reason = None, ""
-        self._process = None
+        self._process: Optional[subprocess.Popen] = None
         self._lock = threading.Lock()
         threading.Thread(target=self._run, name="speech", daemon=True).start()
 
-    def probe(self):
+    def probe(self) -> tuple[Optional[bool], str]:
         """Check once (on the speech thread) whether a TTS engine exists; returns (ok, reason)."""
         done = threading.Event()
         self.requests.put(("probe", None, done))
         done.wait(30)
         return self.available, self.reason
 
-    def speak(self, text, on_finished=None):
+    def speak(self, text: str, on_finished: Optional[Callable[[bool, str], None]] = None) -> None:
         self.requests.put(("speak", text, on_finished))
 
-    def save(self, text, path, on_finished=None):
+    def save(self, text: str, path: PathLike, on_finished: Optional[Callable[[bool, str], None]] = None) -> None:
         """Write the speech to a WAV file (MP3 when the name ends in .mp3 and ffmpeg exists)."""
         self.requests.put(("save", (text, Path(path)), on_finished))
 
-    def stop(self):
+    def stop(self) -> None:
         """End the current utterance at once and drop the ones waiting."""
         while True:
             try:
@@ -115,10 +119,10 @@ class SpeechService:
 
     def _call(self, *args):
         with self._lock:
-            self._process = subprocess.Popen(worker_command(*args), cwd=SOURCE_ROOT, stdin=subprocess.DEVNULL,
-                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                             start_new_session=os.name == "posix")
-            process = self._process
+            process = subprocess.Popen(worker_command(*args), cwd=SOURCE_ROOT, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                       start_new_session=os.name == "posix")
+            self._process = process
         _, stderr = process.communicate()
         if process.returncode < 0:
             return process.returncode, "stopped"

@@ -1,13 +1,24 @@
 """Train page: report on a data set, train with progress, cancel, resume, and adopt the result."""
-import datetime
-from pathlib import Path
+from __future__ import annotations
 
+import datetime
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional
+
+from ml.annotations import PathLike
 from ml.card import metric_key
 from ml.config import user_data_dir
 from ml.progress import Phase
 
+if TYPE_CHECKING:
+    from ..application import App
+    from ..models import ModelEntry, ModelRegistry
+    from ..views.train_view import TrainView
+    from .tasks import TaskRunner
 
-def parse_train_settings(form) -> dict:
+
+def parse_train_settings(form: dict[str, str]) -> dict:
     """Check the form's strings; raises ValueError with a one-line message."""
     def number(key, kind, low, label):
         try:
@@ -28,26 +39,31 @@ def parse_train_settings(form) -> dict:
 
 
 class TrainController:
-    def __init__(self, app, view, runner, registry, on_model_added):
+    def __init__(self, app: App, view: TrainView, runner: TaskRunner, registry: ModelRegistry,
+                 on_model_added: Callable[[ModelEntry], None]):
         self.app, self.view, self.runner, self.registry = app, view, runner, registry
         self.on_model_added = on_model_added
-        self.dataset_folder, self.run_dir, self.settings = None, None, None
-        self.cancel_event, self.result_card, self.epochs = None, None, []
+        self.dataset_folder: Optional[Path] = None  # chosen and read without error
+        self.run_dir: Optional[Path] = None  # the run that Resume continues
+        self.settings: dict = {}  # the checked form of the run in run_dir
+        self.cancel_event: Optional[threading.Event] = None  # set while a run is going
+        self.result_card: Optional[dict] = None
+        self.epochs: list[dict] = []  # losses of the finished epochs, for the plot
         for event, handler in {"<<ChooseDataset>>": self.ask_dataset, "<<StartTraining>>": self.start,
                                "<<CancelTraining>>": self.cancel_training, "<<ResumeTraining>>": self.resume,
                                "<<UseTrainedModel>>": self.use_model}.items():
             view.on(event, handler)
 
     @property
-    def running(self):
+    def running(self) -> bool:
         return self.cancel_event is not None
 
-    def ask_dataset(self):
+    def ask_dataset(self) -> None:
         folder = self.app.dialogs.choose_folder("Choose a data set folder")
         if folder:
             self.choose_dataset(folder)
 
-    def choose_dataset(self, folder):
+    def choose_dataset(self, folder: PathLike) -> None:
         """Read the data set on a worker and show what was found before any work."""
         folder = Path(folder)
         self.view.set_dataset_report(f"Reading {folder}…")
@@ -68,7 +84,7 @@ class TrainController:
 
         self.runner.submit("files", work, on_done=found, on_error=failed)
 
-    def start(self):
+    def start(self) -> None:
         if self.dataset_folder is None:
             self.app.show_error("Choose a data set folder first")
             return
@@ -80,17 +96,17 @@ class TrainController:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.run_dir = user_data_dir() / "runs" / f"{self.dataset_folder.name}-{self.settings['encoder']}-{stamp}"
         self.epochs = []
-        self._launch()
+        self._launch(self.dataset_folder, self.run_dir)
 
-    def resume(self):
-        if self.run_dir is not None and not self.running:
-            self._launch()
+    def resume(self) -> None:
+        if self.run_dir is not None and self.dataset_folder is not None and not self.running:
+            self._launch(self.dataset_folder, self.run_dir)
 
-    def _launch(self):
+    def _launch(self, folder: Path, run_dir: Path):
         from ml.pipeline import train_model
         from ml.training import TrainConfig
 
-        settings, folder, run_dir = dict(self.settings), self.dataset_folder, self.run_dir
+        settings = dict(self.settings)
         photos = settings.pop("max_train_photos")
         config = TrainConfig(**settings)
         output = run_dir / f"{run_dir.name}.captioner"  # the file name becomes the model's name
@@ -103,7 +119,7 @@ class TrainController:
         self.result_card = None
         self.view.set_results("")
         self.cancel_event = self.runner.submit("train", work, on_done=self._finished, on_error=self._failed,
-                                         on_progress=self._progress, on_cancelled=self._cancelled)
+                                               on_progress=self._progress, on_cancelled=self._cancelled)
         self.view.set_running(True, can_resume=False, has_result=False)
         self.view.show_progress("Step 1 of 3: photo features…", 0)
 
@@ -156,16 +172,16 @@ class TrainController:
         self.view.set_running(False, can_resume=self.run_dir is not None, has_result=False)
         self.app.show_error(str(error))
 
-    def cancel_training(self):
+    def cancel_training(self) -> None:
         if self.cancel_event is not None:
             self.cancel_event.set()
             self.view.show_progress("Cancelling…", 0)
 
-    def use_model(self):
+    def use_model(self) -> None:
         """Add the trained model to the registry and make it the default."""
-        if self.result_card is None:
+        if self.result_card is None or self.run_dir is None:
             return
-        name = f"{self.run_dir.name}"
+        name = self.run_dir.name
         entry = self.registry.add(self.run_dir / f"{name}.captioner", name=name)
         self.registry.set_default(entry.path)
         self.on_model_added(entry)

@@ -1,9 +1,12 @@
 """Captions of a folder's photos, editable, and their export as sidecars, CSV or JSON (atomic writes)."""
+from __future__ import annotations
+
 import csv
 import io
 import json
 from pathlib import Path
 
+from ml.annotations import PathLike
 from ml.atomic import write_text_atomically
 from ml.results import CaptionResult
 
@@ -12,13 +15,13 @@ class FolderCaptions:
     def __init__(self):
         self.folder, self.rows = None, []
 
-    def reset(self, folder):
+    def reset(self, folder: PathLike) -> None:
         self.folder, self.rows = Path(folder), []
 
-    def add(self, result: CaptionResult):
+    def add(self, result: CaptionResult) -> None:
         self.rows.append(CaptionResult(Path(result.path), result.caption, result.error))
 
-    def edit(self, index, caption):
+    def edit(self, index: int, caption: str) -> None:
         self.rows[index].caption = caption
 
     def captioned(self) -> list:
@@ -36,13 +39,13 @@ class FolderCaptions:
             written.append(target)
         return written
 
-    def export_csv(self, target):
+    def export_csv(self, target: PathLike) -> None:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["image", "caption"])
         writer.writerows([row.path.name, row.caption] for row in self.captioned())
         write_text_atomically(target, buffer.getvalue())
 
-    def export_json(self, target):
+    def export_json(self, target: PathLike) -> None:
         data = [{"image": row.path.name, "caption": row.caption} for row in self.captioned()]
         write_text_atomically(target, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

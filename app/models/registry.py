@@ -1,12 +1,15 @@
 """The model files the app knows: the shipped default (read-only) and the user's own models."""
+from __future__ import annotations
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
+from ml.annotations import PathLike
+from ml.atomic import copy_atomically, write_text_atomically
 from ml.bundle import BUNDLE_SUFFIX, BundleError, read_card
 from ml.errors import UserError
-
-from ml.atomic import copy_atomically, write_text_atomically
 
 
 class RegistryError(UserError, ValueError):
@@ -45,10 +48,10 @@ class ModelRegistry:
             return Path(chosen)
         return self.shipped_model
 
-    def set_default(self, path):
+    def set_default(self, path: PathLike) -> None:
         self._save_state({"default": str(Path(path))})
 
-    def add(self, source, name=None) -> ModelEntry:
+    def add(self, source: PathLike, name: Optional[str] = None) -> ModelEntry:
         """Copy a model file in (checked first); the copy is atomic."""
         source = Path(source)
         card = read_card(source)
@@ -59,10 +62,10 @@ class ModelRegistry:
         copy_atomically(source, target)
         return ModelEntry(target.stem, target, card, False)
 
-    def export(self, entry: ModelEntry, destination):
+    def export(self, entry: ModelEntry, destination: PathLike) -> None:
         copy_atomically(entry.path, destination)
 
-    def delete(self, entry: ModelEntry):
+    def delete(self, entry: ModelEntry) -> None:
         if entry.shipped:
             raise RegistryError(f"{entry.name}: the shipped model cannot be deleted")
         if self.default_path() == entry.path:

@@ -40,9 +40,9 @@ class SettingsModel:
             log.warning("%s: settings ignored (%s)", self.path, error)
         return self.settings
 
-    def save(self):
+    def save(self) -> None:
         write_text_atomically(self.path, json.dumps(dataclasses.asdict(self.settings), indent=2))
 
-    def update(self, **changes):
+    def update(self, **changes) -> None:
         self.settings = dataclasses.replace(self.settings, **changes)
         self.save()

@@ -28,11 +28,11 @@ class ModelsView(PageFrame):
         self.card_box.grid(row=1, column=1, sticky="nsew", padx=(10, 20), pady=6)
         buttons = ctk.CTkFrame(self, fg_color="transparent")
         buttons.grid(row=2, column=0, columnspan=2, sticky="w", padx=20, pady=(4, 16))
-        self.buttons = {}
-        for column, (text, event) in enumerate([("Import…", "<<ImportModel>>"), ("Export…", "<<ExportModel>>"),
-                                                ("Delete", "<<DeleteModel>>"), ("Set default", "<<SetDefaultModel>>")]):
+        self.buttons: dict[str, ctk.CTkButton] = {}
+        for position, (text, event) in enumerate([("Import…", "<<ImportModel>>"), ("Export…", "<<ExportModel>>"),
+                                                  ("Delete", "<<DeleteModel>>"), ("Set default", "<<SetDefaultModel>>")]):
             button = ctk.CTkButton(buttons, text=text, width=110, command=lambda e=event: self.emit(e))
-            button.grid(row=0, column=column, padx=(0, 8))
+            button.grid(row=0, column=position, padx=(0, 8))
             self.buttons[event] = button
 
     # ============ data API for the controller ============

@@ -31,8 +31,8 @@ class LossPlot(ctk.CTkFrame):
         super().__init__(master, **kwargs)
         self.canvas = tk.Canvas(self, height=180, highlightthickness=0, background="#f4f4f4")
         self.canvas.pack(fill="both", expand=True, padx=4, pady=4)
+        self.epochs: list[dict] = []
         self.canvas.bind("<Configure>", lambda _: self.plot(self.epochs))
-        self.epochs = []
 
     def plot(self, epochs):
         self.epochs = list(epochs)

@@ -113,7 +113,7 @@ def test_train_cancel_resume_and_use_model(app, flickr8k):
     assert "BLEU4" in view.results_box.get("1.0", "end") and "Sample captions" in view.results_box.get("1.0", "end")
     view.use_button.invoke()
     run_until(app.update, lambda: app.caption.captioner and app.caption.captioner.card["encoder"] == "efficientnet-lite0",
-         120, "the new model to load")
+              120, "the new model to load")
     assert app.registry.default_path().parent == app.registry.user_dir
 
 

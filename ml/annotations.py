@@ -1,0 +1,12 @@
+"""Names for what ml's public functions take and give, so their signatures say what they hold."""
+import os
+from typing import Sequence, Union
+
+import numpy as np
+
+PathLike = Union[str, "os.PathLike[str]"]
+Words = list[str]  # one caption as cleaned words, e.g. ["a", "dog", "runs"]
+References = dict[str, list[Words]]  # photo name -> its human captions
+FeaturesByName = dict[str, np.ndarray]  # photo name -> its encoder features (pooled vector or grid)
+CaptionArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # features, photo index, inputs, targets
+TokenIds = Union[Sequence[int], np.ndarray]  # word ids of one caption
