@@ -133,3 +133,22 @@ def test_bundle_stores_float16_weights_that_decode_like_the_trained_ones(tiny_mo
     log_probs = [step.step(*step.start(grid), np.array([1, 2]))[0] for step in steps]
     assert np.abs(log_probs[1] - log_probs[0]).max() < 1e-2
     assert np.array_equal(log_probs[1].argmax(axis=1), log_probs[0].argmax(axis=1))
+
+
+BUGGY_CLI = ("import sys, ml.__main__ as cli\n"
+             "def caption_with_a_bug(args):\n"
+             "    return {}['no such key']  # a programming error injected into the caption command\n"
+             "cli.cmd_caption = caption_with_a_bug\n"
+             "sys.exit(cli.main(['caption', 'photo.jpg']))\n")
+
+
+@pytest.mark.parametrize("debug", ["0", "1"])
+def test_cli_bug_is_one_line_with_the_traceback_in_the_log(tmp_path, debug):
+    env = dict(os.environ, IMAGE_CAPTIONER_CONFIG_DIR=str(tmp_path), IMAGE_CAPTIONER_DEBUG=debug)
+    result = subprocess.run([sys.executable, "-c", BUGGY_CLI], cwd=REPO, env=env, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=120)
+    log = (tmp_path / "logs" / "cli.log").read_text()
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[0] == f"error: unexpected KeyError: 'no such key' (a bug; details in {tmp_path / 'logs' / 'cli.log'})"
+    assert "Traceback" in log and "caption_with_a_bug" in log
+    assert ("Traceback" in result.stderr) == (debug == "1")
