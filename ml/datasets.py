@@ -9,6 +9,8 @@ Layouts:
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import random
 import re
 from dataclasses import dataclass, field
@@ -61,6 +63,17 @@ class Dataset:
     def references(self, split: str) -> dict:
         """Photo name -> its cleaned reference captions, for one split."""
         return {name: self.captions[name] for name in self.splits[split]}
+
+    def fingerprint(self) -> dict:
+        """What identifies the data a training run learns from: the layout, the photos per split, and one
+        hash over every split's photo names and captions (another data set, photo limit or caption
+        file changes it; moving the folder does not)."""
+        digest = hashlib.sha256()
+        for split in SPLITS:
+            for name in self.splits.get(split, []):
+                digest.update(json.dumps([split, name, self.captions.get(name, [])]).encode("utf-8"))
+        return {"layout": self.layout, "photos": {s: len(self.splits.get(s, [])) for s in SPLITS},
+                "sha256": digest.hexdigest()}
 
     def summary(self) -> str:
         """One paragraph telling the user what was found before any work starts."""

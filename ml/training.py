@@ -234,13 +234,40 @@ def _saved_config(config_file) -> str:
     return _cross_entropy_settings({**SETTINGS_OF_OLDER_RUNS, **json.loads(config_file.read_text())})
 
 
-def _start_or_resume(run_dir, vocab, feature_dim, config):
-    """A compiled model and the run state: fresh, or continued from the last checkpoint."""
+def _describe_data(fingerprint: dict) -> str:
+    photos = fingerprint.get("photos", {})
+    return (f"layout {fingerprint.get('layout')}, "
+            f"{'/'.join(str(photos.get(s, '?')) for s in ('train', 'dev', 'test'))} train/dev/test photos")
+
+
+def _refuse_other_data(run_dir: Path, fingerprint: dict, vocab: Vocabulary) -> None:
+    """A run folder resumes only on the data it started on; anything else would mix two runs."""
+    data_file = run_dir / "data.json"
+    if data_file.is_file():
+        saved = json.loads(data_file.read_text())
+        if saved == fingerprint:
+            return
+        same_counts = _describe_data(saved) == _describe_data(fingerprint)
+        difference = ("the same counts but other photos or captions" if same_counts
+                      else f"{_describe_data(saved)}, now {_describe_data(fingerprint)}")
+    elif Vocabulary.from_json((run_dir / "vocab.json").read_text()).words != vocab.words:
+        difference = "its vocabulary differs from this data's"  # a run folder from before data.json
+    else:
+        return
+    raise TrainingError(f"{run_dir}: this run folder was started on other data ({difference}); "
+                        "choose another run folder or delete this one")
+
+
+def _start_or_resume(run_dir, vocab, feature_dim, config, fingerprint):
+    """A compiled model and the run state: fresh, or continued from the last checkpoint of the same
+    settings and data."""
     config_file, state_file, last = run_dir / "config.json", run_dir / "state.json", run_dir / "last.keras"
     wanted = json.dumps(dataclasses.asdict(config), sort_keys=True)
     if state_file.is_file() and last.is_file():
         if _saved_config(config_file) != _cross_entropy_settings(dataclasses.asdict(config)):
-            raise TrainingError(f"{run_dir}: this run folder was started with other settings")
+            raise TrainingError(f"{run_dir}: this run folder was started with other settings; "
+                                "choose another run folder or delete this one")
+        _refuse_other_data(run_dir, fingerprint, vocab)
         state = json.loads(state_file.read_text())
         model = keras.models.load_model(last, safe_mode=True)
         model.optimizer.learning_rate.assign(state.get("learning_rate", config.learning_rate))
@@ -248,6 +275,7 @@ def _start_or_resume(run_dir, vocab, feature_dim, config):
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomically(config_file, wanted)
     write_text_atomically(run_dir / "vocab.json", vocab.to_json())
+    write_text_atomically(run_dir / "data.json", json.dumps(fingerprint, indent=2))
     keras.utils.set_random_seed(config.seed)
     state = {"epoch": 0, "best_val_loss": float("inf"), "best_epoch": 0, "waited": 0,
              "stopped_early": False, "history": []}
@@ -266,7 +294,7 @@ def train_decoder(dataset: Dataset, features_by_name: FeaturesByName, config: Tr
     if config.mirrored:
         train = with_mirrored(train, dataset.splits["train"], features_by_name, mirrored_by_name or {})
     dev = caption_arrays(dataset.splits["dev"], dataset, features_by_name, vocab)
-    model, state = _start_or_resume(run_dir, vocab, train[0].shape[-1], config)
+    model, state = _start_or_resume(run_dir, vocab, train[0].shape[-1], config, dataset.fingerprint())
     steps = -(-len(train[1]) // config.batch_size)
     stop_on_cancel = StopOnCancel(cancel)
     callbacks = [ReportProgress(state, config, steps, on_progress), stop_on_cancel,
