@@ -20,7 +20,7 @@ import numpy as np
 
 from .annotations import PathLike
 from .atomic import replace_atomically
-from .card import ensemble_card, stored_card, validate_card
+from .card import MAX_DECODERS, ensemble_card, stored_card, validate_card
 from .errors import BundleError
 from .vocab import Vocabulary, VocabularyError
 
@@ -29,8 +29,11 @@ if TYPE_CHECKING:
 
 BUNDLE_SUFFIX = ".captioner"
 MEMBERS = ("card.json", "vocab.json", "decoder.keras")
-MAX_DECODERS = 5
-MAX_MEMBER_BYTES = 200 * 1024 * 1024
+MiB = 1024 * 1024
+# Uncompressed sizes a model file may declare, checked before anything is read (a zip of 1 MB can hold
+# a 1 GiB card.json). The shipped five-decoder file: card 24 KB, vocabulary 30 KB, decoders 5-7 MB each.
+MAX_MEMBER_BYTES = {"card.json": 1 * MiB, "vocab.json": 16 * MiB, "decoder": 200 * MiB}
+MAX_TOTAL_BYTES = 400 * MiB
 
 
 @dataclass
@@ -86,6 +89,17 @@ def save_bundle(path: PathLike, decoders: Union[keras.Model, Sequence[keras.Mode
     return replace_atomically(path, write_zip)
 
 
+def _check_sizes(path: Path, infos) -> None:
+    """Refuse a member, or all of them together, larger than any model this app writes."""
+    for info in infos:
+        limit = MAX_MEMBER_BYTES.get(info.filename, MAX_MEMBER_BYTES["decoder"])
+        if info.file_size > limit:
+            raise BundleError(f"{path}: {info.filename} is too large ({info.file_size // MiB} MiB; at most {limit // MiB})")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_TOTAL_BYTES:
+        raise BundleError(f"{path}: its contents are too large ({total // MiB} MiB; at most {MAX_TOTAL_BYTES // MiB})")
+
+
 def _read_members(path):
     try:
         with zipfile.ZipFile(path) as archive:
@@ -94,8 +108,7 @@ def _read_members(path):
             expected = list(MEMBERS[:2]) + [decoder_member(i) for i in range(max(len(decoders), 1))]
             if sorted(infos) != sorted(expected):
                 raise BundleError(f"{path}: unexpected contents {sorted(infos)[:5]} (want {', '.join(MEMBERS)})")
-            if any(info.file_size > MAX_MEMBER_BYTES for info in infos.values()):
-                raise BundleError(f"{path}: a member is too large")
+            _check_sizes(path, infos.values())
             return {name: archive.read(name) for name in expected}
     except zipfile.BadZipFile:
         raise BundleError(f"{path}: not a model file (not a zip archive)") from None
@@ -108,8 +121,10 @@ def read_card(path: PathLike) -> dict:
         raise BundleError(f"{path}: model file not found")
     try:
         with zipfile.ZipFile(path) as archive:
-            card = json.loads(archive.read("card.json"))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
+            info = archive.getinfo("card.json")
+            _check_sizes(path, [info])
+            card = json.loads(archive.read(info))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise BundleError(f"{path}: not a model file (no readable card.json)") from None
     validate_card(path, card)
     return card
@@ -124,7 +139,7 @@ def load_bundle(path: PathLike) -> Bundle:
     try:
         card = json.loads(members["card.json"])
         vocab = Vocabulary.from_json(members["vocab.json"].decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, VocabularyError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, VocabularyError) as error:
         raise BundleError(f"{path}: {error}") from None
     validate_card(path, card)
     decoders = [_load_decoder(path, members[name], card, vocab) for name in members if name.endswith(".keras")]
@@ -148,7 +163,25 @@ def _load_decoder(path, data, card, vocab):
         raise BundleError(f"{path}: decoder shapes do not match card.json and vocab.json")
     if "grid" in inputs and card.get("features") != "grid":
         raise BundleError(f"{path}: an attention decoder needs grid features, but card.json says otherwise")
+    _check_one_step(path, decoder, card)
     return decoder
+
+
+def _check_one_step(path: Path, decoder: keras.Model, card: dict) -> None:
+    """Run one decoding step on zeros, as captioning will: a safe Keras file whose layers are named or
+    shaped otherwise than this app's decoders is refused here, in one line, not mid-caption."""
+    from .decoder import StepDecoder
+
+    features = np.zeros((1, 4, card["feature_dim"]) if card.get("features") == "grid" else (1, card["feature_dim"]),
+                        np.float32)
+    try:
+        step_decoder = StepDecoder(decoder)
+        memory, state = step_decoder.start(features)
+        step_decoder.step(memory, state, np.zeros(1, np.int64))
+    except KeyError as missing:
+        raise BundleError(f"{path}: the decoder's layers are not the ones this app writes (no {missing})") from None
+    except (ValueError, IndexError, TypeError) as error:
+        raise BundleError(f"{path}: the decoder's weights do not fit together ({type(error).__name__})") from None
 
 
 def combine_bundles(paths: Sequence[PathLike], output: PathLike, name: Optional[str] = None) -> Path:

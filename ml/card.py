@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 from .encoders import ENCODERS, get_spec
 from .errors import BundleError
+from .schema import schema_problem
 
 CARD_FORMAT = "image-captioner-model"
 CARD_VERSION = 1
@@ -19,6 +20,33 @@ DATA_NOTE = ("Flickr8k (Hodosh, Young & Hockenmaier 2013, JAIR 47:853-899); "
 # Per-member facts that do not describe an ensemble as a whole.
 PER_MEMBER_FIELDS = ("format", "version", "metrics", "history", "self_critical")
 MEMBER_SUMMARY_FIELDS = ("name", "decoder", "training", "best_epoch", "self_critical", "metrics")
+MAX_DECODERS = 5
+
+_TEXT = {"type": "string", "maxLength": 10_000}
+_SCORES = {"type": "object", "additionalProperties": {"type": "number"}}
+# Every field the code reads, by type and range; other fields may be added by later versions.
+CARD_SCHEMA = {
+    "type": "object",
+    "required": ["format", "encoder", "feature_dim"],
+    "properties": {
+        "format": {"const": CARD_FORMAT},
+        "version": {"type": "integer", "minimum": 1},
+        "name": _TEXT, "created": _TEXT, "decoder": _TEXT, "command": _TEXT, "encoder_weights": _TEXT,
+        "encoder": {"enum": sorted(ENCODERS)},
+        "feature_dim": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+        "features": {"enum": ["pooled", "grid"]},
+        "decoders": {"type": "integer", "minimum": 1, "maximum": MAX_DECODERS},
+        "weights": {"enum": ["float16", "float32"]},
+        "best_epoch": {"type": "integer", "minimum": 0},
+        "train_seconds": {"type": "number"},
+        "metrics": {"type": "object", "additionalProperties": _SCORES},
+        "history": {"type": "array", "items": {"type": "object", "additionalProperties": {"type": "number"}}},
+        "training": {"type": "object"},
+        "dataset": {"type": "object"},
+        "self_critical": {"type": ["object", "null"]},
+        "members": {"type": "array", "items": {"type": "object"}},
+    },
+}
 
 
 def metric_key(split: str, beam_width: int) -> str:
@@ -90,11 +118,10 @@ def validate_card(path: Any, card: Any) -> dict:
     """The card if it describes a model this code can run; BundleError naming the file and field if not."""
     if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
         raise BundleError(f"{path}: not an image-captioner model (card.json has the wrong format)")
-    encoder = card.get("encoder")
-    if not isinstance(encoder, str) or encoder not in ENCODERS:
-        raise BundleError(f"{path}: unknown encoder {encoder!r} in card.json")
-    if not isinstance(card.get("feature_dim"), int):
-        raise BundleError(f"{path}: card.json lacks feature_dim")
-    if card.get("features", "pooled") not in ("pooled", "grid"):
-        raise BundleError(f"{path}: card.json names unknown features {card.get('features')!r}")
+    problem = schema_problem(card, CARD_SCHEMA)
+    if problem:
+        raise BundleError(f"{path}: card.json has a wrong field ({problem})")
+    if card["feature_dim"] != get_spec(card["encoder"]).feature_dim:
+        raise BundleError(f"{path}: card.json says feature_dim {card['feature_dim']}, but encoder "
+                          f"{card['encoder']} gives {get_spec(card['encoder']).feature_dim}")
     return card

@@ -20,6 +20,11 @@ MAX_IMAGE_PIXELS = 64_000_000
 MIN_WORD_COUNT = 5
 # Longest caption in words (longer ones are cut), not counting start/end tokens.
 MAX_CAPTION_WORDS = 30
+# The most any model file may ask for (its vocabulary's max_length): decoding stops there whatever the
+# decoder does, so a crafted file cannot make it run for minutes or allocate without bound.
+LONGEST_CAPTION_LIMIT = 100
+# The most words a vocabulary may have (Flickr8k's is 2,600 at 5 occurrences; COCO's about 10,000).
+LARGEST_VOCABULARY = 100_000
 
 # Decoder architectures (see ml/decoder.py), and the one a new run uses when none is named.
 DECODER_TYPES = ("merge", "inject", "attention")

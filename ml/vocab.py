@@ -8,7 +8,9 @@ from typing import Sequence
 import numpy as np
 
 from .annotations import TokenIds, Words
+from .config import LARGEST_VOCABULARY, LONGEST_CAPTION_LIMIT
 from .errors import UserError
+from .schema import schema_problem
 
 PAD, UNK, START, END = "<pad>", "<unk>", "<start>", "<end>"
 SPECIAL_TOKENS = (PAD, UNK, START, END)  # ids 0..3; padding must be 0 for masking
@@ -16,6 +18,20 @@ SPECIAL_TOKENS = (PAD, UNK, START, END)  # ids 0..3; padding must be 0 for maski
 
 class VocabularyError(UserError, ValueError):
     """A vocabulary JSON that is not one this program wrote."""
+
+
+VOCABULARY_SCHEMA = {
+    "type": "object",
+    "required": ["format", "words", "max_length"],
+    "properties": {
+        "format": {"const": "image-captioner-vocabulary"},
+        "version": {"type": "integer", "minimum": 1},
+        "max_length": {"type": "integer", "minimum": 1, "maximum": LONGEST_CAPTION_LIMIT},
+        "words": {"type": "array", "minItems": len(SPECIAL_TOKENS), "maxItems": LARGEST_VOCABULARY,
+                  "prefixItems": [{"const": token} for token in SPECIAL_TOKENS],
+                  "items": {"type": "string", "minLength": 1, "maxLength": 100}},
+    },
+}
 
 
 class Vocabulary:
@@ -76,8 +92,9 @@ class Vocabulary:
             raise VocabularyError(f"vocabulary is not valid JSON ({error.msg})") from None
         if not isinstance(data, dict) or data.get("format") != "image-captioner-vocabulary":
             raise VocabularyError("not an image-captioner vocabulary")
-        words, max_length = data.get("words"), data.get("max_length")
-        if (not isinstance(words, list) or not all(isinstance(w, str) for w in words)
-                or tuple(words[:4]) != SPECIAL_TOKENS or not isinstance(max_length, int) or max_length < 1):
-            raise VocabularyError("vocabulary JSON has a wrong word list or max_length")
-        return cls(words[4:], max_length)
+        problem = schema_problem(data, VOCABULARY_SCHEMA)
+        if problem:
+            raise VocabularyError(f"vocabulary JSON has a wrong field ({problem})")
+        if len(set(data["words"])) != len(data["words"]):
+            raise VocabularyError("vocabulary JSON lists a word twice")
+        return cls(data["words"][len(SPECIAL_TOKENS):], data["max_length"])

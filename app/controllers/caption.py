@@ -65,7 +65,7 @@ class CaptionController:
         return Path(chosen) if chosen and Path(chosen).is_file() else self.registry.default_path()
 
     def refresh_models(self) -> None:
-        self.entries = {e.name: e for e in self.registry.entries()}
+        self.entries = {e.name: e for e in self.registry.usable_entries()}
         current = self.current_model_path()
         current_name = next((n for n, e in self.entries.items() if e.path == current), None)
         self.view.set_models(list(self.entries), current_name)
@@ -82,7 +82,8 @@ class CaptionController:
             captioner.warm_up()
             return captioner
 
-        self.runner.submit("caption", work, on_done=self._model_loaded, on_error=self._model_failed)
+        self.runner.submit("caption", work, on_done=self._model_loaded,
+                           on_error=lambda error: self._model_failed(path, error))
 
     def _model_loaded(self, captioner):
         self.captioner, self.captioner_path = captioner, captioner.bundle.path
@@ -90,7 +91,13 @@ class CaptionController:
         self.view.set_status("Ready")
         self.view.set_photo_loaded(self.photo_path is not None)
 
-    def _model_failed(self, error):
+    def _model_failed(self, path, error):
+        """Say why in one line; a user's model that fails gives way to the shipped one."""
+        shipped = self.registry.shipped_model
+        if path != shipped and shipped.is_file():
+            self.app.show_error(f"Cannot load the model: {error}. Using the shipped model instead.")
+            self.load_model(shipped)
+            return
         self.view.set_status("No model loaded")
         self.app.show_error(f"Cannot load the model: {error}")
 

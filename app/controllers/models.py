@@ -33,7 +33,8 @@ class ModelsController:
         rows = []
         for key, entry in self.entries.items():
             _, test = headline_metrics(entry.card, self.get_beam_width()) or (0, {})
-            flags = ", ".join(f for f, on in [("default", entry.path == default), ("shipped", entry.shipped)] if on)
+            flags = ", ".join(f for f, on in [("default", entry.path == default), ("shipped", entry.shipped),
+                                              (f"unreadable: {entry.problem}", not entry.usable)] if on)
             rows.append((key, entry.name, entry.card.get("encoder", ""), f"{test.get('bleu4', 0):.1f}",
                          entry.card.get("created", "")[:16], flags))
         self.view.set_models(rows)
@@ -44,6 +45,9 @@ class ModelsController:
 
     def show_selected(self) -> None:
         entry = self.selected()
+        if entry is not None and not entry.usable:
+            self.view.show_card({"file": str(entry.path), "problem": entry.problem}, deletable=True)
+            return
         self.view.show_card(entry.card if entry else None, deletable=bool(entry and not entry.shipped))
 
     def ask_import(self) -> None:

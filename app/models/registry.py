@@ -22,6 +22,11 @@ class ModelEntry:
     path: Path
     card: dict
     shipped: bool
+    problem: str = ""  # why the file cannot be used (then card is empty); listed, never loaded
+
+    @property
+    def usable(self) -> bool:
+        return not self.problem
 
 
 class ModelRegistry:
@@ -31,20 +36,26 @@ class ModelRegistry:
         self.shipped_model, self.user_dir = Path(shipped_model), Path(user_dir)
         self.state_file = self.user_dir / "registry.json"
 
-    def entries(self) -> list:
-        found = []
-        if self.shipped_model.is_file():
-            found.append(ModelEntry(self.shipped_model.stem, self.shipped_model, read_card(self.shipped_model), True))
-        for path in sorted(self.user_dir.glob("*" + BUNDLE_SUFFIX)):
-            try:
-                found.append(ModelEntry(path.stem, path, read_card(path), False))
-            except BundleError:
-                continue  # a damaged file in the folder is not listed
-        return found
+    def entries(self) -> list[ModelEntry]:
+        """Every model file, the shipped one first; a file that cannot be read is listed with its problem."""
+        paths = [self.shipped_model] if self.shipped_model.is_file() else []
+        if self.user_dir.is_dir():
+            paths += sorted(self.user_dir.glob("*" + BUNDLE_SUFFIX))
+        return [self._entry(path) for path in paths]
+
+    def usable_entries(self) -> list[ModelEntry]:
+        return [entry for entry in self.entries() if entry.usable]
+
+    def _entry(self, path: Path) -> ModelEntry:
+        shipped = path == self.shipped_model
+        try:
+            return ModelEntry(path.stem, path, read_card(path), shipped)
+        except (BundleError, OSError) as error:
+            return ModelEntry(path.stem, path, {}, shipped, problem=str(error).removeprefix(f"{path}: "))
 
     def default_path(self) -> Path:
         chosen = self._state().get("default", "")
-        if chosen and Path(chosen).is_file():
+        if isinstance(chosen, str) and chosen and Path(chosen).is_file():
             return Path(chosen)
         return self.shipped_model
 

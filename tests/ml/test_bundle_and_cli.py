@@ -123,12 +123,11 @@ def test_bundle_stores_float16_weights_that_decode_like_the_trained_ones(tiny_mo
     from ml.decoder import StepDecoder, build_decoder
 
     bundle = load_bundle(tiny_model[0])
-    trained = build_decoder("attention", len(bundle.vocab), 16, 32, 0.5)  # float32, as training leaves it
-    path = save_bundle(tmp_path / "m.captioner", trained, bundle.vocab, {**bundle.card, "feature_dim": 16,
-                                                                          "features": "grid"})
+    trained = build_decoder("attention", len(bundle.vocab), 1280, 32, 0.5)  # float32, as training leaves it
+    path = save_bundle(tmp_path / "m.captioner", trained, bundle.vocab, {**bundle.card, "features": "grid"})
     stored = load_bundle(path).decoder
     assert {w.dtype for w in stored.weights} == {"float16"} and read_card(path)["weights"] == "float16"
-    grid = np.random.default_rng(0).random((2, 9, 16)).astype(np.float32)
+    grid = np.random.default_rng(0).random((2, 9, 1280)).astype(np.float32)
     steps = [StepDecoder(model) for model in (trained, stored)]
     log_probs = [step.step(*step.start(grid), np.array([1, 2]))[0] for step in steps]
     assert np.abs(log_probs[1] - log_probs[0]).max() < 1e-2

@@ -1,0 +1,124 @@
+"""Model files crafted to crash, hang or exhaust the reader are refused in one line, before any work; a bad
+file in the user's models folder is listed as unreadable, never fatal. Each bundle is built here for real."""
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from app.models import ModelRegistry
+from ml.bundle import BundleError, load_bundle, read_card
+from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
+from tests.ml.test_bundle_and_cli import _rezip, run_cli
+
+
+def _with_card(source, target, **fields):
+    with zipfile.ZipFile(source) as archive:
+        card = json.loads(archive.read("card.json"))
+    return _rezip(source, target, replace={"card.json": json.dumps({**card, **fields})})
+
+
+def _with_vocab(source, target, **fields):
+    with zipfile.ZipFile(source) as archive:
+        vocab = json.loads(archive.read("vocab.json"))
+    return _rezip(source, target, replace={"vocab.json": json.dumps({**vocab, **fields})})
+
+
+@pytest.mark.parametrize("field, value", [
+    ("encoder", ["x"]), ("feature_dim", "1280"), ("feature_dim", 16), ("created", 5), ("decoders", 99),
+    ("metrics", {"test_greedy": {"bleu4": "high"}}), ("features", None), ("name", {"a": 1}),
+])
+def test_a_wrongly_typed_card_is_one_line_in_the_cli(tiny_model, tmp_path, field, value):
+    bad = _with_card(tiny_model[0], tmp_path / "bad.captioner", **{field: value})
+    result = run_cli("caption", ORIGINALS / DOG_PHOTOS[0], "--model", bad)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and str(bad) in result.stderr and "card.json" in result.stderr
+
+
+def test_a_bad_file_in_the_models_folder_is_listed_as_unreadable_and_skipped(tiny_model, tmp_path):
+    user_dir = tmp_path / "models"
+    user_dir.mkdir()
+    _with_card(tiny_model[0], user_dir / "typed-wrong.captioner", encoder=["x"])
+    (user_dir / "not-a-zip.captioner").write_text("hello")
+    registry = ModelRegistry(REPO / "assets" / "models" / "default.captioner", user_dir)
+    entries = {entry.name: entry for entry in registry.entries()}
+    assert "wrong field" in entries["typed-wrong"].problem and "not a model file" in entries["not-a-zip"].problem
+    assert [entry.name for entry in registry.usable_entries()] == ["default"]
+    registry.set_default(user_dir / "typed-wrong.captioner")
+    assert registry.default_path() == user_dir / "typed-wrong.captioner"  # chosen; loading it falls back
+
+
+@pytest.mark.parametrize("max_length", [10**13, 10**6, 0, "30"])
+def test_a_vocabulary_asking_for_endless_captions_is_refused(tiny_model, tmp_path, max_length):
+    bad = _with_vocab(tiny_model[0], tmp_path / "bad.captioner", max_length=max_length)
+    with pytest.raises(BundleError, match="max_length"):
+        load_bundle(bad)
+
+
+def test_a_vocabulary_listing_a_word_twice_is_refused(tiny_model, tmp_path):
+    with zipfile.ZipFile(tiny_model[0]) as archive:
+        words = json.loads(archive.read("vocab.json"))["words"]
+    bad = _with_vocab(tiny_model[0], tmp_path / "bad.captioner", words=words[:-1] + [words[5]])
+    with pytest.raises(BundleError, match="twice"):
+        load_bundle(bad)
+
+
+def test_a_safe_keras_decoder_with_other_layers_is_refused_on_loading(tiny_model, tmp_path):
+    import keras
+
+    from ml.bundle import save_bundle
+
+    bundle = load_bundle(tiny_model[0])
+    image = keras.Input((bundle.card["feature_dim"],), name="image")
+    words = keras.Input((None,), dtype="int32", name="words")
+    embedded = keras.layers.Embedding(len(bundle.vocab), 8, name="other_embedding")(words)
+    logits = keras.layers.Dense(len(bundle.vocab), name="other_logits")(
+        embedded + keras.layers.Dense(8, name="other_projection")(image)[:, None, :])
+    other = keras.Model({"image": image, "words": words}, logits)
+    path = save_bundle(tmp_path / "other.captioner", other, bundle.vocab, bundle.card)
+    with pytest.raises(BundleError, match="layers are not the ones this app writes"):
+        load_bundle(path)
+
+
+# Peak memory from /proc (VmHWM: this process's own; ru_maxrss would include the forking test process's).
+PEAK_MEMORY = ("import re, sys\n"
+               "from ml.bundle import BundleError, read_card\n"
+               "try:\n    read_card(sys.argv[1])\nexcept BundleError as error:\n    print(error)\n"
+               "status = open('/proc/self/status').read()\n"
+               "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1)) // 1024)\n")
+
+
+def test_an_oversized_card_is_refused_before_it_is_read(tiny_model, tmp_path):
+    bad = tmp_path / "huge-card.captioner"
+    with zipfile.ZipFile(tiny_model[0]) as old, zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as new:
+        for name in old.namelist():
+            if name != "card.json":
+                new.writestr(name, old.read(name))
+        with new.open("card.json", "w", force_zip64=True) as card:  # 256 MiB of JSON in a file of about 250 KB
+            card.write(b'{"format": "image-captioner-model", "pad": "')
+            for _ in range(256):
+                card.write(b" " * (1 << 20))
+            card.write(b'"}')
+    assert bad.stat().st_size < 2_000_000
+    result = subprocess.run([sys.executable, "-c", PEAK_MEMORY, str(bad)], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    message, peak_mib = result.stdout.splitlines()
+    assert "card.json is too large" in message and str(bad) in message
+    assert int(peak_mib) < 150, f"peak RSS {peak_mib} MiB"  # reading it whole took 2.1 GB for 1 GiB
+    with pytest.raises(BundleError, match="card.json is too large"):
+        load_bundle(bad)
+
+
+def test_decoders_too_large_together_are_refused_before_they_are_read(tiny_model, tmp_path):
+    bad = tmp_path / "huge.captioner"
+    with zipfile.ZipFile(tiny_model[0]) as old, zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as new:
+        for name in ("card.json", "vocab.json", "decoder.keras"):
+            new.writestr(name, old.read(name))
+        for index in (1, 2, 3):  # each under the 200 MiB a decoder may have, 450 MiB together
+            with new.open(f"decoder-{index}.keras", "w", force_zip64=True) as member:
+                for _ in range(150):
+                    member.write(bytes(1 << 20))
+    with pytest.raises(BundleError, match="contents are too large"):
+        load_bundle(bad)
+    assert read_card(bad)["format"] == "image-captioner-model"  # the card alone is still readable
