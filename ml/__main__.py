@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import traceback
@@ -199,9 +200,20 @@ def silence_native_stderr() -> None:
     sys.stderr = os.fdopen(terminal, "w", buffering=1)
 
 
+def show_warnings() -> None:
+    """The pipeline's warnings (a damaged file set aside, say) as one line each on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    logger = logging.getLogger("ml")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     silence_native_stderr()
+    show_warnings()
     try:
         return args.run(args)
     except Cancelled:

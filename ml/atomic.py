@@ -3,13 +3,23 @@ full disk or a cancel never leaves half a model, checkpoint, cache shard, settin
 whole one is expected. The app imports it too (it needs nothing but the standard library)."""
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
+import signal
+import time
 import uuid
 from pathlib import Path
 from typing import Callable, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
+log = logging.getLogger(__name__)
+# ".NAME.PID-RANDOM.tmpSUFFIX" (and ".NAME.PID.tmpSUFFIX" of earlier versions): group 1 is the writer's pid.
+TEMP_NAME = re.compile(r"^\..+\.(\d+)(?:-[0-9a-f]{8})?\.tmp")
+# Fault injection for tests: the process kills itself (SIGKILL) after writing this file name's temp file
+# and before the rename, as a power cut or an OOM kill would stop it.
+KILL_BEFORE_RENAME = "IMAGE_CAPTIONER_FAULT_KILL_BEFORE_RENAME"
 
 
 def temp_path_for(path: Path, suffix: str = "") -> Path:
@@ -26,6 +36,8 @@ def replace_atomically(path: PathLike, write: Callable[[Path], object], suffix: 
     temp = temp_path_for(path, suffix)
     try:
         write(temp)
+        if os.environ.get(KILL_BEFORE_RENAME) == path.name:
+            os.kill(os.getpid(), signal.SIGKILL)
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
@@ -40,3 +52,36 @@ def write_text_atomically(path: PathLike, text: str) -> Path:
 def copy_atomically(source: PathLike, destination: PathLike) -> Path:
     """Copy a file so that `destination` is either the old file or the whole new one."""
     return replace_atomically(destination, lambda temp: shutil.copyfile(source, temp))
+
+
+def set_aside(path: Path, error: BaseException) -> Path:
+    """Rename a damaged file out of the way (kept for a look, never read again) and say so in the log."""
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, aside)
+    log.warning("%s: damaged (%s), set aside as %s", path, type(error).__name__, aside.name)
+    return aside
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder: PathLike) -> list[Path]:
+    """Delete the temp files that writers killed before their rename left in `folder` (a writer still
+    running keeps its own); returns what was removed."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        match = TEMP_NAME.match(path.name)
+        if match and path.is_file() and int(match.group(1)) != os.getpid() and not _running(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 import numpy as np
 
 from .annotations import PathLike
-from .atomic import replace_atomically
+from .atomic import remove_stale_temp_files, replace_atomically
 from .config import FEATURE_BATCH_SIZE, user_data_dir
 from .encoders import build_encoder, get_spec
 from .images import ImageError, load_pixels
@@ -37,6 +37,7 @@ class FeatureCache:
     def __init__(self, folder: PathLike):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(self.folder)
         self.features: dict[str, np.ndarray] = {}
         for shard in sorted(self.folder.glob("shard-*.npz")):
             with np.load(shard, allow_pickle=False) as data:

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import config as defaults
 from .annotations import CaptionArrays, FeaturesByName, PathLike
-from .atomic import replace_atomically, write_text_atomically
+from .atomic import remove_stale_temp_files, replace_atomically, set_aside, write_text_atomically
 from .decoder import build_decoder
 from .errors import TrainingError
 from .progress import CancelFlag, Cancelled, Phase, Progress, ProgressCallback, ProgressMeter
@@ -258,20 +258,55 @@ def _refuse_other_data(run_dir: Path, fingerprint: dict, vocab: Vocabulary) -> N
                         "choose another run folder or delete this one")
 
 
+def _readable_weights(path: Path, vocab: Vocabulary, feature_dim: int, config: TrainConfig):
+    """A compiled decoder holding the weights in `path`, or None (the file set aside) if they cannot be read."""
+    model = _compiled_decoder(vocab, feature_dim, config)
+    try:
+        model.load_weights(path)
+    except Exception as error:  # h5py and Keras raise many types for a damaged file
+        set_aside(path, error)
+        return None
+    return model
+
+
+def _resume_from_checkpoints(run_dir: Path, state: dict, vocab: Vocabulary, feature_dim: int,
+                             config: TrainConfig) -> Optional[tuple]:
+    """(model, state) from the run's checkpoints; a damaged one is set aside and the run goes on from the
+    one that is left (the last epoch, or the best one); None when neither can be read (start afresh)."""
+    last, best = run_dir / "last.keras", run_dir / "best.weights.h5"
+    try:
+        model = keras.models.load_model(last, safe_mode=True)
+    except Exception as error:  # a damaged zip, HDF5 or config: Keras raises many types
+        set_aside(last, error)
+        model = None
+    best_model = _readable_weights(best, vocab, feature_dim, config) if best.is_file() else None
+    if model is None and best_model is None:
+        return None
+    if model is None:  # go back to the best epoch: its weights, its place in the history
+        model = best_model
+        state.update(epoch=state["best_epoch"], history=state["history"][:state["best_epoch"]], waited=0,
+                     stopped_early=False)
+    elif best_model is None:  # the last epoch's weights become the best known
+        replace_atomically(best, model.save_weights, ".weights.h5")
+        state.update(best_epoch=state["epoch"], best_val_loss=state["history"][-1]["val_loss"], waited=0)
+    model.optimizer.learning_rate.assign(state.get("learning_rate", config.learning_rate))
+    return model, state
+
+
 def _start_or_resume(run_dir, vocab, feature_dim, config, fingerprint):
     """A compiled model and the run state: fresh, or continued from the last checkpoint of the same
     settings and data."""
     config_file, state_file, last = run_dir / "config.json", run_dir / "state.json", run_dir / "last.keras"
     wanted = json.dumps(dataclasses.asdict(config), sort_keys=True)
+    remove_stale_temp_files(run_dir)
     if state_file.is_file() and last.is_file():
         if _saved_config(config_file) != _cross_entropy_settings(dataclasses.asdict(config)):
             raise TrainingError(f"{run_dir}: this run folder was started with other settings; "
                                 "choose another run folder or delete this one")
         _refuse_other_data(run_dir, fingerprint, vocab)
-        state = json.loads(state_file.read_text())
-        model = keras.models.load_model(last, safe_mode=True)
-        model.optimizer.learning_rate.assign(state.get("learning_rate", config.learning_rate))
-        return model, state
+        resumed = _resume_from_checkpoints(run_dir, json.loads(state_file.read_text()), vocab, feature_dim, config)
+        if resumed is not None:
+            return resumed
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomically(config_file, wanted)
     write_text_atomically(run_dir / "vocab.json", vocab.to_json())
@@ -322,8 +357,12 @@ def _self_critical_stage(model, vocab, dataset, features_by_name, config, run_di
                 "human_weight": config.self_critical_human_weight}
     weights = run_dir / "self_critical.weights.h5"
     if weights.is_file() and state.get("self_critical", {}).get("settings") == settings:
-        model.load_weights(weights)
-        return state["self_critical"]
+        try:
+            model.load_weights(weights)
+            return state["self_critical"]
+        except Exception as error:  # damaged: fine-tune again from the best cross-entropy weights
+            set_aside(weights, error)
+            model.load_weights(run_dir / "best.weights.h5")
     started = time.monotonic()
     rewards = fine_tune(model, vocab, dataset.splits["train"], features_by_name, dataset.captions,
                         config.self_critical_epochs, config.self_critical_lr, config.seed,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from ml.annotations import PathLike
-from ml.atomic import copy_atomically, write_text_atomically
+from ml.atomic import copy_atomically, remove_stale_temp_files, write_text_atomically
 from ml.bundle import BUNDLE_SUFFIX, BundleError, read_card
 from ml.errors import UserError
 
@@ -40,6 +40,7 @@ class ModelRegistry:
         """Every model file, the shipped one first; a file that cannot be read is listed with its problem."""
         paths = [self.shipped_model] if self.shipped_model.is_file() else []
         if self.user_dir.is_dir():
+            remove_stale_temp_files(self.user_dir)  # an import killed before its rename
             paths += sorted(self.user_dir.glob("*" + BUNDLE_SUFFIX))
         return [self._entry(path) for path in paths]
 
