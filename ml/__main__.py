@@ -81,7 +81,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .pipeline import train_model
-    from .training import TrainConfig
+    from .train_config import TrainConfig
 
     train_config = TrainConfig(encoder=args.encoder, decoder=args.decoder, epochs=args.epochs,
                                batch_size=args.batch_size, learning_rate=args.learning_rate, units=args.units,
@@ -133,6 +133,20 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def whole_number(low: int, high: int):
+    """An argparse type: a whole number from low to high, or a one-line usage error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {value}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ml", description="Describe photos in words.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -141,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     caption = commands.add_parser("caption", help="caption photos (files or folders)")
     caption.add_argument("images", nargs="+", help="photo files or folders of photos")
     caption.add_argument("--model", type=Path, default=config.default_model_path(), help="model file (.captioner)")
-    caption.add_argument("--beam", type=int, default=config.BEAM_WIDTH, help="beam width; 1 is greedy")
+    caption.add_argument("--beam", type=whole_number(1, 20), default=config.BEAM_WIDTH, help="beam width; 1 is greedy")
     caption.add_argument("--json", action="store_true", help="print JSON instead of tab-separated lines")
     caption.add_argument("--encoder-weights", type=Path, help=weights_help)
     caption.set_defaults(run=cmd_caption)
@@ -158,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dropout", type=float, default=config.DROPOUT)
     train.add_argument("--self-critical-epochs", type=float, default=config.SELF_CRITICAL_EPOCHS,
                        help="passes of self-critical fine-tuning after training (0: none)")
-    train.add_argument("--max-train-photos", type=int, help="use only this many training photos (quick runs)")
+    train.add_argument("--max-train-photos", type=whole_number(10, 10**9),
+                       help="use only this many training photos (quick runs)")
     train.add_argument("--run-dir", type=Path, help="checkpoint folder (default: in the user data folder)")
     train.add_argument("--encoder-weights", type=Path, help=weights_help)
     train.set_defaults(run=cmd_train)
@@ -167,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", type=Path, default=config.default_model_path())
     evaluate.add_argument("--data", type=Path, required=True)
     evaluate.add_argument("--split", choices=["train", "dev", "test"], default="test")
-    evaluate.add_argument("--beam", type=int, default=config.BEAM_WIDTH)
+    evaluate.add_argument("--beam", type=whole_number(1, 20), default=config.BEAM_WIDTH)
     evaluate.add_argument("--encoder-weights", type=Path, help=weights_help)
     evaluate.set_defaults(run=cmd_evaluate)
 

@@ -1,6 +1,7 @@
 """Whole jobs built from the parts: data set -> features -> trained, evaluated, saved model."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence, Union
@@ -17,6 +18,8 @@ from .decoding import decode_captions
 from .evaluation import caption_metrics
 from .features import extract_features
 from .progress import CancelFlag, ProgressCallback
+from .errors import TrainingError
+from .train_config import MIN_TRAIN_PHOTOS
 from .training import train_decoder
 
 if TYPE_CHECKING:
@@ -40,12 +43,22 @@ def dataset_features(dataset: Dataset, encoder_name: str, names: Sequence[str],
     return features, list(result.errors.values())
 
 
+def check_writable(output_path: PathLike) -> None:
+    """Find out before hours of training, not after, that the model cannot be saved where asked."""
+    folder = Path(output_path).parent
+    existing = next((f for f in (folder, *folder.parents) if f.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise TrainingError(f"{output_path}: cannot save the model there ({existing} is not a writable folder)")
+
+
 def default_run_dir(output_path: PathLike) -> Path:
     return user_data_dir() / "runs" / Path(output_path).stem
 
 
 def limit_training_photos(dataset: Dataset, max_train_photos: Optional[int]) -> Dataset:
     """Keep only the first N training photos (and as many dev/test), for quick runs and tests."""
+    if max_train_photos is not None and max_train_photos < MIN_TRAIN_PHOTOS:
+        raise TrainingError(f"training photos must be at least {MIN_TRAIN_PHOTOS}, not {max_train_photos}")
     if max_train_photos:
         dataset.splits["train"] = dataset.splits["train"][:max_train_photos]
         keep_eval = max(5, max_train_photos // 6)
@@ -69,6 +82,7 @@ def train_model(data_root: PathLike, output_path: PathLike, config: TrainConfig,
                 command: str = "") -> dict:
     """Train on a data set folder and save a model file; returns its model card."""
     started = time.monotonic()
+    check_writable(output_path)
     dataset = limit_training_photos(load_dataset(data_root), max_train_photos)
     names = [n for split in ("train", "dev", "test") for n in dataset.splits[split]]
     grid = config.decoder == "attention"

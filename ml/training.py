@@ -21,6 +21,7 @@ from .atomic import remove_stale_temp_files, replace_atomically, set_aside, writ
 from .decoder import build_decoder
 from .errors import TrainingError
 from .progress import CancelFlag, Cancelled, Phase, Progress, ProgressCallback, ProgressMeter
+from .train_config import TrainConfig
 from .vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -29,31 +30,6 @@ if TYPE_CHECKING:
     from .datasets import Dataset
 
 
-@dataclass
-class TrainConfig:
-    """Everything that decides what a training run produces (stored with the run and the model)."""
-
-    encoder: str = defaults.DEFAULT_ENCODER
-    decoder: str = defaults.DEFAULT_DECODER
-    units: int = defaults.DECODER_UNITS
-    dropout: float = defaults.DROPOUT
-    batch_size: int = defaults.BATCH_SIZE
-    learning_rate: float = defaults.LEARNING_RATE
-    epochs: int = defaults.EPOCHS
-    patience: int = defaults.PATIENCE
-    # After an epoch without a better dev loss: go back to the best weights and multiply the learning
-    # rate by this (1.0 keeps training on as before).
-    lr_decay: float = defaults.LR_DECAY
-    # Also train on each photo mirrored left-right (its features from the flipped photo), with the same captions.
-    mirrored: bool = defaults.MIRRORED
-    # Self-critical fine-tuning of the best weights afterwards: passes over the training photos (0: none).
-    self_critical_epochs: float = defaults.SELF_CRITICAL_EPOCHS
-    self_critical_lr: float = defaults.SELF_CRITICAL_LR
-    # Weight of the human captions' cross-entropy during fine-tuning (0: the samples' scores only).
-    self_critical_human_weight: float = defaults.SELF_CRITICAL_HUMAN_WEIGHT
-    min_word_count: int = defaults.MIN_WORD_COUNT
-    max_words: int = defaults.MAX_CAPTION_WORDS
-    seed: int = defaults.SEED
 
 
 # Settings added after runs were first saved, with the value those older runs used.

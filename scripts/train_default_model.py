@@ -18,7 +18,7 @@ from ml.bundle import combine_bundles, load_bundle, read_card, save_bundle  # no
 from ml.card import SPLITS, editable_card, metric_key  # noqa: E402
 from ml.captioner import Captioner  # noqa: E402
 from ml.pipeline import evaluate_model, train_model  # noqa: E402
-from ml.training import TrainConfig  # noqa: E402
+from ml.train_config import TrainConfig  # noqa: E402
 
 # Every member steps its learning rate down from its best weights when dev loss stops falling
 # (TrainConfig.lr_decay): inject's dev BLEU-4 went from 16.3 to 17.7 greedy with that alone. Then each is

@@ -10,6 +10,7 @@ from ml.annotations import PathLike
 from ml.card import metric_key
 from ml.config import user_data_dir
 from ml.progress import Phase
+from ml.train_config import MIN_TRAIN_PHOTOS, TrainConfig
 
 if TYPE_CHECKING:
     from ..application import App
@@ -19,23 +20,23 @@ if TYPE_CHECKING:
 
 
 def parse_train_settings(form: dict[str, str]) -> dict:
-    """Check the form's strings; raises ValueError with a one-line message."""
-    def number(key, kind, low, label):
+    """The form's strings as checked settings, by the same rules as the CLI's (TrainConfig's ranges);
+    raises ValueError with a one-line message."""
+    def number(key, kind, label):
         try:
-            value = kind(form[key])
+            return kind(form[key].strip())
         except ValueError:
-            raise ValueError(f"{label} must be a number, not '{form[key]}'") from None
-        if value < low:
-            raise ValueError(f"{label} must be at least {low}")
-        return value
+            kind_text = "a whole number" if kind is int else "a number"
+            raise ValueError(f"{label} must be {kind_text}, not '{form[key]}'") from None
 
-    settings = {"encoder": form["encoder"], "decoder": form["decoder"],
-                "epochs": number("epochs", int, 1, "Epochs"),
-                "batch_size": number("batch_size", int, 1, "Batch size"),
-                "learning_rate": number("learning_rate", float, 1e-6, "Learning rate")}
-    photos = form["max_train_photos"].strip()
-    settings["max_train_photos"] = number("max_train_photos", int, 10, "Training photos") if photos else None
-    return settings
+    settings = {"encoder": form["encoder"], "decoder": form["decoder"], "epochs": number("epochs", int, "Epochs"),
+                "batch_size": number("batch_size", int, "Batch size"),
+                "learning_rate": number("learning_rate", float, "Learning rate")}
+    TrainConfig(**settings)  # raises TrainingError (a ValueError) naming the setting out of range
+    photos = number("max_train_photos", int, "Training photos") if form["max_train_photos"].strip() else None
+    if photos is not None and photos < MIN_TRAIN_PHOTOS:
+        raise ValueError(f"Training photos must be at least {MIN_TRAIN_PHOTOS} (or empty: all)")
+    return {**settings, "max_train_photos": photos}
 
 
 class TrainController:
@@ -103,15 +104,14 @@ class TrainController:
             self._launch(self.dataset_folder, self.run_dir)
 
     def _launch(self, folder: Path, run_dir: Path):
-        from ml.pipeline import train_model
-        from ml.training import TrainConfig
-
         settings = dict(self.settings)
         photos = settings.pop("max_train_photos")
         config = TrainConfig(**settings)
         output = run_dir / f"{run_dir.name}.captioner"  # the file name becomes the model's name
 
         def work(report, cancel):
+            from ml.pipeline import train_model  # TensorFlow: imported here, on the worker, never the UI thread
+
             card = train_model(folder, output, config, run_dir=run_dir, max_train_photos=photos,
                                on_progress=report, cancel=cancel)
             return card, self._sample_captions(output, folder)

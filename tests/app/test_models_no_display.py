@@ -81,10 +81,14 @@ def test_train_form_is_checked():
     form = {"encoder": "efficientnet-lite0", "decoder": "merge", "epochs": "3", "batch_size": "32",
             "learning_rate": "0.001", "max_train_photos": ""}
     assert parse_train_settings(form)["max_train_photos"] is None
-    with pytest.raises(ValueError, match="Epochs must be a number, not 'many'"):
+    with pytest.raises(ValueError, match="Epochs must be a whole number, not 'many'"):
         parse_train_settings(dict(form, epochs="many"))
-    with pytest.raises(ValueError, match="Batch size must be at least 1"):
+    with pytest.raises(ValueError, match="batch size must be a number from 1 to 65536, not 0"):
         parse_train_settings(dict(form, batch_size="0"))
+    with pytest.raises(ValueError, match="learning rate must be a number above 0 to 1, not -1"):
+        parse_train_settings(dict(form, learning_rate="-1"))
+    with pytest.raises(ValueError, match="Training photos must be at least 10"):
+        parse_train_settings(dict(form, max_train_photos="3"))
 
 
 def test_task_runner_reports_done_error_progress_and_cancel():

@@ -1,0 +1,35 @@
+"""Every option is checked before any work, in one line (the CLI used to divide by a batch size of 0 after
+feature extraction, hand Keras 0 epochs, and save a garbage model trained at a learning rate of -1)."""
+import pytest
+
+from tests.ml.test_bundle_and_cli import run_cli
+
+TRAIN = ["train", "--encoder", "efficientnet-lite0", "--max-train-photos", "30"]
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--batch-size", "0", "batch size must be a number from 1 to 65536, not 0"),
+    ("--epochs", "0", "epochs must be a number from 1 to 10000, not 0"),
+    ("--learning-rate", "-1", "learning rate must be a number above 0 to 1, not -1"),
+    ("--dropout", "nan", "dropout must be a number from 0 to 0.95, not nan"),
+    ("--units", "0", "units must be a number from 1 to 4096"),
+    ("--max-train-photos", "3", "must be from 10 to"),
+    ("--epochs", "many", "invalid"),
+])
+def test_train_refuses_a_bad_option_at_once(flickr8k, tmp_path, option, value, words):
+    result = run_cli(*TRAIN, "--data", flickr8k, "--output", tmp_path / "m.captioner", option, value)
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "m.captioner").exists()
+
+
+@pytest.mark.parametrize("beam", ["0", "99", "x"])
+def test_caption_refuses_a_bad_beam_width(beam):
+    result = run_cli("caption", "x.jpg", "--beam", beam)
+    assert result.returncode == 2 and "--beam" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_read_only_output_folder_is_found_before_training(flickr8k, read_only_folder):
+    result = run_cli(*TRAIN, "--data", flickr8k, "--output", read_only_folder / "m.captioner", "--epochs", "1")
+    assert result.returncode == 2 and "cannot save the model there" in result.stderr
+    assert "features" not in result.stderr  # said before any photo was read
