@@ -17,7 +17,7 @@ from .encoders import ENCODERS  # noqa: E402
 from .errors import UserError  # noqa: E402
 from .images import list_images  # noqa: E402
 from .progress import Cancelled, Phase  # noqa: E402
-from typing import Optional
+from typing import Callable, Optional
 from .progress import Progress
 
 # What the user can cause and fix: the project's own errors, and the system's word on a file (missing,
@@ -133,7 +133,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
-def whole_number(low: int, high: int):
+def whole_number(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number from low to high, or a one-line usage error."""
     def parse(text: str) -> int:
         try:
