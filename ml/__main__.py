@@ -15,7 +15,7 @@ from . import config  # noqa: E402
 from .card import metric_key  # noqa: E402
 from .encoders import ENCODERS  # noqa: E402
 from .errors import UserError  # noqa: E402
-from .images import list_images  # noqa: E402
+from .images import IMAGE_SUFFIXES, ImageError, list_images  # noqa: E402
 from .progress import Cancelled, Phase  # noqa: E402
 from typing import Callable, Optional
 from .progress import Progress
@@ -54,28 +54,57 @@ class TqdmProgress:
             bar.close()
 
 
-def _expand_images(items) -> list:
+def _expand_images(items: list[str]) -> list[Path]:
+    """The photos named: files as given, folders' photos by name; a folder without photos is an error."""
     paths: list[Path] = []
     for item in items:
         path = Path(item)
-        paths.extend(list_images(path) if path.is_dir() else [path])
+        if path.is_dir():
+            found = list_images(path)
+            if not found:
+                raise ImageError(f"{path}: no photos in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            paths.extend(found)
+        else:
+            paths.append(path)
     return paths
 
 
+def _as_dict(result) -> dict:
+    return {"image": str(result.path), "caption": result.caption, "error": result.error}
+
+
+def _print_result(result, args: argparse.Namespace) -> None:
+    """One result as soon as it is made: errors on stderr, captions as a line of text or of JSON."""
+    if result.error:
+        print(result.error, file=sys.stderr, flush=True)
+    if args.jsonl:
+        print(json.dumps(_as_dict(result)), flush=True)
+    elif not args.json and not result.error:
+        print(f"{result.path}\t{result.caption}", flush=True)
+
+
 def cmd_caption(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from .captioner import Captioner
 
+    paths = _expand_images(args.images)
     captioner = Captioner.load(args.model, encoder_weights_path=args.encoder_weights)
-    results = captioner.caption(_expand_images(args.images), beam_width=args.beam)
-    for result in results:
-        if result.error:
-            print(result.error, file=sys.stderr)
-    if args.json:
-        print(json.dumps([{"image": str(r.path), "caption": r.caption, "error": r.error} for r in results], indent=2))
-    else:
-        for result in results:
-            if not result.error:
-                print(f"{result.path}\t{result.caption}")
+    results = []
+    bar = tqdm(total=len(paths), unit="photo", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
+    try:
+        for batch in captioner.caption_batches(paths, args.beam):
+            for result in batch:
+                _print_result(result, args)
+            results.extend(batch)
+            bar.update(len(batch))
+    except KeyboardInterrupt:
+        print(f"interrupted: {len(results)} of {len(paths)} photos captioned (printed above)", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+        if args.json:
+            print(json.dumps([_as_dict(r) for r in results], indent=2))
     return 0 if all(not r.error for r in results) else 1
 
 
@@ -156,7 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_argument("images", nargs="+", help="photo files or folders of photos")
     caption.add_argument("--model", type=Path, default=config.default_model_path(), help="model file (.captioner)")
     caption.add_argument("--beam", type=whole_number(1, 20), default=config.BEAM_WIDTH, help="beam width; 1 is greedy")
-    caption.add_argument("--json", action="store_true", help="print JSON instead of tab-separated lines")
+    output = caption.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON list at the end instead of lines")
+    output.add_argument("--jsonl", action="store_true", help="print one JSON object per photo as it is captioned")
     caption.add_argument("--encoder-weights", type=Path, help=weights_help)
     caption.set_defaults(run=cmd_caption)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -60,25 +60,34 @@ class Captioner:
         word_lists = decode_captions(self.step_decoder, self.vocab, features, beam_width, length_penalty)
         return [" ".join(words) for words in word_lists]
 
+    def caption_batches(self, paths: Sequence[PathLike], beam_width: int = BEAM_WIDTH, batch_size: int = 8,
+                        cancel: Optional[CancelFlag] = None) -> Iterator[list[CaptionResult]]:
+        """Each batch's results, in the order of `paths`, as soon as it is captioned (so a caller can show
+        or print them at once); an unreadable photo gets its one-line error and the rest go on."""
+        photo_paths = [Path(p) for p in paths]
+        for start in range(0, len(photo_paths), batch_size):
+            check_cancel(cancel)
+            batch = photo_paths[start:start + batch_size]
+            results: list[CaptionResult] = [CaptionResult(path) for path in batch]
+            readable = []
+            for index, path in enumerate(batch):
+                try:
+                    readable.append((index, load_pixels(path, self.spec.image_size)))
+                except ImageError as error:
+                    results[index].error = str(error)
+            if readable:
+                vectors = self.features(np.stack([pixels for _, pixels in readable]))
+                for (index, _), text in zip(readable, self.caption_features(vectors, beam_width)):
+                    results[index].caption = text
+            yield results
+
     def caption(self, paths: Sequence[PathLike], beam_width: int = BEAM_WIDTH,
                 on_progress: Optional[ProgressCallback] = None, cancel: Optional[CancelFlag] = None,
                 batch_size: int = 8) -> list[CaptionResult]:
         """Caption each photo; unreadable photos get an error and the rest go on."""
-        photo_paths = [Path(p) for p in paths]
-        results = []
-        meter = ProgressMeter(Phase.CAPTION, len(photo_paths), on_progress)
-        for start in range(0, len(photo_paths), batch_size):
-            check_cancel(cancel)
-            batch, readable = photo_paths[start:start + batch_size], []
-            for path in batch:
-                try:
-                    readable.append((path, load_pixels(path, self.spec.image_size)))
-                except ImageError as error:
-                    results.append(CaptionResult(path, error=str(error)))
-            if readable:
-                vectors = self.features(np.stack([pixels for _, pixels in readable]))
-                for (path, _), text in zip(readable, self.caption_features(vectors, beam_width)):
-                    results.append(CaptionResult(path, caption=text))
+        results: list[CaptionResult] = []
+        meter = ProgressMeter(Phase.CAPTION, len(paths), on_progress)
+        for batch in self.caption_batches(paths, beam_width, batch_size, cancel):
+            results.extend(batch)
             meter.advance(len(batch))
-        order = {path: i for i, path in enumerate(photo_paths)}
-        return sorted(results, key=lambda r: order[r.path])
+        return results
