@@ -246,20 +246,27 @@ def silence_native_stderr() -> None:
     sys.stderr = os.fdopen(terminal, "w", buffering=1)
 
 
-def show_warnings() -> None:
-    """The pipeline's warnings (a damaged file set aside, say) as one line each on stderr."""
+class _OneLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        return f"warning: {message}" if record.levelno >= logging.WARNING else message
+
+
+def show_reports() -> None:
+    """The pipeline's reports on stderr: what a data set holds before work starts, and warnings (an
+    unreadable photo, a damaged file set aside) one line each."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    handler.setFormatter(_OneLineFormatter())
     logger = logging.getLogger("ml")
     logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.INFO)
     logger.propagate = False
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     silence_native_stderr()
-    show_warnings()
+    show_reports()
     try:
         return args.run(args)
     except Cancelled:

@@ -15,7 +15,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 from .annotations import PathLike
 from .config import SEED
@@ -56,6 +56,7 @@ class Dataset:
     splits: dict = field(default_factory=dict)  # split name -> photo file names
     missing_images: list = field(default_factory=list)
     bad_lines: list = field(default_factory=list)  # "file:line: problem"
+    split_without_captions: list = field(default_factory=list)  # "split file: photo" left out of a split
 
     def image_path(self, name: str) -> Path:
         return self.image_dir / name
@@ -86,6 +87,9 @@ class Dataset:
                          f"(e.g. {self.missing_images[0]})")
         if self.bad_lines:
             lines.append(f"{len(self.bad_lines)} malformed caption lines skipped (e.g. {self.bad_lines[0]})")
+        if self.split_without_captions:
+            lines.append(f"{len(self.split_without_captions)} split entries name photos without captions or files, "
+                         f"left out (e.g. {self.split_without_captions[0]})")
         return "\n".join(lines)
 
 
@@ -98,10 +102,22 @@ def _read_text(path) -> str:
         raise DatasetError(f"{path}: cannot read ({error.strerror or error})") from None
 
 
+def _name_problem(name: str) -> Optional[str]:
+    """Why `name` cannot be a photo file beside the others, or None (a 10 KB name used to abort the load)."""
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_PHOTO_NAME:
+        return f"photo name longer than {MAX_PHOTO_NAME} bytes ({name[:30]}...)"
+    if any(mark in name for mark in ("/", "\\", "\0")):
+        return f"photo name with a path or NUL in it ({name[:60]})"
+    return None
+
+
 def _add_caption(dataset, name, text, where):
     words = clean_caption(text)
+    problem = _name_problem(name)
     if not name or not words:
         dataset.bad_lines.append(f"{where}: empty photo name or caption")
+    elif problem:
+        dataset.bad_lines.append(f"{where}: {problem}")
     elif not dataset.image_path(name).is_file():
         if name not in dataset.missing_images:
             dataset.missing_images.append(name)
@@ -145,6 +161,11 @@ def _read_split_file(dataset, split, path):
     if not kept:
         raise DatasetError(f"{path}: the {split} split names no photo that has captions")
     dataset.splits[split] = kept
+    dataset.split_without_captions.extend(f"{path.name}: {name}" for name in names if name not in dataset.captions)
+
+
+# Longest photo file name accepted in a caption file (most file systems allow 255 bytes).
+MAX_PHOTO_NAME = 255
 
 
 def derive_splits(names: Iterable[str], seed: int = SEED) -> dict:

@@ -1,6 +1,7 @@
 """Whole jobs built from the parts: data set -> features -> trained, evaluated, saved model."""
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -15,10 +16,10 @@ from .config import BEAM_WIDTH, user_data_dir
 from .datasets import load_dataset
 from .decoder import step_decoder_for
 from .decoding import decode_captions
+from .errors import TrainingError
 from .evaluation import caption_metrics
 from .features import extract_features
 from .progress import CancelFlag, ProgressCallback
-from .errors import TrainingError
 from .train_config import MIN_TRAIN_PHOTOS
 from .training import train_decoder
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from .vocab import Vocabulary
 
 
+log = logging.getLogger(__name__)
+
 def dataset_features(dataset: Dataset, encoder_name: str, names: Sequence[str],
                      on_progress: Optional[ProgressCallback] = None, cancel: Optional[CancelFlag] = None,
                      weights_path: Optional[PathLike] = None, grid: bool = False,
@@ -41,6 +44,14 @@ def dataset_features(dataset: Dataset, encoder_name: str, names: Sequence[str],
                               weights_path=weights_path, grid=grid, flipped=flipped)
     features = {path.name: vector for path, vector in result.features.items()}
     return features, list(result.errors.values())
+
+
+def report_unreadable(errors: list[str], shown: int = 20) -> None:
+    """Name the photos that could not be read (they are left out of training and scores)."""
+    for error in errors[:shown]:
+        log.warning("%s", error)
+    if len(errors) > shown:
+        log.warning("... and %d more unreadable photos", len(errors) - shown)
 
 
 def check_writable(output_path: PathLike) -> None:
@@ -84,9 +95,11 @@ def train_model(data_root: PathLike, output_path: PathLike, config: TrainConfig,
     started = time.monotonic()
     check_writable(output_path)
     dataset = limit_training_photos(load_dataset(data_root), max_train_photos)
+    log.info("%s", dataset.summary())
     names = [n for split in ("train", "dev", "test") for n in dataset.splits[split]]
     grid = config.decoder == "attention"
     features, errors = dataset_features(dataset, config.encoder, names, on_progress, cancel, weights_path, grid)
+    report_unreadable(errors)
     mirrored = None
     if config.mirrored:
         mirrored, _ = dataset_features(dataset, config.encoder, dataset.splits["train"], on_progress, cancel,
