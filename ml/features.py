@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 import numpy as np
 
 from .annotations import PathLike
-from .atomic import remove_stale_temp_files, replace_atomically
+from .atomic import remove_stale_temp_files, replace_atomically, set_aside
 from .config import FEATURE_BATCH_SIZE, user_data_dir
 from .encoders import build_encoder, get_spec
 from .images import ImageError, load_pixels
@@ -31,19 +32,52 @@ def file_key(path: PathLike) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
+# What a damaged shard raises when it is opened or read (a truncated zip, a bad header, a short array).
+DAMAGED_SHARD_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
+
+
 class FeatureCache:
-    """Features of one encoder, stored as shards of (keys, features) in a folder."""
+    """Features of one encoder, stored as shards of (keys, features) in a folder shared by every data set.
+
+    Opening it reads only each shard's keys (its index); features are read from the shards that hold the
+    photos asked for, so a small data set does not load a large one's features. A damaged shard is
+    named, set aside and its photos are computed again."""
 
     def __init__(self, folder: PathLike):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temp_files(self.folder)
-        self.features: dict[str, np.ndarray] = {}
+        self.shard_of: dict[str, Path] = {}
         for shard in sorted(self.folder.glob("shard-*.npz")):
-            with np.load(shard, allow_pickle=False) as data:
-                self.features.update(zip(data["keys"].tolist(), data["features"]))
+            try:
+                with np.load(shard, allow_pickle=False) as data:
+                    self.shard_of.update(dict.fromkeys(data["keys"].tolist(), shard))
+            except DAMAGED_SHARD_ERRORS as error:
+                set_aside(shard, error)
 
-    def add(self, keys: Sequence[str], features: np.ndarray) -> None:
+    def __contains__(self, key: str) -> bool:
+        return key in self.shard_of
+
+    def get(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The cached features of those keys that have them, reading only the shards that hold them."""
+        by_shard: dict[Path, list[str]] = {}
+        for key in keys:
+            if key in self.shard_of:
+                by_shard.setdefault(self.shard_of[key], []).append(key)
+        found: dict[str, np.ndarray] = {}
+        for shard, shard_keys in by_shard.items():
+            try:
+                with np.load(shard, allow_pickle=False) as data:
+                    row_of = {key: row for row, key in enumerate(data["keys"].tolist())}
+                    rows = data["features"][[row_of[key] for key in shard_keys]]
+            except DAMAGED_SHARD_ERRORS as error:
+                set_aside(shard, error)
+                self.shard_of = {key: where for key, where in self.shard_of.items() if where != shard}
+                continue
+            found.update(zip(shard_keys, rows))
+        return found
+
+    def add(self, keys: Sequence[str], features: np.ndarray) -> np.ndarray:
         """Store one batch durably (temp file, then rename); grids are kept as float16 to halve the disk."""
         features = np.asarray(features, dtype=np.float16 if np.ndim(features) == 3 else np.float32)
         name = f"shard-{time.time_ns()}-{os.getpid()}.npz"
@@ -52,8 +86,9 @@ class FeatureCache:
             with open(temp, "wb") as file:
                 np.savez(file, keys=np.array(keys), features=features)
 
-        replace_atomically(self.folder / name, write_shard)
-        self.features.update(zip(keys, features))
+        shard = replace_atomically(self.folder / name, write_shard)
+        self.shard_of.update(dict.fromkeys(keys, shard))
+        return features  # as stored, so fresh and cached features are alike
 
 
 def default_cache_dir(encoder_name: str, grid: bool = False, flipped: bool = False) -> Path:
@@ -124,7 +159,8 @@ def extract_features(paths: Sequence[PathLike], encoder_name: str, cache_dir: Op
             keys[path] = file_key(path)
         except OSError as error:
             result.errors[path] = f"{path}: cannot read file ({error.strerror or error})"
-    todo = [p for p, k in keys.items() if k not in cache.features]
+    found = cache.get(sorted(set(keys.values())))
+    todo = [p for p, k in keys.items() if k not in found]
     meter = ProgressMeter(Phase.FEATURES, len(keys), on_progress, already_done=len(keys) - len(todo))
     if todo:
         check_cancel(cancel)
@@ -140,9 +176,8 @@ def extract_features(paths: Sequence[PathLike], encoder_name: str, cache_dir: Op
                 if e:
                     result.errors[batch_paths[i]] = e.decode()
             if good:
-                cache.add([keys[batch_paths[i]] for i in good], vectors[good])
+                batch_keys = [keys[batch_paths[i]] for i in good]
+                found.update(zip(batch_keys, cache.add(batch_keys, vectors[good])))
             meter.advance(len(batch_paths))
-    for path, key in keys.items():
-        if key in cache.features:
-            result.features[path] = cache.features[key]
+    result.features = {path: found[key] for path, key in keys.items() if key in found}
     return result

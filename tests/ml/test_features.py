@@ -37,7 +37,7 @@ def test_cancel_keeps_finished_batches_and_rerun_resumes(photos, lite0, tmp_path
         extract_features(photos, "efficientnet-lite0", cache_dir, batch_size=4,
                          on_progress=cancel_after_first_batch, cancel=cancel, encoder=lite0)
     assert reports[0].done == 4 and reports[0].total == 10 and reports[0].rate > 0
-    assert len(FeatureCache(cache_dir).features) == 4
+    assert len(FeatureCache(cache_dir).shard_of) == 4
 
     resumed = []
     result = extract_features(photos, "efficientnet-lite0", cache_dir, batch_size=4,
