@@ -3,6 +3,7 @@ full disk or a cancel never leaves half a model, checkpoint, cache shard, settin
 whole one is expected. The app imports it too (it needs nothing but the standard library)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -11,7 +12,9 @@ import signal
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Iterator, Union
+
+from .errors import UserError
 
 PathLike = Union[str, "os.PathLike[str]"]
 log = logging.getLogger(__name__)
@@ -85,3 +88,36 @@ def remove_stale_temp_files(folder: PathLike) -> list[Path]:
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+class FolderInUse(UserError, OSError):
+    """Another process holds the folder's lock (a second training run on one run folder)."""
+
+
+@contextlib.contextmanager
+def locked_folder(folder: PathLike) -> Iterator[Path]:
+    """Hold `folder`'s lock while the block runs; FolderInUse naming the holder's PID if another process
+    has it (two runs writing one run folder used to die on HDF5's own lock, mid-run). POSIX only: on
+    other systems the block runs unlocked."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock
+        yield folder
+        return
+    with open(folder / ".lock", "a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise FolderInUse(f"{folder}: in use by another run (PID {holder}); wait for it or choose another folder") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield folder
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

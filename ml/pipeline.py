@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Optional, Sequence, Union
 import numpy as np
 
 from .annotations import FeaturesByName, PathLike
+from .atomic import locked_folder
 from .bundle import save_bundle
 from .card import SPLITS, metric_key, training_card
 from .config import BEAM_WIDTH, user_data_dir
@@ -91,9 +92,17 @@ def train_model(data_root: PathLike, output_path: PathLike, config: TrainConfig,
                 max_train_photos: Optional[int] = None, on_progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelFlag] = None, weights_path: Optional[PathLike] = None,
                 command: str = "") -> dict:
-    """Train on a data set folder and save a model file; returns its model card."""
-    started = time.monotonic()
+    """Train on a data set folder and save a model file; returns its model card. The run folder is locked
+    while this runs: a second run on it stops at once, naming the first one's PID."""
     check_writable(output_path)
+    with locked_folder(run_dir or default_run_dir(output_path)) as locked_run_dir:
+        return _train_model(data_root, output_path, config, locked_run_dir, max_train_photos, on_progress, cancel,
+                            weights_path, command)
+
+
+def _train_model(data_root, output_path, config, run_dir, max_train_photos, on_progress, cancel, weights_path,
+                 command) -> dict:
+    started = time.monotonic()
     dataset = limit_training_photos(load_dataset(data_root), max_train_photos)
     log.info("%s", dataset.summary())
     names = [n for split in ("train", "dev", "test") for n in dataset.splits[split]]
@@ -104,8 +113,8 @@ def train_model(data_root: PathLike, output_path: PathLike, config: TrainConfig,
     if config.mirrored:
         mirrored, _ = dataset_features(dataset, config.encoder, dataset.splits["train"], on_progress, cancel,
                                        weights_path, grid, flipped=True)
-    result = train_decoder(dataset, features, config, run_dir or default_run_dir(output_path),
-                           on_progress=on_progress, cancel=cancel, mirrored_by_name=mirrored)
+    result = train_decoder(dataset, features, config, run_dir, on_progress=on_progress, cancel=cancel,
+                           mirrored_by_name=mirrored)
     metrics = {metric_key(split, 1): evaluate_decoder([result.decoder], result.vocab, dataset, features, split, 1)
                for split in SPLITS}
     card = training_card(Path(output_path).stem, config, result, dataset, data_root, len(errors), metrics,
