@@ -2,6 +2,7 @@
 import logging
 import logging.handlers
 import os
+import sys
 import tkinter as tk
 
 import customtkinter as ctk
@@ -34,10 +35,15 @@ except ImportError:
 
 
 def setup_logging():
-    """Details of every error go to a log file in the user log folder; dialogs show one line."""
+    """Details of every error go to a log file in the user log folder; dialogs show one line. Where that
+    folder cannot be written the app runs without a log file (returns None)."""
     folder = user_log_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(folder / "app.log", maxBytes=1_000_000, backupCount=2)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(folder / "app.log", maxBytes=1_000_000, backupCount=2)
+    except OSError:
+        logging.basicConfig(level=logging.WARNING, handlers=[logging.NullHandler()])
+        return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     return folder / "app.log"
@@ -66,6 +72,9 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.errors = []  # every message shown to the user, newest last
         self.settings_model = SettingsModel(user_config_dir() / "settings.json")
         settings = self.settings_model.load()
+        self.settings_model.save()  # finds out now whether settings can be kept
+        self.notices = [n for n in (self.settings_model.problem,
+                                    "" if self.log_file else "no log file: the log folder is not writable") if n]
         ctk.set_appearance_mode(settings.theme)
         self.geometry(settings.geometry)
         self.runner, self.dialogs = TaskRunner(), Dialogs(self)
@@ -179,7 +188,8 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
 
     def report_callback_exception(self, exc_type, exc_value, traceback):
         log.error("unexpected error", exc_info=(exc_type, exc_value, traceback))
-        self.show_error(f"Unexpected error: {exc_value} (details in {self.log_file})")
+        where = f"details in {self.log_file}" if self.log_file else "no log file: the log folder is not writable"
+        self.show_error(f"Unexpected error: {exc_value} ({where})")
 
     def close(self):
         self.settings_model.update(geometry=self.geometry())
@@ -191,4 +201,10 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
 
 def main():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    App().mainloop()
+    try:
+        app = App()
+    except tk.TclError as error:  # no display: one line, not Tk's traceback
+        print(f"Image Captioner needs a display to open its window ({error}); "
+              "for captions without one, use: python -m ml caption PHOTO", file=sys.stderr)
+        sys.exit(2)
+    app.mainloop()

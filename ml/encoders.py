@@ -6,6 +6,7 @@ the decoder was trained on.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from .annotations import PathLike
 from .atomic import replace_atomically
 from .config import user_data_dir
 from .errors import UserError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import keras
@@ -118,7 +121,10 @@ def _build_efficientnet_lite(spec, pretrained, grid=False):
             from .torch_weights import load_state_dict
 
             copy_torch_weights(full, load_state_dict(_torch_weights_file(spec.name)))
-            replace_atomically(cached, full.save_weights, ".weights.h5")
+            try:
+                replace_atomically(cached, full.save_weights, ".weights.h5")
+            except OSError as error:  # a read-only data folder: convert again next time, work on now
+                log.warning("%s: cannot keep the converted encoder weights (%s)", cached, error.strerror or error)
     features = _pool_or_flatten(keras, full.get_layer("feature_grid").output, grid)
     return keras.Model(full.input, features, name=spec.name.replace("-", "_") + "_encoder")
 

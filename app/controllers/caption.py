@@ -42,6 +42,7 @@ class CaptionController:
         self.captioner, self.captioner_path = None, None
         self.photo_path = None
         self.speech_available = False
+        self.notices: list[str] = list(app.notices)  # what stays said beside "Ready" (speech off, settings not kept)
         for event, handler in {"<<OpenPhoto>>": self.ask_photo, "<<CaptionRequested>>": self.caption,
                                "<<SpeakRequested>>": self.speak, "<<StopSpeech>>": self.stop_speech,
                                "<<CopyCaption>>": self.copy_caption, "<<SaveSpeech>>": self.ask_save_speech,
@@ -88,7 +89,7 @@ class CaptionController:
     def _model_loaded(self, captioner):
         self.captioner, self.captioner_path = captioner, captioner.bundle.path
         self.view.set_model_info(card_summary(captioner.card, self.view.get_beam_width()))
-        self.view.set_status("Ready")
+        self.view.set_status(self.ready_status())
         self.view.set_photo_loaded(self.photo_path is not None)
 
     def _model_failed(self, path, error):
@@ -173,7 +174,14 @@ class CaptionController:
     def _speech_probed(self, outcome):
         available, reason = outcome
         self.speech_available = bool(available)
-        self.view.set_speech_available(self.speech_available, reason or "no text-to-speech engine found")
+        self.view.set_speech_available(self.speech_available)
+        if not self.speech_available:
+            self.notices.append(f"Speech is off: {reason or 'no text-to-speech engine found'}")
+            self.view.set_status(self.ready_status() if self.captioner else self.notices[-1])
+
+    def ready_status(self) -> str:
+        """'Ready', with what the user must still know (a missing speech engine, settings not kept)."""
+        return " · ".join(["Ready", *self.notices])
 
     def speak(self) -> None:
         text = self.view.get_caption()

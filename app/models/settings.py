@@ -27,6 +27,7 @@ class SettingsModel:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.settings = Settings()
+        self.problem = ""  # why settings cannot be saved, once that is known
 
     def load(self) -> Settings:
         try:
@@ -41,7 +42,14 @@ class SettingsModel:
         return self.settings
 
     def save(self) -> None:
-        write_text_atomically(self.path, json.dumps(dataclasses.asdict(self.settings), indent=2))
+        """Keep the settings; where the config folder cannot be written, they last this session only
+        (said once in the log and in `problem`), and the app goes on."""
+        try:
+            write_text_atomically(self.path, json.dumps(dataclasses.asdict(self.settings), indent=2))
+        except OSError as error:
+            if not self.problem:
+                self.problem = f"settings are not kept: {self.path.parent} is not writable ({error.strerror or error})"
+                log.warning("%s", self.problem)
 
     def update(self, **changes) -> None:
         self.settings = dataclasses.replace(self.settings, **changes)

@@ -151,13 +151,12 @@ class CaptionView(PageFrame):
     def set_status(self, text):
         self.status_label.configure(text=text)
 
-    def set_speech_available(self, available, reason=""):
+    def set_speech_available(self, available):
         state = "normal" if available else "disabled"
         for button in (self.speak_button, self.stop_button, self.save_button):
             button.configure(state=state)
         if not available:
             self.auto_speak_switch.configure(state="disabled")
-            self.set_status(f"Speech is off: {reason}")
 
     def set_history(self, entries):
         for button in self.history_buttons:
