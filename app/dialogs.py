@@ -1,5 +1,5 @@
 """Native file dialogs, in one place so the controllers ask for paths the same way everywhere."""
-from tkinter import filedialog
+from tkinter import filedialog, messagebox
 
 from ml.bundle import BUNDLE_SUFFIX
 from ml.images import IMAGE_SUFFIXES
@@ -10,6 +10,10 @@ PHOTO_TYPES = [("Photos", " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFI
 class Dialogs:
     def __init__(self, root):
         self.root = root
+
+    def confirm(self, title: str, question: str) -> bool:
+        """Yes or No from the user (No is the default: nothing of theirs is replaced by a stray Return)."""
+        return messagebox.askyesno(title, question, parent=self.root, default=messagebox.NO)
 
     def open_photo(self, start_dir=""):
         return filedialog.askopenfilename(parent=self.root, title="Open a photo", initialdir=start_dir or None,

@@ -105,7 +105,17 @@ def cmd_caption(args: argparse.Namespace) -> int:
         bar.close()
         if args.json:
             print(json.dumps([_as_dict(r) for r in results], indent=2))
+        if args.sidecars:
+            _write_sidecars(results, paths, args.overwrite)
     return 0 if all(not r.error for r in results) else 1
+
+
+def _write_sidecars(results, paths: list[Path], overwrite: bool) -> None:
+    from .exports import write_sidecars
+
+    report = write_sidecars(results, overwrite, all_photos=paths)
+    advice = "; --overwrite replaces them" if report.kept else ""
+    print(report.summary() + advice, file=sys.stderr)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -188,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     output = caption.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON list at the end instead of lines")
     output.add_argument("--jsonl", action="store_true", help="print one JSON object per photo as it is captioned")
+    caption.add_argument("--sidecars", action="store_true",
+                         help="also write each caption next to its photo (photo.txt; photo.jpg.txt where names collide)")
+    caption.add_argument("--overwrite", action="store_true",
+                         help="with --sidecars: replace existing files that hold other text (kept otherwise)")
     caption.add_argument("--encoder-weights", type=Path, help=weights_help)
     caption.set_defaults(run=cmd_caption)
 

@@ -115,17 +115,21 @@ class FolderController:
         if export_format is None:
             return
         if export_format == ExportFormat.SIDECAR:
-            self.export(export_format)
+            in_the_way = self.captions.sidecars_in_the_way()
+            overwrite = bool(in_the_way) and self.app.dialogs.confirm(
+                "Replace files?", f"{len(in_the_way)} files next to the photos already hold other text "
+                f"(e.g. {in_the_way[0].name}). Replace them with the captions?" if in_the_way else "")
+            self.export(export_format, overwrite=overwrite)
             return
         target = self.app.dialogs.save_captions(self.captions.folder, export_format)
         if target:
             self.export(export_format, target)
 
-    def export(self, export_format: ExportFormat, target: Optional[PathLike] = None) -> None:
+    def export(self, export_format: ExportFormat, target: Optional[PathLike] = None, overwrite: bool = False) -> None:
+        """Write the captions; sidecars replace other files only with overwrite (the user said yes)."""
         try:
             if export_format == ExportFormat.SIDECAR:
-                written = self.captions.export_sidecars()
-                message = f"Wrote {len(written)} .txt files next to the photos"
+                message = self.captions.export_sidecars(overwrite).summary()
             elif target is None:
                 return
             elif export_format == ExportFormat.CSV:

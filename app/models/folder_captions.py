@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ml.annotations import PathLike
 from ml.atomic import write_text_atomically
+from ml.exports import SidecarReport, existing_sidecars, write_sidecars
 from ml.results import CaptionResult
 
 
@@ -30,14 +31,14 @@ class FolderCaptions:
     def errors(self) -> list:
         return [row.error for row in self.rows if row.error]
 
-    def export_sidecars(self) -> list:
-        """photo.jpg -> photo.txt next to it; returns the files written."""
-        written = []
-        for row in self.captioned():
-            target = row.path.with_suffix(".txt")
-            write_text_atomically(target, row.caption + "\n")
-            written.append(target)
-        return written
+    def sidecars_in_the_way(self) -> list[Path]:
+        """Existing files with other text that a sidecar export would replace (ask first)."""
+        return existing_sidecars(self.captioned())
+
+    def export_sidecars(self, overwrite: bool = False) -> SidecarReport:
+        """photo.jpg -> photo.txt next to it (photo.jpg.txt where names collide); other files kept unless
+        overwrite."""
+        return write_sidecars(self.captioned(), overwrite)
 
     def export_csv(self, target: PathLike) -> None:
         buffer = io.StringIO()

@@ -66,7 +66,7 @@ def test_folder_captions_export_all_formats(tmp_path):
     captions.add(CaptionResult(tmp_path / "b.png", error="b.png: damaged image"))
     captions.add(CaptionResult(tmp_path / "c.jpg", "a cat"))
     captions.edit(2, "a sleeping cat")
-    assert captions.export_sidecars() == [tmp_path / "a.txt", tmp_path / "c.txt"]
+    assert captions.export_sidecars().written == [tmp_path / "a.txt", tmp_path / "c.txt"]
     assert (tmp_path / "c.txt").read_text() == "a sleeping cat\n"
     captions.export_csv(tmp_path / "out.csv")
     assert list(csv.reader((tmp_path / "out.csv").open())) == [["image", "caption"], ["a.jpg", "a dog, running"],
