@@ -55,6 +55,7 @@ def main():
     shoot(app, "train")
 
     app.show_page(Page.MODELS)
+    run_until(app.update, lambda: app.pages[Page.MODELS].tree.get_children(), 60)
     app.pages[Page.MODELS].select(str(app.registry.shipped_model))
     shoot(app, "models")
     app.close()

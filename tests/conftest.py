@@ -33,6 +33,16 @@ def flickr8k() -> Path:
     return FLICKR8K
 
 
+@pytest.fixture(scope="session")
+def display():
+    """The DISPLAY Tk draws on: scripts/test.sh runs the tests under `xvfb-run -a` when there is none."""
+    if not os.environ.get("DISPLAY"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("no DISPLAY in CI: run the tests through scripts/test.sh (it starts Xvfb)")
+        pytest.skip("no DISPLAY: run scripts/test.sh, or xvfb-run -a .venv/bin/python -m pytest")
+    return os.environ["DISPLAY"]
+
+
 def _save(image, path, **kwargs):
     image.save(path, **kwargs)
     return path

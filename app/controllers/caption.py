@@ -42,6 +42,7 @@ class CaptionController:
         self.captioner, self.captioner_path = None, None
         self.photo_path = None
         self.speech_available = False
+        self.entries: dict = {}  # model name -> usable registry entry, filled by refresh_models
         self.notices: list[str] = list(app.notices)  # what stays said beside "Ready" (speech off, settings not kept)
         for event, handler in {"<<OpenPhoto>>": self.ask_photo, "<<CaptionRequested>>": self.caption,
                                "<<SpeakRequested>>": self.speak, "<<StopSpeech>>": self.stop_speech,
@@ -66,7 +67,12 @@ class CaptionController:
         return Path(chosen) if chosen and Path(chosen).is_file() else self.registry.default_path()
 
     def refresh_models(self) -> None:
-        self.entries = {e.name: e for e in self.registry.usable_entries()}
+        """Fill the model menu from the usable model files, read on a worker."""
+        self.runner.submit("files", lambda report, cancel: self.registry.usable_entries(),
+                           on_done=self._models_listed, on_error=lambda error: self.app.show_error(str(error)))
+
+    def _models_listed(self, entries: list) -> None:
+        self.entries = {e.name: e for e in entries}
         current = self.current_model_path()
         current_name = next((n for n, e in self.entries.items() if e.path == current), None)
         self.view.set_models(list(self.entries), current_name)

@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 from ml.annotations import PathLike
-from ml.bundle import BundleError
 from ml.card import headline_metrics
 
 from ..models import RegistryError
@@ -27,8 +26,14 @@ class ModelsController:
                                "<<ModelSelected>>": self.show_selected}.items():
             view.on(event, handler)
 
-    def refresh(self) -> None:
-        self.entries = {str(e.path): e for e in self.registry.entries()}
+    def refresh(self, select: Optional[Path] = None) -> None:
+        """List the model files on a worker (each card is read and checked) and show them when read."""
+        self.app.runner.submit("files", lambda report, cancel: self.registry.entries(),
+                               on_done=lambda entries: self._show_entries(entries, select),
+                               on_error=lambda error: self.app.show_error(str(error)))
+
+    def _show_entries(self, entries: list[ModelEntry], select: Optional[Path]) -> None:
+        self.entries = {str(e.path): e for e in entries}
         default = self.registry.default_path()
         rows = []
         for key, entry in self.entries.items():
@@ -38,6 +43,8 @@ class ModelsController:
             rows.append((key, entry.name, entry.card.get("encoder", ""), f"{test.get('bleu4', 0):.1f}",
                          entry.card.get("created", "")[:16], flags))
         self.view.set_models(rows)
+        if select is not None and str(select) in self.entries:
+            self.view.select(str(select))
         self.show_selected()
 
     def selected(self) -> Optional[ModelEntry]:
@@ -56,14 +63,13 @@ class ModelsController:
             self.import_model(path)
 
     def import_model(self, path: PathLike) -> None:
-        try:
-            entry = self.registry.add(path)
-        except (BundleError, RegistryError, OSError) as error:
-            self.app.show_error(str(error))
-            return
-        self.refresh()
-        self.view.select(str(entry.path))
-        self.on_models_changed()
+        """Check and copy the file on a worker (a large model must not freeze the window)."""
+        def imported(entry: ModelEntry) -> None:
+            self.refresh(select=entry.path)
+            self.on_models_changed()
+
+        self.app.runner.submit("files", lambda report, cancel: self.registry.add(path), on_done=imported,
+                               on_error=lambda error: self.app.show_error(str(error)))
 
     def ask_export(self) -> None:
         entry = self.selected()

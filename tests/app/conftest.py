@@ -7,16 +7,6 @@ import pytest
 from app.event_loop import run_until
 
 
-@pytest.fixture(scope="session")
-def display():
-    """The DISPLAY Tk draws on: scripts/test.sh runs the tests under `xvfb-run -a` when there is none."""
-    if not os.environ.get("DISPLAY"):
-        if os.environ.get("CI") == "true":
-            pytest.fail("no DISPLAY in CI: run the tests through scripts/test.sh (it starts Xvfb)")
-        pytest.skip("no DISPLAY: run scripts/test.sh, or xvfb-run -a .venv/bin/python -m pytest")
-    return os.environ["DISPLAY"]
-
-
 @pytest.fixture(scope="module")
 def app(display, tmp_path_factory):
     """The real app with its own settings folder and an empty user model folder."""

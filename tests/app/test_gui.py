@@ -154,6 +154,7 @@ def test_models_page_protects_shipped_model(app, tiny_model):
     app.show_page(Page.MODELS)
     view = app.pages[Page.MODELS]
     shipped = str(app.registry.shipped_model)
+    run_until(app.update, lambda: shipped in view.tree.get_children(), 30, "the model list (read on a worker)")
     view.select(shipped)
     app.update()
     assert view.buttons["<<DeleteModel>>"].cget("state") == "disabled"
@@ -161,11 +162,10 @@ def test_models_page_protects_shipped_model(app, tiny_model):
     assert app.errors[-1].endswith("the shipped model cannot be deleted")
     app.models_controller.import_model(tiny_model[0])
     imported = str(app.registry.user_dir / tiny_model[0].name)
-    assert imported in view.tree.get_children()
-    view.select(imported)
-    app.update()
+    run_until(app.update, lambda: imported in view.tree.get_children(), 60, "the imported model to be listed")
+    assert view.selected_model() == imported
     app.models_controller.delete()
-    assert imported not in view.tree.get_children()
+    run_until(app.update, lambda: imported not in view.tree.get_children(), 30, "the deleted model to go")
     app.errors.clear()
 
 

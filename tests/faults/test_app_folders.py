@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-from tests.app.conftest import display  # noqa: F401 (the fixture)
 from tests.conftest import REPO
 
 RUN_AND_CLOSE = """

@@ -2,7 +2,6 @@
 every features/train/evaluate fail with a BadZipFile traceback), and only the shards holding the photos asked
 for are read (a 6-photo evaluation peaked at 1.56 GB beside other data sets' shards)."""
 import logging
-import re
 import subprocess
 import sys
 
