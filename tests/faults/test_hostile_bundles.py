@@ -122,3 +122,76 @@ def test_decoders_too_large_together_are_refused_before_they_are_read(tiny_model
     with pytest.raises(BundleError, match="contents are too large"):
         load_bundle(bad)
     assert read_card(bad)["format"] == "image-captioner-model"  # the card alone is still readable
+
+
+class _WritesMarker:
+    """Unpickling this runs code: it would create the marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickle_in_place_of_the_decoder_runs_nothing(tiny_model, tmp_path):
+    import pickle
+
+    marker = tmp_path / "ran"
+    bad = _rezip(tiny_model[0], tmp_path / "bad.captioner", replace={"decoder.keras": pickle.dumps(_WritesMarker(marker))})
+    with pytest.raises(BundleError, match="decoder cannot be loaded"):
+        load_bundle(bad)
+    assert not marker.exists()
+
+
+def test_a_lambda_layer_is_refused_and_its_code_never_runs(tiny_model, tmp_path):
+    import keras
+
+    marker = tmp_path / "ran"
+    words = keras.Input((None,), dtype="int32", name="words")
+    image = keras.Input((1280,), name="image")
+    writes_marker = eval(f"lambda x: (open({str(marker)!r}, 'w'), x)[1]")  # the path as a constant, no closure
+    hostile = keras.layers.Lambda(writes_marker, name="hostile")(image)
+    model = keras.Model({"image": image, "words": words}, keras.layers.Dense(4)(hostile))
+    model.save(tmp_path / "hostile.keras")
+    marker.unlink(missing_ok=True)  # building the model called the lambda once, here in the test
+    bad = _rezip(tiny_model[0], tmp_path / "bad.captioner",
+                 replace={"decoder.keras": (tmp_path / "hostile.keras").read_bytes()})
+    with pytest.raises(BundleError, match="decoder cannot be loaded"):
+        load_bundle(bad)
+    assert not marker.exists()
+
+
+def test_an_activation_naming_os_system_is_refused(tiny_model, tmp_path):
+    import io
+
+    with zipfile.ZipFile(tiny_model[0]) as bundle:
+        keras_file = bundle.read("decoder.keras")
+    with zipfile.ZipFile(io.BytesIO(keras_file)) as inner:
+        parts = {name: inner.read(name) for name in inner.namelist()}
+    config = json.loads(parts["config.json"])
+    dense = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense")
+    dense["config"]["activation"] = {"module": "os", "class_name": "function", "config": "system",
+                                     "registered_name": "function"}
+    parts["config.json"] = json.dumps(config).encode()
+    crafted = io.BytesIO()
+    with zipfile.ZipFile(crafted, "w") as inner:
+        for name, data in parts.items():
+            inner.writestr(name, data)
+    bad = _rezip(tiny_model[0], tmp_path / "bad.captioner", replace={"decoder.keras": crafted.getvalue()})
+    with pytest.raises(BundleError):
+        load_bundle(bad)
+
+
+def test_a_feature_shard_holding_a_pickle_is_set_aside_unread(tmp_path):
+    import numpy as np
+
+    from ml.features import FeatureCache
+
+    marker = tmp_path / "ran"
+    keys = np.array([_WritesMarker(marker)], dtype=object)
+    (tmp_path / "cache").mkdir()
+    np.savez(tmp_path / "cache" / "shard-1-1.npz", keys=keys, features=np.zeros((1, 4)))
+    cache = FeatureCache(tmp_path / "cache")
+    assert cache.shard_of == {} and not marker.exists()
+    assert list((tmp_path / "cache").glob("shard-1-1.npz.damaged-*"))
