@@ -17,7 +17,7 @@ from .controllers.train import TrainController
 from .dialogs import Dialogs
 from .models import CaptionHistory, ModelRegistry, SettingsModel
 from .models.folder_captions import FolderCaptions
-from .paths import default_model_path, user_config_dir, user_log_dir, user_models_dir
+from .paths import default_model_path, user_config_dir, user_data_dir, user_log_dir, user_models_dir
 from .views.caption_view import CaptionView
 from .views.folder_view import FolderView
 from .views.models_view import ModelsView
@@ -80,7 +80,8 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.runner, self.dialogs = TaskRunner(), Dialogs(self)
         self.speech = SpeechService(settings.speech_rate)
         self.registry = ModelRegistry(default_model_path(), user_models_dir())
-        self.history, self.folder_captions = CaptionHistory(), FolderCaptions()
+        self.history = CaptionHistory()
+        self.folder_captions = FolderCaptions(user_data_dir() / "folder-captions")
 
         self.grid_columnconfigure(1, weight=1)
         self.grid_rowconfigure(0, weight=1)

@@ -24,6 +24,12 @@ class ExportFormat(str, Enum):
     JSON = "JSON"
 
 
+def format_duration(seconds: float) -> str:
+    """'4 min 10 s', '35 s': how long is left, for people."""
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
 # How often the UI thread looks at the workers' queue, in milliseconds.
 POLL_MS = 50
 PREVIEW_SIZE = (560, 420)
@@ -42,4 +48,4 @@ SHORTCUTS = [
 ENCODER_CHOICES = tuple(ENCODERS)
 DECODER_CHOICES = DECODER_TYPES
 __all__ = ["DECODER_CHOICES", "DEFAULT_DECODER", "DEFAULT_ENCODER", "ENCODER_CHOICES", "MIN_WINDOW", "POLL_MS",
-           "PREVIEW_SIZE", "SHORTCUTS", "ExportFormat", "Page", "Theme"]
+           "PREVIEW_SIZE", "SHORTCUTS", "ExportFormat", "Page", "Theme", "format_duration"]

@@ -7,7 +7,8 @@ import appdirs
 
 from ml.config import APP_NAME, asset_path, default_model_path, user_data_dir, user_log_dir
 
-__all__ = ["APP_NAME", "asset_path", "default_model_path", "user_config_dir", "user_log_dir", "user_models_dir"]
+__all__ = ["APP_NAME", "asset_path", "default_model_path", "user_config_dir", "user_data_dir", "user_log_dir",
+           "user_models_dir"]
 
 
 def user_config_dir() -> Path:

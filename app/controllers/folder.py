@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 from ml.annotations import PathLike
+from ml.progress import Phase, Progress, ProgressMeter
+from ml.results import CaptionResult
 
-from ..constants import ExportFormat
+from ..constants import ExportFormat, format_duration
 
 if TYPE_CHECKING:
     from ml.captioner import Captioner
@@ -45,14 +47,24 @@ class FolderController:
 
             return list_images(folder)
 
-        def listed(paths):
-            self.paths = paths
-            self.captions.reset(folder)
-            self.view.clear_rows()
-            self.view.set_folder(f"{folder}  ({len(paths)} photos)")
-            self.view.set_running(False, has_rows=False)
+        self.runner.submit("files", work, on_done=lambda paths: self._listed(folder, paths),
+                           on_error=lambda e: self.app.show_error(str(e)))
 
-        self.runner.submit("files", work, on_done=listed, on_error=lambda e: self.app.show_error(str(e)))
+    def _listed(self, folder: Path, paths: list[Path]) -> None:
+        """Show the folder, with the captions (and edits) kept from last time."""
+        self.captions.save()  # the folder left behind keeps its rows and edits
+        self.paths = paths
+        self.captions.reset(folder)
+        restored = self.captions.restore(paths)
+        self.view.clear_rows()
+        for index, row in enumerate(self.captions.rows):
+            if not row.error:
+                self.view.add_row(str(index), row.path.name, row.caption)
+        self.view.set_errors(self.captions.errors())
+        kept = f", {restored} captions kept from last time ({len(self.captions.edited)} edited)" if restored else ""
+        self.view.set_folder(f"{folder.name}  ({len(paths)} photos{kept})")
+        self.view.show_progress(restored / len(paths) if paths else 0.0, "")
+        self.view.set_running(False, has_rows=bool(self.captions.captioned()))
 
     def caption_all(self) -> None:
         captioner = self.get_captioner()
@@ -62,41 +74,49 @@ class FolderController:
         if not self.paths or self.captions.folder is None:
             self.app.show_error("Choose a folder with photos first")
             return
+        if self.captions.edited and not self.app.dialogs.confirm(
+                "Caption all again?", f"{len(self.captions.edited)} captions here were edited by you. "
+                "Captioning all again replaces them. Go on?"):
+            return
         self.captions.reset(self.captions.folder)
         self.view.clear_rows()
         paths, beam = list(self.paths), self.settings_model.settings.beam_width
 
         def work(report, cancel):
-            def each_batch(progress):
-                report(progress)
+            """Rows go to the window batch by batch (with count and ETA), so Cancel keeps every one made."""
+            meter = ProgressMeter(Phase.CAPTION, len(paths), report)
+            for batch in captioner.caption_batches(paths, beam, cancel=cancel):
+                self.runner.post(self._rows_made, batch)
+                meter.advance(len(batch))
 
-            return captioner.caption(paths, beam_width=beam, on_progress=each_batch, cancel=cancel)
-
-        self.cancel_event = self.runner.submit("folder", work, on_done=self._finished, on_progress=self._progress,
-                                               on_cancelled=self._cancelled, on_error=self._failed)
+        self.cancel_event = self.runner.submit("folder", work, on_done=self._stopped, on_progress=self._progress,
+                                               on_cancelled=self._stopped, on_error=self._failed)
         self.view.set_running(True, has_rows=False)
-        self.view.show_progress(0)
+        self.view.show_progress(0, f"0 of {len(paths)}")
 
-    def _progress(self, progress):
-        self.view.show_progress(progress.fraction)
-
-    def _finished(self, results):
-        self.cancel_event = None
-        for index, result in enumerate(results):
-            self.captions.add(result)
+    def _rows_made(self, batch: list[CaptionResult]) -> None:
+        for result in batch:
+            index = self.captions.add(result)
             if not result.error:
                 self.view.add_row(str(index), result.path.name, result.caption)
-        self.view.set_errors(self.captions.errors())
-        self.view.show_progress(1.0)
-        self.view.set_running(False, has_rows=bool(self.captions.captioned()))
+        if any(result.error for result in batch):
+            self.view.set_errors(self.captions.errors())
 
-    def _cancelled(self, _):
+    def _progress(self, progress: Progress) -> None:
+        left = f", about {format_duration(progress.eta_s)} left" if progress.eta_s else ""
+        self.view.show_progress(progress.fraction, f"{progress.done} of {progress.total}{left}")
+
+    def _stopped(self, _=None) -> None:
+        """Finished or cancelled: every row made stays, can be edited and exported, and is autosaved."""
         self.cancel_event = None
-        self.view.set_running(False, has_rows=False)
-        self.view.show_progress(0)
+        done, total = len(self.captions.rows), len(self.paths)
+        self.view.show_progress(done / total if total else 0.0,
+                                f"{done} of {total} captioned" + ("" if done == total else " (cancelled)"))
+        self.view.set_running(False, has_rows=bool(self.captions.captioned()))
+        self.captions.save()
 
     def _failed(self, error):
-        self._cancelled(None)
+        self._stopped()
         self.app.show_error(str(error))
 
     def cancel_job(self) -> None:

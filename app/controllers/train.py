@@ -12,6 +12,8 @@ from ml.config import user_data_dir
 from ml.progress import Phase
 from ml.train_config import MIN_TRAIN_PHOTOS, TrainConfig
 
+from ..constants import format_duration
+
 if TYPE_CHECKING:
     from ..application import App
     from ..models import ModelEntry, ModelRegistry
@@ -138,7 +140,7 @@ class TrainController:
             self.epochs.append(progress.values)
             self.view.plot_losses(self.epochs)
             return
-        eta = f", about {int(progress.eta_s // 60)} min {int(progress.eta_s % 60)} s left" if progress.eta_s else ""
+        eta = f", about {format_duration(progress.eta_s)} left" if progress.eta_s else ""
         if progress.phase == Phase.FEATURES:
             text = f"Step 1 of 3: photo features {progress.done}/{progress.total}"
         elif progress.phase == Phase.TRAIN:

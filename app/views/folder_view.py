@@ -18,9 +18,14 @@ class FolderView(PageFrame):
         self.export_format = None
         heading(self, "Caption a folder").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
         self._build_top_bar()
-        self.progress_bar = ctk.CTkProgressBar(self)
+        progress = ctk.CTkFrame(self, fg_color="transparent")
+        progress.grid(row=2, column=0, sticky="ew", padx=20, pady=8)
+        progress.grid_columnconfigure(0, weight=1)
+        self.progress_bar = ctk.CTkProgressBar(progress)
         self.progress_bar.set(0)
-        self.progress_bar.grid(row=2, column=0, sticky="ew", padx=20, pady=8)
+        self.progress_bar.grid(row=0, column=0, sticky="ew")
+        self.progress_label = ctk.CTkLabel(progress, text="", width=260, anchor="e")
+        self.progress_label.grid(row=0, column=1, padx=(10, 0))
         self._build_table()
         self._build_errors_and_export()
         self.set_running(False, has_rows=False)
@@ -102,8 +107,9 @@ class FolderView(PageFrame):
         for button in self.export_buttons:
             button.configure(state="normal" if (has_rows and not running) else "disabled")
 
-    def show_progress(self, fraction):
+    def show_progress(self, fraction, text=""):
         self.progress_bar.set(max(0.0, min(1.0, fraction)))
+        self.progress_label.configure(text=text)
 
     def clear_rows(self):
         self.tree.delete(*self.tree.get_children())

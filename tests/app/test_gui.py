@@ -175,3 +175,58 @@ def test_theme_is_remembered(app, theme):
     from app.models import SettingsModel
 
     assert SettingsModel(app.settings_model.path).load().theme == theme
+
+
+def test_folder_rows_stream_and_cancel_keeps_them_for_export(app, tmp_path, flickr8k):
+    app.show_page(Page.FOLDER)
+    view = app.pages[Page.FOLDER]
+    photos = tmp_path / "many"
+    photos.mkdir()
+    for original in sorted(ORIGINALS.glob("*.jpg")):
+        (photos / original.name).symlink_to(original)
+    app.folder.choose_folder(photos)
+    run_until(app.update, lambda: len(app.folder.paths) == 40, 30, "the folder listing")
+    view.start_button.invoke()
+    run_until(app.update, lambda: view.tree.get_children(), 120, "the first rows")
+    assert app.folder.cancel_event is not None  # rows shown while the job still runs
+    run_until(app.update, lambda: " of 40" in view.progress_label.cget("text"), 30, "the count")
+    view.cancel_button.invoke()
+    run_until(app.update, lambda: app.folder.cancel_event is None, 60, "the cancel")
+    kept = len(view.tree.get_children())
+    assert 0 < kept < 40 and f"{kept} of 40 captioned (cancelled)" == view.progress_label.cget("text")
+    assert all(button.cget("state") == "normal" for button in view.export_buttons)
+    app.folder.export(ExportFormat.CSV, tmp_path / "kept.csv")
+    assert len(list(csv.reader((tmp_path / "kept.csv").open()))) == kept + 1
+
+
+def test_folder_edits_are_kept_across_folders_and_caption_all_asks_before_replacing_them(app, tmp_path):
+    app.show_page(Page.FOLDER)
+    view = app.pages[Page.FOLDER]
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, names in ((first, DOG_PHOTOS[:2]), (second, DOG_PHOTOS[2:])):
+        folder.mkdir()
+        for name in names:
+            (folder / name).symlink_to(ORIGINALS / name)
+    app.folder.choose_folder(first)
+    run_until(app.update, lambda: len(app.folder.paths) == 2, 30, "the first folder")
+    view.start_button.invoke()
+    run_until(app.update, lambda: app.folder.cancel_event is None and len(view.tree.get_children()) == 2, 120,
+              "the captions")
+    view.tree.selection_set("1")
+    run_until(app.update, lambda: view.edit_entry.get() == view.tree.set("1", "caption"), 10, "the row to edit")
+    view.edit_entry.delete(0, "end")
+    view.edit_entry.insert(0, "two dogs of mine")
+    view.edit_entry._entry.event_generate("<Return>")
+    app.update()
+    app.folder.choose_folder(second)
+    run_until(app.update, lambda: app.folder.paths and app.folder.paths[0].parent == second, 30, "the second folder")
+    assert not view.tree.get_children()
+    app.folder.choose_folder(first)
+    run_until(app.update, lambda: len(view.tree.get_children()) == 2, 30, "the first folder's captions back")
+    assert view.tree.set("1", "caption") == "two dogs of mine"
+    assert "2 captions kept from last time (1 edited)" in view.folder_label.cget("text")
+    # Caption all again would replace the edit: the real Tk dialog asks; Return answers its default, No.
+    app.after(800, lambda: subprocess.run(["xdotool", "key", "--clearmodifiers", "Return"], check=False))
+    view.start_button.invoke()  # returns once the dialog is answered
+    app.update()
+    assert app.folder.cancel_event is None and view.tree.set("1", "caption") == "two dogs of mine"
