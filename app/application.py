@@ -69,7 +69,8 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.log_file = setup_logging()
         self.title("Image Captioner")
         self.minsize(*MIN_WINDOW)
-        self.errors = []  # every message shown to the user, newest last
+        self.errors = []  # every error shown to the user, newest last
+        self.notices_shown = []  # every notice shown (not errors), newest last
         self.settings_model = SettingsModel(user_config_dir() / "settings.json")
         settings = self.settings_model.load()
         self.settings_model.save()  # finds out now whether settings can be kept
@@ -172,10 +173,11 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
             self.after(POLL_MS, self._poll)
 
     def models_changed(self, select=None):
-        self.caption.refresh_models()
+        """After an import, a delete, a trained model adopted or another made active: every page follows
+        the one active model."""
         if select is not None:
-            self.settings_model.update(model_path=str(select.path))
-            self.caption.load_model(select.path)
+            self.registry.set_active(select.path)
+        self.caption.follow_active_model()
         if self.current_page == Page.MODELS:
             self.models_controller.refresh()
 
@@ -185,6 +187,12 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         message = str(message).strip().splitlines()[0] if str(message).strip() else "Unknown error"
         log.error(message)
         self.errors.append(message)
+        MessageDialog(self, "Image Captioner", message)
+
+    def notify(self, message):
+        """Something the user must know that is not an error (the model in use changed under them)."""
+        log.info(message)
+        self.notices_shown.append(message)
         MessageDialog(self, "Image Captioner", message)
 
     def report_callback_exception(self, exc_type, exc_value, traceback):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import appdirs
 
-from ml.config import APP_NAME, asset_path, default_model_path, user_data_dir, user_log_dir
+from ml.config import APP_NAME, asset_path, default_model_path, user_data_dir, user_log_dir, user_models_dir
 
 __all__ = ["APP_NAME", "asset_path", "default_model_path", "user_config_dir", "user_data_dir", "user_log_dir",
            "user_models_dir"]
@@ -14,10 +14,6 @@ __all__ = ["APP_NAME", "asset_path", "default_model_path", "user_config_dir", "u
 def user_config_dir() -> Path:
     override = os.environ.get("IMAGE_CAPTIONER_CONFIG_DIR")
     return Path(override) if override else Path(appdirs.user_config_dir(APP_NAME))
-
-
-def user_models_dir() -> Path:
-    return user_data_dir() / "models"
 
 
 def use_scratch_user_folders(keep_data_dir: bool = False) -> Path:

@@ -193,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     caption = commands.add_parser("caption", help="caption photos (files or folders)")
     caption.add_argument("images", nargs="+", help="photo files or folders of photos")
-    caption.add_argument("--model", type=Path, default=config.default_model_path(), help="model file (.captioner)")
+    caption.add_argument("--model", type=Path, default=config.active_model_path(),
+                         help="model file (.captioner; default: the app's active model, else the shipped one)")
     caption.add_argument("--beam", type=whole_number(1, 20), default=config.BEAM_WIDTH, help="beam width; 1 is greedy")
     output = caption.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print one JSON list at the end instead of lines")
@@ -224,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="BLEU-1..4 and CIDEr of a model on a data set split")
-    evaluate.add_argument("--model", type=Path, default=config.default_model_path())
+    evaluate.add_argument("--model", type=Path, default=config.active_model_path(),
+                          help="model file (default: the app's active model, else the shipped one)")
     evaluate.add_argument("--data", type=Path, required=True)
     evaluate.add_argument("--split", choices=["train", "dev", "test"], default="test")
     evaluate.add_argument("--beam", type=whole_number(1, 20), default=config.BEAM_WIDTH)

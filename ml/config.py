@@ -1,6 +1,7 @@
 """Defaults of the captioning pipeline, one place to read and change them."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -80,6 +81,26 @@ def user_data_dir() -> Path:
     """Where converted encoder weights, feature caches and trained models live (overridable for tests)."""
     override = os.environ.get("IMAGE_CAPTIONER_DATA_DIR")
     return Path(override) if override else Path(appdirs.user_data_dir(APP_NAME))
+
+
+def user_models_dir() -> Path:
+    """The user's own model files (imported or trained in the app) and the record of the active one."""
+    return user_data_dir() / "models"
+
+
+def active_model_record() -> Path:
+    return user_models_dir() / "registry.json"
+
+
+def active_model_path() -> Path:
+    """The model in use: the one the user made active in the app (Models page, Caption page, a trained
+    model adopted), for the app, its restarts and the CLI alike; the shipped model when none is, or when
+    that file is gone."""
+    try:
+        chosen = json.loads(active_model_record().read_text(encoding="utf-8")).get("default", "")
+    except (OSError, ValueError, AttributeError):
+        chosen = ""
+    return Path(chosen) if isinstance(chosen, str) and chosen and Path(chosen).is_file() else default_model_path()
 
 
 def user_log_dir() -> Path:

@@ -63,8 +63,8 @@ class CaptionController:
         self.runner.submit("speech-probe", lambda report, cancel: self.speech.probe(), on_done=self._speech_probed)
 
     def current_model_path(self) -> Path:
-        chosen = self.settings_model.settings.model_path
-        return Path(chosen) if chosen and Path(chosen).is_file() else self.registry.default_path()
+        """The active model: one choice shared by this page, the Models page, restarts and the CLI."""
+        return self.registry.active_path()
 
     def refresh_models(self) -> None:
         """Fill the model menu from the usable model files, read on a worker."""
@@ -76,6 +76,16 @@ class CaptionController:
         current = self.current_model_path()
         current_name = next((n for n, e in self.entries.items() if e.path == current), None)
         self.view.set_models(list(self.entries), current_name)
+
+    def follow_active_model(self) -> None:
+        """Load the active model if another one is loaded; say so when the loaded one was deleted."""
+        self.refresh_models()
+        active = self.registry.active_path()
+        if self.captioner_path is not None and active != self.captioner_path:
+            if not Path(self.captioner_path).exists():
+                self.app.notify(f"The model in use ({Path(self.captioner_path).stem}) was deleted; "
+                                f"now using the {'shipped model' if active == self.registry.shipped_model else active.stem}")
+            self.load_model(active)
 
     def load_model(self, path: PathLike) -> None:
         path = Path(path)
@@ -111,7 +121,7 @@ class CaptionController:
     def model_chosen(self) -> None:
         entry = self.entries.get(self.view.get_model_name())
         if entry and entry.path != self.captioner_path:
-            self.settings_model.update(model_path=str(entry.path))
+            self.registry.set_active(entry.path)
             self.load_model(entry.path)
 
     def settings_changed(self) -> None:

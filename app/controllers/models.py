@@ -22,7 +22,7 @@ class ModelsController:
         self.get_beam_width = get_beam_width  # the scores shown are the ones at the beam width in use
         self.entries: dict[str, ModelEntry] = {}  # by path
         for event, handler in {"<<ImportModel>>": self.ask_import, "<<ExportModel>>": self.ask_export,
-                               "<<DeleteModel>>": self.delete, "<<SetDefaultModel>>": self.set_default,
+                               "<<DeleteModel>>": self.delete, "<<UseModel>>": self.use_model,
                                "<<ModelSelected>>": self.show_selected}.items():
             view.on(event, handler)
 
@@ -34,11 +34,11 @@ class ModelsController:
 
     def _show_entries(self, entries: list[ModelEntry], select: Optional[Path]) -> None:
         self.entries = {str(e.path): e for e in entries}
-        default = self.registry.default_path()
+        active = self.registry.active_path()
         rows = []
         for key, entry in self.entries.items():
             _, test = headline_metrics(entry.card, self.get_beam_width()) or (0, {})
-            flags = ", ".join(f for f, on in [("default", entry.path == default), ("shipped", entry.shipped),
+            flags = ", ".join(f for f, on in [("active", entry.path == active), ("shipped", entry.shipped),
                                               (f"unreadable: {entry.problem}", not entry.usable)] if on)
             rows.append((key, entry.name, entry.card.get("encoder", ""), f"{test.get('bleu4', 0):.1f}",
                          entry.card.get("created", "")[:16], flags))
@@ -79,20 +79,31 @@ class ModelsController:
                 self.registry.export(entry, Path(target))
 
     def delete(self) -> None:
+        """Delete the selected model file after asking; if it was in use, the shipped model takes over."""
         entry = self.selected()
         if entry is None:
             return
+        if entry.shipped:
+            self.app.show_error(f"{entry.name}: the shipped model cannot be deleted")
+            return
+        in_use = entry.path == self.registry.active_path()
+        question = f"Delete the model '{entry.name}'? Its file is removed for good."
+        if in_use:
+            question += " It is the model in use: the shipped model will take over."
+        if not self.app.dialogs.confirm("Delete model?", question):
+            return
         try:
             self.registry.delete(entry)
-        except RegistryError as error:
+        except (RegistryError, OSError) as error:
             self.app.show_error(str(error))
             return
         self.refresh()
         self.on_models_changed()
 
-    def set_default(self) -> None:
+    def use_model(self) -> None:
+        """Make the selected model the active one: the Caption page loads it, restarts and the CLI use it."""
         entry = self.selected()
-        if entry:
-            self.registry.set_default(entry.path)
+        if entry and entry.usable:
+            self.registry.set_active(entry.path)
             self.refresh()
             self.on_models_changed()

@@ -185,6 +185,6 @@ class TrainController:
             return
         name = self.run_dir.name
         entry = self.registry.add(self.run_dir / f"{name}.captioner", name=name)
-        self.registry.set_default(entry.path)
+        self.registry.set_active(entry.path)
         self.on_model_added(entry)
         self.view.set_running(False, can_resume=False, has_result=False)

@@ -12,6 +12,10 @@ from ml.bundle import BUNDLE_SUFFIX, BundleError, read_card
 from ml.errors import UserError
 
 
+# How the shipped model is listed (its file is assets/models/default.captioner).
+SHIPPED_NAME = "shipped"
+
+
 class RegistryError(UserError, ValueError):
     """A model operation that cannot be done; the message says why in one line."""
 
@@ -30,7 +34,7 @@ class ModelEntry:
 
 
 class ModelRegistry:
-    """Lists, imports, exports, deletes models; remembers which one is the default."""
+    """Lists, imports, exports, deletes models; remembers which one is active (in use by the app and the CLI)."""
 
     def __init__(self, shipped_model: Path, user_dir: Path):
         self.shipped_model, self.user_dir = Path(shipped_model), Path(user_dir)
@@ -49,18 +53,21 @@ class ModelRegistry:
 
     def _entry(self, path: Path) -> ModelEntry:
         shipped = path == self.shipped_model
+        name = SHIPPED_NAME if shipped else path.stem
         try:
-            return ModelEntry(path.stem, path, read_card(path), shipped)
+            return ModelEntry(name, path, read_card(path), shipped)
         except (BundleError, OSError) as error:
-            return ModelEntry(path.stem, path, {}, shipped, problem=str(error).removeprefix(f"{path}: "))
+            return ModelEntry(name, path, {}, shipped, problem=str(error).removeprefix(f"{path}: "))
 
-    def default_path(self) -> Path:
+    def active_path(self) -> Path:
+        """The model in use (the same record the CLI reads, ml.config.active_model_path); the shipped
+        model when none was chosen or its file is gone."""
         chosen = self._state().get("default", "")
         if isinstance(chosen, str) and chosen and Path(chosen).is_file():
             return Path(chosen)
         return self.shipped_model
 
-    def set_default(self, path: PathLike) -> None:
+    def set_active(self, path: PathLike) -> None:
         self._save_state({"default": str(Path(path))})
 
     def add(self, source: PathLike, name: Optional[str] = None) -> ModelEntry:
@@ -69,7 +76,7 @@ class ModelRegistry:
         card = read_card(source)
         self.user_dir.mkdir(parents=True, exist_ok=True)
         target = self.user_dir / f"{name or source.stem}{BUNDLE_SUFFIX}"
-        if target.exists() or target.stem == self.shipped_model.stem:
+        if target.exists() or target.stem == SHIPPED_NAME:
             raise RegistryError(f"{target.name}: a model with this name already exists")
         copy_atomically(source, target)
         return ModelEntry(target.stem, target, card, False)
@@ -80,7 +87,7 @@ class ModelRegistry:
     def delete(self, entry: ModelEntry) -> None:
         if entry.shipped:
             raise RegistryError(f"{entry.name}: the shipped model cannot be deleted")
-        if self.default_path() == entry.path:
+        if self.active_path() == entry.path:
             self._save_state({})
         entry.path.unlink()
 

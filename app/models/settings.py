@@ -15,7 +15,6 @@ class Settings:
     theme: str = "System"
     auto_speak: bool = False
     beam_width: int = 5
-    model_path: str = ""  # empty: the registry's default model
     speech_rate: int = 165  # words per minute
     geometry: str = "1180x760"
     last_open_dir: str = ""

@@ -8,7 +8,7 @@ from .widgets import PageFrame, heading
 
 
 class ModelsView(PageFrame):
-    """Draws the models page; raises <<ImportModel>>, <<ExportModel>>, <<DeleteModel>>, <<SetDefaultModel>>."""
+    """Draws the models page; raises <<ImportModel>>, <<ExportModel>>, <<DeleteModel>>, <<UseModel>>."""
 
     def __init__(self, master, **kwargs):
         super().__init__(master, fg_color="transparent", **kwargs)
@@ -18,7 +18,7 @@ class ModelsView(PageFrame):
         heading(self, "Models").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
         columns = ("name", "encoder", "bleu4", "created", "flags")
         self.tree = ttk.Treeview(self, columns=columns, show="headings", selectmode="browse")
-        for column, title, width in zip(columns, ["Name", "Encoder", "BLEU-4 (test)", "Created", ""],
+        for column, title, width in zip(columns, ["Name", "Encoder", "BLEU-4 (test)", "Created", "State"],
                                         [180, 150, 100, 170, 120]):
             self.tree.heading(column, text=title)
             self.tree.column(column, width=width)
@@ -30,7 +30,7 @@ class ModelsView(PageFrame):
         buttons.grid(row=2, column=0, columnspan=2, sticky="w", padx=20, pady=(4, 16))
         self.buttons: dict[str, ctk.CTkButton] = {}
         for position, (text, event) in enumerate([("Import…", "<<ImportModel>>"), ("Export…", "<<ExportModel>>"),
-                                                  ("Delete", "<<DeleteModel>>"), ("Set default", "<<SetDefaultModel>>")]):
+                                                  ("Delete", "<<DeleteModel>>"), ("Use this model", "<<UseModel>>")]):
             button = ctk.CTkButton(buttons, text=text, width=110, command=lambda e=event: self.emit(e))
             button.grid(row=0, column=position, padx=(0, 8))
             self.buttons[event] = button

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,20 @@ from app.event_loop import run_until
 from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
 
 SAMPLES = REPO / "assets" / "samples"
+
+
+def answer_question(app, button, after_ms=500):
+    """Press a button ('yes' or 'no') of the Tk question dialog that is about to open, as a user would
+    click it (the dialog's own button is invoked; keys sent with xdotool do not reach it without a window
+    manager)."""
+    def press():
+        dialogs = [w for w in app.tk.splitlist(app.tk.call("winfo", "children", ".")) if "__tk__messagebox" in w]
+        if not dialogs:
+            app.after(100, press)
+            return
+        app.tk.call(f"{dialogs[0]}.{button}", "invoke")
+
+    app.after(after_ms, press)
 
 
 def test_window_shows_before_tensorflow_loads(display, tmp_path):
@@ -114,7 +129,7 @@ def test_train_cancel_resume_and_use_model(app, flickr8k):
     view.use_button.invoke()
     run_until(app.update, lambda: app.caption.captioner and app.caption.captioner.card["encoder"] == "efficientnet-lite0",
               120, "the new model to load")
-    assert app.registry.default_path().parent == app.registry.user_dir
+    assert app.registry.active_path().parent == app.registry.user_dir
 
 
 def test_folder_caption_edit_export(app, tmp_path, bad_photos, flickr8k):
@@ -150,7 +165,9 @@ def test_folder_caption_edit_export(app, tmp_path, bad_photos, flickr8k):
     assert not app.errors
 
 
-def test_models_page_protects_shipped_model(app, tiny_model):
+def test_models_page_one_active_model_delete_asks_and_the_shipped_model_takes_over(app, tiny_model):
+    from ml.config import active_model_path
+
     app.show_page(Page.MODELS)
     view = app.pages[Page.MODELS]
     shipped = str(app.registry.shipped_model)
@@ -160,13 +177,23 @@ def test_models_page_protects_shipped_model(app, tiny_model):
     assert view.buttons["<<DeleteModel>>"].cget("state") == "disabled"
     app.models_controller.delete()
     assert app.errors[-1].endswith("the shipped model cannot be deleted")
+    app.errors.clear()
     app.models_controller.import_model(tiny_model[0])
     imported = str(app.registry.user_dir / tiny_model[0].name)
     run_until(app.update, lambda: imported in view.tree.get_children(), 60, "the imported model to be listed")
     assert view.selected_model() == imported
+    view.buttons["<<UseModel>>"].invoke()  # the one active model: this page, the Caption page, restarts, the CLI
+    run_until(app.update, lambda: app.caption.captioner_path == Path(imported), 120, "the Caption page to load it")
+    assert str(active_model_path()) == imported and "active" in view.tree.set(imported, "flags")
+    answer_question(app, "no")
+    app.models_controller.delete()  # asks; No keeps it
+    assert imported in view.tree.get_children() and Path(imported).is_file()
+    answer_question(app, "yes")
     app.models_controller.delete()
     run_until(app.update, lambda: imported not in view.tree.get_children(), 30, "the deleted model to go")
-    app.errors.clear()
+    run_until(app.update, lambda: app.caption.captioner_path == app.registry.shipped_model, 120, "the shipped model")
+    assert "was deleted; now using the shipped model" in app.notices_shown[-1]
+    assert active_model_path() == app.registry.shipped_model and not app.errors
 
 
 @pytest.mark.parametrize("theme", ["Dark", "Light"])
@@ -216,6 +243,8 @@ def test_folder_edits_are_kept_across_folders_and_caption_all_asks_before_replac
     run_until(app.update, lambda: view.edit_entry.get() == view.tree.set("1", "caption"), 10, "the row to edit")
     view.edit_entry.delete(0, "end")
     view.edit_entry.insert(0, "two dogs of mine")
+    view.edit_entry._entry.focus_force()
+    app.update()
     view.edit_entry._entry.event_generate("<Return>")
     app.update()
     app.folder.choose_folder(second)
@@ -225,8 +254,9 @@ def test_folder_edits_are_kept_across_folders_and_caption_all_asks_before_replac
     run_until(app.update, lambda: len(view.tree.get_children()) == 2, 30, "the first folder's captions back")
     assert view.tree.set("1", "caption") == "two dogs of mine"
     assert "2 captions kept from last time (1 edited)" in view.folder_label.cget("text")
-    # Caption all again would replace the edit: the real Tk dialog asks; Return answers its default, No.
-    app.after(800, lambda: subprocess.run(["xdotool", "key", "--clearmodifiers", "Return"], check=False))
+    # Caption all again would replace the edit: the real Tk dialog asks, and its No button is pressed.
+    answer_question(app, "no")
     view.start_button.invoke()  # returns once the dialog is answered
     app.update()
     assert app.folder.cancel_event is None and view.tree.set("1", "caption") == "two dogs of mine"
+    assert not app.errors, app.errors

@@ -44,16 +44,16 @@ def test_registry_import_default_delete(tiny_model, tmp_path):
     shipped.parent.mkdir()
     shipped.write_bytes(tiny_model[0].read_bytes())
     registry = ModelRegistry(shipped, tmp_path / "models")
-    assert [e.name for e in registry.entries()] == ["default"]
+    assert [e.name for e in registry.entries()] == ["shipped"]
     entry = registry.add(tiny_model[0], name="mine")
     with pytest.raises(RegistryError, match="already exists"):
         registry.add(tiny_model[0], name="mine")
-    registry.set_default(entry.path)
-    assert registry.default_path() == entry.path
+    registry.set_active(entry.path)
+    assert registry.active_path() == entry.path
     with pytest.raises(RegistryError, match="cannot be deleted"):
         registry.delete(registry.entries()[0])
     registry.delete(entry)
-    assert registry.default_path() == shipped and len(registry.entries()) == 1
+    assert registry.active_path() == shipped and len(registry.entries()) == 1
     (tmp_path / "fake.captioner").write_text("nope")
     with pytest.raises(BundleError, match="fake.captioner"):
         registry.add(tmp_path / "fake.captioner")

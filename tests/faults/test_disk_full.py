@@ -17,7 +17,7 @@ def test_importing_a_model_onto_a_full_disk_fails_cleanly(small_disk):
         registry.add(SHIPPED, name="copy")
     assert caught.value.errno == errno.ENOSPC
     assert sorted(p.name for p in small_disk.iterdir()) == []  # no model, no temp file
-    assert [entry.name for entry in registry.entries()] == ["default"]
+    assert [entry.name for entry in registry.entries()] == ["shipped"]
 
 
 def test_a_setting_written_on_a_full_disk_keeps_the_old_file(small_disk):

@@ -44,9 +44,9 @@ def test_a_bad_file_in_the_models_folder_is_listed_as_unreadable_and_skipped(tin
     registry = ModelRegistry(REPO / "assets" / "models" / "default.captioner", user_dir)
     entries = {entry.name: entry for entry in registry.entries()}
     assert "wrong field" in entries["typed-wrong"].problem and "not a model file" in entries["not-a-zip"].problem
-    assert [entry.name for entry in registry.usable_entries()] == ["default"]
-    registry.set_default(user_dir / "typed-wrong.captioner")
-    assert registry.default_path() == user_dir / "typed-wrong.captioner"  # chosen; loading it falls back
+    assert [entry.name for entry in registry.usable_entries()] == ["shipped"]
+    registry.set_active(user_dir / "typed-wrong.captioner")
+    assert registry.active_path() == user_dir / "typed-wrong.captioner"  # chosen; loading it falls back
 
 
 @pytest.mark.parametrize("max_length", [10**13, 10**6, 0, "30"])
