@@ -22,7 +22,7 @@ from .views.caption_view import CaptionView
 from .views.folder_view import FolderView
 from .views.models_view import ModelsView
 from .views.train_view import TrainView
-from .views.widgets import MessageDialog
+from .views.widgets import MessageDialog, tab_order
 
 log = logging.getLogger("app")
 
@@ -71,6 +71,7 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.minsize(*MIN_WINDOW)
         self.errors = []  # every error shown to the user, newest last
         self.notices_shown = []  # every notice shown (not errors), newest last
+        self.shortcuts_window = None
         self.settings_model = SettingsModel(user_config_dir() / "settings.json")
         settings = self.settings_model.load()
         self.settings_model.save()  # finds out now whether settings can be kept
@@ -121,13 +122,14 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
                                    hover_color=("gray70", "gray30"), command=lambda p=page: self.show_page(p))
             button.grid(row=row, column=0, sticky="ew")
             self.page_buttons[page] = button
-        ctk.CTkButton(navigation, text="Shortcuts (F1)", fg_color="transparent", border_width=1,
-                      text_color=("gray10", "gray90"), command=self.show_shortcuts).grid(
-            row=len(Page) + 2, column=0, padx=20, pady=8)
+        shortcuts = ctk.CTkButton(navigation, text="Shortcuts (F1)", fg_color="transparent", border_width=1,
+                                  text_color=("gray10", "gray90"), command=self.show_shortcuts)
+        shortcuts.grid(row=len(Page) + 2, column=0, padx=20, pady=8)
         ctk.CTkLabel(navigation, text="Theme").grid(row=len(Page) + 3, column=0, padx=20, sticky="w")
         self.theme_menu = ctk.CTkOptionMenu(navigation, values=[t.value for t in Theme], command=self.change_theme)
         self.theme_menu.set(theme)
         self.theme_menu.grid(row=len(Page) + 4, column=0, padx=20, pady=(0, 20))
+        tab_order(*self.page_buttons.values(), shortcuts, self.theme_menu)
 
     def show_page(self, page):
         for name, frame in self.pages.items():
@@ -160,7 +162,12 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
             self.caption.copy_caption()
 
     def show_shortcuts(self):
-        MessageDialog(self, "Keyboard shortcuts", "\n".join(f"{keys:18s} {what}" for keys, what in SHORTCUTS))
+        """One shortcuts window: F1 again brings it to the front (each press opened another)."""
+        if self.shortcuts_window is not None and self.shortcuts_window.winfo_exists():
+            self.shortcuts_window.take_focus()
+            return
+        self.shortcuts_window = MessageDialog(self, "Keyboard shortcuts",
+                                              "\n".join(f"{keys:18s} {what}" for keys, what in SHORTCUTS))
 
     # ============ background work ============
     def _start_background_work(self):

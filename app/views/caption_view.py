@@ -4,7 +4,7 @@ import textwrap
 import customtkinter as ctk
 
 from ..constants import PREVIEW_SIZE
-from .widgets import PageFrame, heading
+from .widgets import PageFrame, heading, keyboard_reachable, tab_order
 
 BEAM_CHOICES = ["1 (greedy)", "3", "5"]
 
@@ -24,6 +24,8 @@ class CaptionView(PageFrame):
         self._build_top_bar()
         self._build_photo_and_caption()
         self._build_side()
+        tab_order(self.open_button, self.model_menu, self.beam_menu, self.auto_speak_switch)
+        tab_order(self.caption_button, self.speak_button, self.stop_button, self.copy_button, self.save_button)
         self.set_photo_loaded(False)
 
     # ============ top bar ============
@@ -168,6 +170,7 @@ class CaptionView(PageFrame):
                                    fg_color="transparent", text_color=("gray10", "gray90"), hover_color=("gray80", "gray30"),
                                    command=lambda i=index: self._choose_history(i))
             button.grid(row=index, column=0, sticky="ew", pady=1)
+            keyboard_reachable(button, button.invoke)
             self.history_buttons.append(button)
 
     def _choose_history(self, index):

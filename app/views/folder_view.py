@@ -4,7 +4,7 @@ from tkinter import ttk
 import customtkinter as ctk
 
 from ..constants import ExportFormat
-from .widgets import PageFrame, heading
+from .widgets import PageFrame, heading, tab_order
 
 
 class FolderView(PageFrame):
@@ -28,6 +28,9 @@ class FolderView(PageFrame):
         self.progress_label.grid(row=0, column=1, padx=(10, 0))
         self._build_table()
         self._build_errors_and_export()
+        tab_order(self.choose_button, self.start_button, self.cancel_button)
+        tab_order(self.edit_entry)
+        tab_order(*self.export_buttons)
         self.set_running(False, has_rows=False)
 
     # ============ top bar ============

@@ -4,7 +4,7 @@ from tkinter import ttk
 
 import customtkinter as ctk
 
-from .widgets import PageFrame, heading
+from .widgets import PageFrame, heading, keyboard_reachable, tab_order
 
 
 class ModelsView(PageFrame):
@@ -34,6 +34,8 @@ class ModelsView(PageFrame):
             button = ctk.CTkButton(buttons, text=text, width=110, command=lambda e=event: self.emit(e))
             button.grid(row=0, column=position, padx=(0, 8))
             self.buttons[event] = button
+        keyboard_reachable(self.card_box)
+        tab_order(*self.buttons.values())
 
     # ============ data API for the controller ============
     def set_models(self, rows):

@@ -2,7 +2,7 @@
 import customtkinter as ctk
 
 from ..constants import DECODER_CHOICES, DEFAULT_DECODER, DEFAULT_ENCODER, ENCODER_CHOICES
-from .widgets import LossPlot, PageFrame, heading
+from .widgets import LossPlot, PageFrame, heading, tab_order
 
 ENCODER_NOTES = {
     "efficientnet-lite2": "Offline. Google's EfficientNet-Lite2 ImageNet weights (Apache-2.0).",
@@ -24,6 +24,11 @@ class TrainView(PageFrame):
         self._build_dataset()
         self._build_settings()
         self._build_progress()
+        tab_order(self.encoder_menu, self.epochs_entry, self.advanced_switch, self.advanced, self.buttons_frame)
+        tab_order(self.batch_entry, self.rate_entry, self.photos_entry, self.decoder_menu)
+        tab_order(self.start_button, self.cancel_button, self.resume_button)
+        tab_order(self.choose_button)
+        tab_order(self.results_box, self.use_button)
         self.set_running(False, can_resume=False, has_result=False)
 
     # ============ data set ============
@@ -66,7 +71,7 @@ class TrainView(PageFrame):
         self.decoder_menu.grid(row=3, column=1, sticky="w", padx=10, pady=2)
 
     def _build_buttons(self, settings):
-        buttons = ctk.CTkFrame(settings, fg_color="transparent")
+        buttons = self.buttons_frame = ctk.CTkFrame(settings, fg_color="transparent")
         buttons.grid(row=5, column=0, columnspan=2, sticky="w", padx=10, pady=10)
         self.start_button = ctk.CTkButton(buttons, text="Start", width=90,
                                           command=lambda: self.emit("<<StartTraining>>"))

@@ -20,7 +20,9 @@ def app(display, tmp_path_factory):
     run_until(window.update, lambda: window.caption.captioner is not None, 180, "the model to load")
     run_until(window.update, lambda: window.caption.speech.available is not None, 30, "the speech probe")
     yield window
+    from app.views.widgets import MessageDialog
+
     for dialog in window.winfo_children():
-        if dialog.winfo_class() == "CTkToplevel":
+        if isinstance(dialog, MessageDialog):
             dialog.destroy()
     window.close()

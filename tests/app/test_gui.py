@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import tkinter
 import wave
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from app.constants import ExportFormat, Page
 from app.event_loop import run_until
+from app.views.widgets import MessageDialog
 from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
 
 SAMPLES = REPO / "assets" / "samples"
@@ -260,3 +262,77 @@ def test_folder_edits_are_kept_across_folders_and_caption_all_asks_before_replac
     app.update()
     assert app.folder.cancel_event is None and view.tree.set("1", "caption") == "two dogs of mine"
     assert not app.errors, app.errors
+
+
+def _tab_walk(app, start, names_by_part, steps=60):
+    """The controls Tab visits from `start`, by name, in order (one round)."""
+    visited, widget = [], start
+    for _ in range(steps):
+        widget = widget.tk_focusNext()
+        name = names_by_part.get(str(widget))
+        if name in visited:
+            break
+        if name:
+            visited.append(name)
+    return visited
+
+
+def _enabled(widget):
+    try:
+        return str(widget.cget("state")) != "disabled"
+    except (ValueError, tkinter.TclError):
+        return True
+
+
+@pytest.mark.parametrize("page, controls", [
+    (Page.CAPTION, ["open_button", "model_menu", "beam_menu", "auto_speak_switch", "caption_button",
+                    "speak_button", "stop_button", "copy_button", "save_button"]),
+    (Page.TRAIN, ["choose_button", "encoder_menu", "epochs_entry", "advanced_switch", "start_button",
+                  "cancel_button", "resume_button", "results_box", "use_button"]),
+    (Page.FOLDER, ["choose_button", "start_button", "cancel_button", "tree", "edit_entry", "errors_box"]),
+])
+def test_tab_reaches_every_enabled_control_in_reading_order_with_a_visible_ring(app, page, controls):
+    from app.views.widgets import FOCUS_RING, focus_part
+
+    app.show_page(page)
+    app.update()
+    view = app.pages[page]
+    widgets = {name: getattr(view, name) for name in controls}
+    parts = {str(focus_part(widget)): name for name, widget in widgets.items()}
+    expected = [name for name, widget in widgets.items() if _enabled(widget)]
+    first = focus_part(widgets[expected[0]])
+    assert [expected[0]] + _tab_walk(app, first, parts)[:len(expected) - 1] == expected
+    button = next(w for n, w in widgets.items() if n.endswith("_button") and _enabled(w))
+    focus_part(button).focus_force()
+    run_until(app.update, lambda: button.cget("border_color") == FOCUS_RING, 5, "the focus ring")
+
+
+def test_space_activates_the_focused_control_and_dialogs_take_the_focus(app):
+    app.show_page(Page.CAPTION)
+    view = app.pages[Page.CAPTION]
+    from app.views.widgets import focus_part
+
+    switch = focus_part(view.auto_speak_switch)
+    before = view.get_auto_speak()
+    switch.focus_force()
+    app.update()
+    switch.event_generate("<space>")
+    assert view.get_auto_speak() != before
+    switch.event_generate("<space>")
+    app.show_error("a message to answer with Return")
+    dialog = [w for w in app.winfo_children() if isinstance(w, MessageDialog)][-1]
+    run_until(app.update, lambda: str(app.focus_get()).startswith(str(dialog)), 10, "the dialog to take the focus")
+    app.focus_get().event_generate("<Return>")
+    app.update()
+    assert not dialog.winfo_exists()
+    app.errors.clear()
+
+
+def test_f1_opens_one_shortcuts_window(app):
+    app.event_generate("<F1>")
+    app.event_generate("<F1>")
+    app.update()
+    windows = [w for w in app.winfo_children() if isinstance(w, MessageDialog) and w.winfo_exists()
+               and w.message.startswith("Ctrl+O")]
+    assert len(windows) == 1
+    windows[0].destroy()
