@@ -24,6 +24,10 @@ WORDS_PER_PIECE = 14
 ATTEMPTS = 3
 
 
+class PlaybackError(RuntimeError):
+    """Speech was made but could not be played."""
+
+
 def _english_voice(engine):
     for voice in engine.getProperty("voices"):
         ident = (voice.id or "").lower()
@@ -71,7 +75,10 @@ def speak(engine, text):
     with tempfile.TemporaryDirectory() as scratch:
         wav = os.path.join(scratch, "speech.wav")
         save_wav(engine, text, wav)
-        subprocess.run(["aplay", "-q", wav], check=False)
+        played = subprocess.run(["aplay", "-q", wav], capture_output=True, text=True)
+        if played.returncode != 0:  # no audio device, or it is busy: say so (this used to exit 0 in silence)
+            reason = (played.stderr.strip().splitlines() or [f"aplay exit code {played.returncode}"])[-1]
+            raise PlaybackError(f"the speech could not be played ({reason})")
 
 
 def main(argv=None) -> int:
@@ -97,8 +104,12 @@ def main(argv=None) -> int:
     engine.setProperty("rate", args.rate)
     if args.wav:
         save_wav(engine, args.text, args.wav)
-    else:
+        return 0
+    try:
         speak(engine, args.text)
+    except PlaybackError as error:
+        print(error, file=sys.stderr)
+        return 4
     return 0
 
 

@@ -42,6 +42,7 @@ class CaptionController:
         self.captioner, self.captioner_path = None, None
         self.photo_path = None
         self.speech_available = False
+        self.speaking = False
         self.entries: dict = {}  # model name -> usable registry entry, filled by refresh_models
         self.notices: list[str] = list(app.notices)  # what stays said beside "Ready" (speech off, settings not kept)
         for event, handler in {"<<OpenPhoto>>": self.ask_photo, "<<CaptionRequested>>": self.caption,
@@ -54,6 +55,7 @@ class CaptionController:
         settings = settings_model.settings
         view.set_beam_width(settings.beam_width)
         view.set_auto_speak(settings.auto_speak)
+        self.update_speech_controls()
 
     # ============ model ============
     def start(self) -> None:
@@ -155,6 +157,7 @@ class CaptionController:
         self.view.show_photo(image, path.name)
         self.view.set_caption(caption)
         self.view.set_photo_loaded(self.captioner is not None)
+        self.update_speech_controls()
 
     def caption(self) -> None:
         if self.photo_path is None or self.captioner is None:
@@ -171,6 +174,7 @@ class CaptionController:
             return
         self.view.set_caption(result.caption)
         self.view.set_status("")
+        self.update_speech_controls()
         model_name = self.captioner.card.get("name", "") if self.captioner else ""
         self.history.add(result.path, result.caption, model_name)
         self.view.set_history(self.history.entries)
@@ -190,7 +194,7 @@ class CaptionController:
     def _speech_probed(self, outcome):
         available, reason = outcome
         self.speech_available = bool(available)
-        self.view.set_speech_available(self.speech_available)
+        self.update_speech_controls()
         if not self.speech_available:
             self.notices.append(f"Speech is off: {reason or 'no text-to-speech engine found'}")
             self.view.set_status(self.ready_status() if self.captioner else self.notices[-1])
@@ -199,11 +203,24 @@ class CaptionController:
         """'Ready', with what the user must still know (a missing speech engine, settings not kept)."""
         return " · ".join(["Ready", *self.notices])
 
+    def update_speech_controls(self) -> None:
+        self.view.set_speech_controls(self.speech_available, bool(self.view.get_caption()), self.speaking)
+
     def speak(self) -> None:
+        """Speak the caption; the page shows 'Speaking…' until it ends, and a failure says why in one line."""
         text = self.view.get_caption()
         if text and self.speech_available:
             self.speech.rate = self.settings_model.settings.speech_rate
-            self.speech.speak(text)
+            self.speaking = True
+            self.update_speech_controls()
+            self.speech.speak(text, lambda ok, error: self.runner.post(self._spoken, (ok, error)))
+
+    def _spoken(self, outcome) -> None:
+        ok, error = outcome
+        self.speaking = False
+        self.update_speech_controls()
+        if not ok and error != "stopped":
+            self.app.show_error(f"Speech: {error or 'the speech engine failed'}. Save speech still works.")
 
     def stop_speech(self) -> None:
         self.speech.stop()

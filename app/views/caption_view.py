@@ -153,12 +153,18 @@ class CaptionView(PageFrame):
     def set_status(self, text):
         self.status_label.configure(text=text)
 
-    def set_speech_available(self, available):
-        state = "normal" if available else "disabled"
-        for button in (self.speak_button, self.stop_button, self.save_button):
-            button.configure(state=state)
-        if not available:
-            self.auto_speak_switch.configure(state="disabled")
+    def set_speech_controls(self, available, has_caption, speaking):
+        """Only what can act is enabled: Speak and Save speech need a caption and a speech engine, Stop
+        needs speech going on, Copy needs a caption."""
+        def state(on):
+            return "normal" if on else "disabled"
+
+        self.speak_button.configure(state=state(available and has_caption and not speaking),
+                                    text="Speaking…" if speaking else "Speak")
+        self.stop_button.configure(state=state(speaking))
+        self.save_button.configure(state=state(available and has_caption))
+        self.copy_button.configure(state=state(has_caption))
+        self.auto_speak_switch.configure(state=state(available))
 
     def set_history(self, entries):
         for button in self.history_buttons:

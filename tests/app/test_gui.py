@@ -72,14 +72,42 @@ def test_preview_keeps_aspect_ratio(app):
 
 def test_speak_to_wav_holds_speech(app, tmp_path):
     view = app.pages[Page.CAPTION]
-    assert app.caption.speech_available and view.speak_button.cget("state") == "normal"
     view.set_caption("a black dog is running through the grass")
+    app.caption.update_speech_controls()
+    assert app.caption.speech_available and view.speak_button.cget("state") == "normal"
     app.caption.save_speech(tmp_path / "caption.wav")
     run_until(app.update, lambda: "Speech saved" in view.status_label.cget("text"), 30, "the speech file")
     with wave.open(str(tmp_path / "caption.wav")) as audio:
         seconds = audio.getnframes() / audio.getframerate()
         samples = np.frombuffer(audio.readframes(audio.getnframes()), np.int16).astype(float)
     assert 1.0 < seconds < 8.0 and np.sqrt(np.mean(samples ** 2)) > 300
+
+
+def test_speaking_shows_and_a_failed_playback_is_said_in_one_line(app, monkeypatch):
+    """No audio device, for real: ALSA is pointed at a sound card that does not exist (as on a machine
+    without one; this machine has none either). The worker used to exit 0 and the app said nothing."""
+    view = app.pages[Page.CAPTION]
+    monkeypatch.setenv("ALSA_CARD", "no-such-card")
+    view.set_caption("a dog runs on the beach")
+    app.caption.update_speech_controls()
+    view.speak_button.invoke()
+    assert view.speak_button.cget("text") == "Speaking…" and view.stop_button.cget("state") == "normal"
+    run_until(app.update, lambda: app.errors, 60, "the playback error")
+    assert app.errors[-1].startswith("Speech: the speech could not be played (")
+    assert app.errors[-1].endswith("Save speech still works.")
+    assert view.speak_button.cget("text") == "Speak" and view.stop_button.cget("state") == "disabled"
+    app.errors.clear()
+
+
+def test_speech_and_copy_controls_are_off_without_a_caption(app):
+    view = app.pages[Page.CAPTION]
+    view.set_caption("")
+    app.caption.update_speech_controls()
+    assert [b.cget("state") for b in (view.speak_button, view.stop_button, view.save_button, view.copy_button)] \
+        == ["disabled"] * 4
+    view.set_caption("a dog runs on the beach")
+    app.caption.update_speech_controls()
+    assert view.speak_button.cget("state") == "normal" and view.save_button.cget("state") == "normal"
 
 
 def test_dropped_photo_opens(app, tmp_path, flickr8k):
@@ -303,6 +331,8 @@ def test_tab_reaches_every_enabled_control_in_reading_order_with_a_visible_ring(
     first = focus_part(widgets[expected[0]])
     assert [expected[0]] + _tab_walk(app, first, parts)[:len(expected) - 1] == expected
     button = next(w for n, w in widgets.items() if n.endswith("_button") and _enabled(w))
+    focus_part(widgets[expected[-1]]).focus_force()
+    app.update()
     focus_part(button).focus_force()
     run_until(app.update, lambda: button.cget("border_color") == FOCUS_RING, 5, "the focus ring")
 
