@@ -65,6 +65,31 @@ def headline_metrics(card: dict, beam_width: int, split: str = "test") -> Option
     return None
 
 
+def scores_text(card: dict, beam_width: int) -> str:
+    """'test, beam 5: BLEU-1 67.2 · BLEU-4 24.1 · CIDEr 59.2', or '' for a card without scores."""
+    headline = headline_metrics(card, beam_width)
+    if headline is None:
+        return ""
+    width, scores = headline
+    return (f"test, {'greedy' if width == 1 else f'beam {width}'}: BLEU-1 {scores.get('bleu1', 0):.1f} · "
+            f"BLEU-4 {scores.get('bleu4', 0):.1f} · CIDEr {scores.get('cider', 0):.1f}")
+
+
+def card_facts(card: dict, beam_width: int) -> list[tuple[str, str]]:
+    """The card as (label, text) pairs people read: what the model is, what it learned from, how well it
+    scores at the beam width in use, when and how it was made."""
+    data: dict = card["dataset"] if isinstance(card.get("dataset"), dict) else {}
+    photos: dict = data["photos"] if isinstance(data.get("photos"), dict) else {}
+    facts = [("Name", card.get("name", "?")), ("Encoder", card.get("encoder", "?")),
+             ("Decoder", card.get("decoder", "?")),
+             ("Trained on", f"{data.get('root', '?')} ({data.get('layout', '?')} layout), "
+                            f"{photos.get('train', '?')} training photos" if data else "?"),
+             ("Scores", scores_text(card, beam_width) or "not scored"),
+             ("Created", str(card.get("created", "?"))[:16].replace("T", " ")),
+             ("Made by", card.get("command") or "?")]
+    return [(label, str(text)) for label, text in facts]
+
+
 def now_stamp() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from PIL import Image
 
 from ml.annotations import PathLike
-from ml.card import headline_metrics
+from ml.card import scores_text
 
 from ..constants import PREVIEW_SIZE
 
@@ -24,14 +24,8 @@ log = logging.getLogger(__name__)
 
 def card_summary(card: dict, beam_width: int) -> str:
     """The model card's key facts in a few lines, with its test scores at the beam width in use."""
-    lines = [f"{card.get('name', '?')} · encoder {card.get('encoder')}", f"created {card.get('created', '?')[:10]}"]
-    headline = headline_metrics(card, beam_width)
-    if headline:
-        width, scores = headline
-        label = "greedy" if width == 1 else f"beam {width}"
-        lines.append(f"test, {label}: BLEU-1 {scores.get('bleu1', 0):.1f} · BLEU-4 {scores.get('bleu4', 0):.1f}"
-                     f" · CIDEr {scores.get('cider', 0):.1f}")
-    return "\n".join(lines)
+    lines = [f"{card.get('name', '?')} · encoder {card.get('encoder')}", f"created {str(card.get('created', '?'))[:10]}"]
+    return "\n".join(lines + [scores_text(card, beam_width)])
 
 
 class CaptionController:

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 from ml.annotations import PathLike
-from ml.card import headline_metrics
+from ml.card import card_facts, headline_metrics
 
 from ..models import RegistryError
 
@@ -52,10 +52,13 @@ class ModelsController:
 
     def show_selected(self) -> None:
         entry = self.selected()
-        if entry is not None and not entry.usable:
-            self.view.show_card({"file": str(entry.path), "problem": entry.problem}, deletable=True)
-            return
-        self.view.show_card(entry.card if entry else None, deletable=bool(entry and not entry.shipped))
+        if entry is None:
+            self.view.show_card([], deletable=False)
+        elif not entry.usable:
+            self.view.show_card([("File", str(entry.path)), ("Problem", entry.problem)], deletable=True)
+        else:
+            facts = card_facts(entry.card, self.get_beam_width()) + [("File", str(entry.path))]
+            self.view.show_card(facts, deletable=not entry.shipped)
 
     def ask_import(self) -> None:
         path = self.app.dialogs.open_model()

@@ -1,5 +1,4 @@
 """Models page: every model file the app knows, with its model card."""
-import json
 from tkinter import ttk
 
 import customtkinter as ctk
@@ -54,7 +53,10 @@ class ModelsView(PageFrame):
     def select(self, model_id):
         self.tree.selection_set(model_id)
 
-    def show_card(self, card, deletable):
+    def show_card(self, facts, deletable):
+        """The card as labelled lines, read-only (it used to be raw JSON that could be typed into)."""
+        self.card_box.configure(state="normal")
         self.card_box.delete("1.0", "end")
-        self.card_box.insert("1.0", json.dumps(card, indent=2) if card else "")
+        self.card_box.insert("1.0", "\n\n".join(f"{label}\n{text}" for label, text in facts))
+        self.card_box.configure(state="disabled")
         self.buttons["<<DeleteModel>>"].configure(state="normal" if deletable else "disabled")

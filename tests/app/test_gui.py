@@ -366,3 +366,18 @@ def test_f1_opens_one_shortcuts_window(app):
                and w.message.startswith("Ctrl+O")]
     assert len(windows) == 1
     windows[0].destroy()
+
+
+def test_the_models_page_shows_a_readable_read_only_card(app):
+    app.show_page(Page.MODELS)
+    view = app.pages[Page.MODELS]
+    shipped = str(app.registry.shipped_model)
+    run_until(app.update, lambda: shipped in view.tree.get_children(), 30, "the model list")
+    view.select(shipped)
+    app.update()
+    text = view.card_box.get("1.0", "end")
+    assert "Name\nflickr8k-efficientnet-lite2-ensemble" in text
+    assert f"Scores\ntest, beam {app.settings_model.settings.beam_width}: BLEU-1" in text
+    assert "Made by\npython scripts/train_default_model.py" in text and "{" not in text
+    view.card_box._textbox.insert("1.0", "typed")  # a user typing into it
+    assert not view.card_box.get("1.0", "end").startswith("typed")
