@@ -4,6 +4,7 @@ import logging.handlers
 import os
 import sys
 import tkinter as tk
+from pathlib import Path
 
 import customtkinter as ctk
 
@@ -64,8 +65,9 @@ def enable_drag_and_drop(window) -> bool:
 class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkinterdnd2 exists
     """Main window: a navigation column on the left, one page at a time on the right."""
 
-    def __init__(self):
+    def __init__(self, photos=()):
         super().__init__()
+        self.photos_to_open = [Path(p) for p in photos]  # from the command line or "Open with"
         self.log_file = setup_logging()
         self.title("Image Captioner")
         self.minsize(*MIN_WINDOW)
@@ -82,7 +84,8 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.runner, self.dialogs = TaskRunner(), Dialogs(self)
         self.speech = SpeechService(settings.speech_rate)
         self.registry = ModelRegistry(default_model_path(), user_models_dir())
-        self.history = CaptionHistory()
+        self.history = CaptionHistory(path=user_data_dir() / "history.json")
+        self.history.load()
         self.folder_captions = FolderCaptions(user_data_dir() / "folder-captions")
 
         self.grid_columnconfigure(1, weight=1)
@@ -154,8 +157,13 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.bind("<Escape>", lambda _: caption.stop_speech())
         self.bind("<F1>", lambda _: self.show_shortcuts())
         self.bind("<Control-c>", self._copy_shortcut)
+        self.bind("<Control-v>", self._paste_shortcut)
         for index, page in enumerate(Page, start=1):
             self.bind(f"<Control-Key-{index}>", lambda _, p=page: self.show_page(p))
+
+    def _paste_shortcut(self, event):
+        if not isinstance(event.widget, (tk.Entry, tk.Text)):  # text fields keep their own paste
+            self.caption.paste()
 
     def _copy_shortcut(self, event):
         if not isinstance(event.widget, (tk.Entry, tk.Text)):  # text fields keep their own copy
@@ -172,6 +180,8 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
     # ============ background work ============
     def _start_background_work(self):
         self.caption.start()
+        if self.photos_to_open:
+            self.caption.open_photo(self.photos_to_open[0])  # described as soon as the model is ready
 
     def _poll(self):
         try:
@@ -215,10 +225,12 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.destroy()
 
 
-def main():
+def main(argv=None):
+    """python -m app [PHOTO]: the photo (also the packaged app's 'Open with') is described at once."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    photos = [arg for arg in (sys.argv[1:] if argv is None else argv) if not arg.startswith("-")]
     try:
-        app = App()
+        app = App(photos)
     except tk.TclError as error:  # no display: one line, not Tk's traceback
         print(f"Image Captioner needs a display to open its window ({error}); "
               "for captions without one, use: python -m ml caption PHOTO", file=sys.stderr)

@@ -40,6 +40,7 @@ SHORTCUTS = [
     ("Ctrl+Shift+S", "Speak the caption"),
     ("Escape", "Stop speaking"),
     ("Ctrl+C", "Copy the caption (when no text is selected)"),
+    ("Ctrl+V", "Describe a copied photo or photo file"),
     ("Ctrl+1 … Ctrl+4", "Caption, Train, Folder, Models pages"),
     ("F1", "This list"),
 ]

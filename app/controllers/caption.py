@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 import logging
+import time
+import tkinter as tk
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 from PIL import Image
 
 from ml.annotations import PathLike
+from ml.atomic import replace_atomically
 from ml.card import scores_text
+from ml.config import user_data_dir
+from ml.images import IMAGE_SUFFIXES
 
 from ..constants import PREVIEW_SIZE
 
@@ -43,13 +49,14 @@ class CaptionController:
                                "<<SpeakRequested>>": self.speak, "<<StopSpeech>>": self.stop_speech,
                                "<<CopyCaption>>": self.copy_caption, "<<SaveSpeech>>": self.ask_save_speech,
                                "<<ModelChosen>>": self.model_chosen, "<<SettingsChanged>>": self.settings_changed,
-                               "<<HistoryChosen>>": self.history_chosen,
+                               "<<HistoryChosen>>": self.history_chosen, "<<ClearHistory>>": self.clear_history,
                                "<<PhotoDropped>>": self.photo_dropped}.items():
             view.on(event, handler)
         settings = settings_model.settings
         view.set_beam_width(settings.beam_width)
         view.set_auto_speak(settings.auto_speak)
         self.update_speech_controls()
+        view.set_history(history.entries)
 
     # ============ model ============
     def start(self) -> None:
@@ -103,6 +110,8 @@ class CaptionController:
         self.view.set_model_info(card_summary(captioner.card, self.view.get_beam_width()))
         self.view.set_status(self.ready_status())
         self.view.set_photo_loaded(self.photo_path is not None)
+        if self.photo_path is not None and not self.view.get_caption():
+            self.caption()  # a photo given while the model loaded is described now
 
     def _model_failed(self, path, error):
         """Say why in one line; a user's model that fails gives way to the shipped one."""
@@ -147,11 +156,15 @@ class CaptionController:
                            on_error=lambda error: self.app.show_error(str(error)))
 
     def _photo_opened(self, path, image, caption):
+        """Show the photo and describe it at once (by any route: Open, drop, paste, command line)."""
         self.photo_path = path
         self.view.show_photo(image, path.name)
         self.view.set_caption(caption)
+        self.view.set_status("" if self.captioner else "Loading the model…")  # no status outlives its photo
         self.view.set_photo_loaded(self.captioner is not None)
         self.update_speech_controls()
+        if not caption:
+            self.caption()
 
     def caption(self) -> None:
         if self.photo_path is None or self.captioner is None:
@@ -162,6 +175,12 @@ class CaptionController:
                            on_done=self._captioned, on_error=lambda e: self.app.show_error(str(e)))
 
     def _captioned(self, result):
+        model_name = self.captioner.card.get("name", "") if self.captioner else ""
+        if result.path != self.photo_path:  # another photo was opened meanwhile: keep it, show nothing
+            if not result.error:
+                self.history.add(result.path, result.caption, model_name)
+                self.view.set_history(self.history.entries)
+            return
         if result.error:
             self.view.set_status("")
             self.app.show_error(result.error)
@@ -169,11 +188,50 @@ class CaptionController:
         self.view.set_caption(result.caption)
         self.view.set_status("")
         self.update_speech_controls()
-        model_name = self.captioner.card.get("name", "") if self.captioner else ""
         self.history.add(result.path, result.caption, model_name)
         self.view.set_history(self.history.entries)
         if self.view.get_auto_speak() and self.speech_available:
             self.speak()
+
+    def clear_history(self) -> None:
+        self.history.clear()
+        self.view.set_history([])
+
+    def paste(self) -> None:
+        """Ctrl+V: a copied photo file (its path, or a file:// address) or a copied image is described at once."""
+        photo = self._pasted_photo_file() or self._pasted_image()
+        if photo is None:
+            self.app.show_error("Nothing to describe on the clipboard: copy a photo or a photo file first")
+            return
+        self.open_photo(photo)
+
+    def _pasted_photo_file(self) -> Optional[Path]:
+        try:
+            text = self.app.clipboard_get()
+        except tk.TclError:  # the clipboard is empty or holds no text
+            return None
+        for line in text.splitlines():
+            line = line.strip()
+            if line.startswith("file://"):
+                line = urllib.parse.unquote(urllib.parse.urlparse(line).path)
+            if line and Path(line).suffix.lower() in IMAGE_SUFFIXES and Path(line).is_file():
+                return Path(line)
+        return None
+
+    def _pasted_image(self) -> Optional[Path]:
+        """A copied image (not a file) kept as a PNG in the user data folder, so it can be opened and found
+        again in the history. Pillow reads the clipboard on Windows and macOS, and on Linux with xclip."""
+        try:
+            from PIL import ImageGrab
+
+            image = ImageGrab.grabclipboard()
+        except (OSError, NotImplementedError, ImportError):
+            return None
+        if not isinstance(image, Image.Image):
+            return None
+        target = user_data_dir() / "pasted" / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}.png"
+        replace_atomically(target, lambda temp: image.save(temp, "PNG"), ".png")
+        return target
 
     def history_chosen(self) -> None:
         if self.view.chosen_history_index is not None:

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Settings:
     theme: str = "System"
-    auto_speak: bool = False
+    auto_speak: bool = True  # describe and speak with one action: the app is also for people who cannot see the photo
     beam_width: int = 5
     speech_rate: int = 165  # words per minute
     geometry: str = "1180x760"

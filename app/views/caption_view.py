@@ -92,7 +92,11 @@ class CaptionView(PageFrame):
         self.model_info_label.grid(row=1, column=0, sticky="ew", padx=10)
         ctk.CTkLabel(side, text="History", font=ctk.CTkFont(weight="bold")).grid(row=2, column=0, sticky="w", padx=10, pady=(12, 0))
         self.history_frame = ctk.CTkScrollableFrame(side, fg_color="transparent")
-        self.history_frame.grid(row=3, column=0, sticky="nsew", padx=4, pady=(0, 8))
+        self.history_frame.grid(row=3, column=0, sticky="nsew", padx=4, pady=(0, 4))
+        self.clear_history_button = ctk.CTkButton(side, text="Clear history", width=110, fg_color="gray40",
+                                                  command=lambda: self.emit("<<ClearHistory>>"))
+        self.clear_history_button.grid(row=4, column=0, sticky="e", padx=10, pady=(0, 10))
+        keyboard_reachable(self.clear_history_button, self.clear_history_button.invoke)
         self.history_buttons = []
 
     def accept_drops(self, file_type):

@@ -10,10 +10,16 @@ from app.event_loop import run_until
 @pytest.fixture(scope="module")
 def app(display, tmp_path_factory):
     """The real app with its own settings folder and an empty user model folder."""
-    from app.paths import user_models_dir
+    from app.paths import user_data_dir, user_models_dir
 
-    os.environ["IMAGE_CAPTIONER_CONFIG_DIR"] = str(tmp_path_factory.mktemp("config"))
+    config = tmp_path_factory.mktemp("config")
+    os.environ["IMAGE_CAPTIONER_CONFIG_DIR"] = str(config)
+    # Auto-speak off: these tests are about other things, and this machine has no sound card to speak
+    # with (speaking is tested on its own, as is a caption spoken at once when auto-speak is on).
+    (config / "settings.json").write_text('{"auto_speak": false}')
     shutil.rmtree(user_models_dir(), ignore_errors=True)
+    shutil.rmtree(user_data_dir() / "folder-captions", ignore_errors=True)
+    (user_data_dir() / "history.json").unlink(missing_ok=True)
     from app.application import App
 
     window = App()

@@ -381,3 +381,39 @@ def test_the_models_page_shows_a_readable_read_only_card(app):
     assert "Made by\npython scripts/train_default_model.py" in text and "{" not in text
     view.card_box._textbox.insert("1.0", "typed")  # a user typing into it
     assert not view.card_box.get("1.0", "end").startswith("typed")
+
+
+def test_a_photo_from_the_command_line_is_described_and_spoken_at_once(display, tmp_path):
+    """python -m app PHOTO (the packaged app's 'Open with' too): no second click. Auto-speak is on by
+    default; ALSA points at a card that does not exist, so the spoken caption shows as a failed playback."""
+    code = ("import sys; from app.application import App; from app.event_loop import run_until\n"
+            "app = App(sys.argv[1:]); view = app.pages['Caption']\n"
+            "run_until(app.update, lambda: view.get_caption() and app.errors, 300, 'the caption and its speech')\n"
+            "print(view.get_caption()); print(app.errors[-1]); app.close()\n")
+    env = dict(os.environ, IMAGE_CAPTIONER_CONFIG_DIR=str(tmp_path), ALSA_CARD="no-such-card")
+    result = subprocess.run([sys.executable, "-c", code, str(ORIGINALS / DOG_PHOTOS[0])], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=600)
+    caption, spoken = result.stdout.strip().splitlines()[-2:]
+    assert {"dog", "dogs"} & set(caption.split()), result.stderr[-2000:]
+    assert spoken.startswith("Speech: the speech could not be played")
+
+
+def test_a_pasted_photo_file_is_described_at_once_and_history_is_kept_and_cleared(app, tmp_path):
+    from app.models import CaptionHistory
+
+    app.show_page(Page.CAPTION)
+    view = app.pages[Page.CAPTION]
+    photo = tmp_path / "pasted dog.jpg"
+    photo.symlink_to(ORIGINALS / DOG_PHOTOS[1])
+    app.clipboard_clear()
+    app.clipboard_append(photo.as_uri())  # as a file manager copies a file
+    app.event_generate("<Control-v>")
+    run_until(app.update, lambda: app.caption.photo_path == photo and view.get_caption(), 120, "the pasted photo's caption")
+    assert view.status_label.cget("text") == ""
+    saved = CaptionHistory(path=app.history.path).load()
+    assert saved[0].path == photo and saved[0].caption == view.get_caption()  # kept for the next start
+    app.caption.caption()
+    run_until(app.update, lambda: app.runner.unfinished == 0, 60, "the second caption")
+    assert [e.path for e in app.history.entries].count(photo) == 1  # no duplicate entry
+    view.clear_history_button.invoke()
+    assert app.history.entries == [] and CaptionHistory(path=app.history.path).load() == []
