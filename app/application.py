@@ -23,7 +23,7 @@ from .views.caption_view import CaptionView
 from .views.folder_view import FolderView
 from .views.models_view import ModelsView
 from .views.train_view import TrainView
-from .views.widgets import MessageDialog, tab_order
+from .views.widgets import MessageDialog, tab_order, theme_tables
 
 log = logging.getLogger("app")
 
@@ -93,6 +93,7 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self._build_navigation(settings.theme)
         self.pages = {Page.CAPTION: CaptionView(self), Page.TRAIN: TrainView(self),
                       Page.FOLDER: FolderView(self), Page.MODELS: ModelsView(self)}
+        theme_tables(self)
 
         self.drag_and_drop = enable_drag_and_drop(self)
         if self.drag_and_drop:
@@ -148,6 +149,12 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
     def change_theme(self, theme):
         ctk.set_appearance_mode(theme)
         self.settings_model.update(theme=theme)
+        self.restyle()
+
+    def restyle(self):
+        """The parts CustomTkinter does not theme follow the light or dark mode: tables and the loss plot."""
+        theme_tables(self)
+        self.pages[Page.TRAIN].loss_plot.restyle()
 
     def _bind_shortcuts(self):
         caption = self.caption

@@ -1,5 +1,6 @@
 """Small drawing pieces shared by the pages."""
 import tkinter as tk
+from tkinter import ttk
 
 import customtkinter as ctk
 
@@ -88,39 +89,84 @@ def heading(master, text):
     return ctk.CTkLabel(master, text=text, font=ctk.CTkFont(size=20, weight="bold"), anchor="w")
 
 
+# Colours of the parts CustomTkinter does not theme (ttk tables, the plot), per appearance mode.
+PALETTE = {
+    "Light": {"background": "#f7f7f7", "text": "#1a1a1a", "heading": "#e2e2e2", "selected": "#3a7ebf",
+              "grid": "#d0d0d0"},
+    "Dark": {"background": "#2b2b2b", "text": "#e8e8e8", "heading": "#3a3a3a", "selected": "#1f538d",
+             "grid": "#4a4a4a"},
+}
+
+
+def palette() -> dict:
+    return PALETTE[ctk.get_appearance_mode()]
+
+
+def theme_tables(root) -> None:
+    """Give ttk tables (Folder and Models pages) the app's light or dark colours; call on a theme change."""
+    colors = palette()
+    style = ttk.Style(root)
+    style.theme_use("clam")  # the default X11 theme ignores background colours
+    style.configure("Treeview", background=colors["background"], fieldbackground=colors["background"],
+                    foreground=colors["text"], rowheight=24, borderwidth=0)
+    style.map("Treeview", background=[("selected", colors["selected"])], foreground=[("selected", "white")])
+    style.configure("Treeview.Heading", background=colors["heading"], foreground=colors["text"], relief="flat")
+    style.configure("Vertical.TScrollbar", background=colors["heading"], troughcolor=colors["background"])
+
+
 class LossPlot(ctk.CTkFrame):
-    """Train and dev loss per epoch as two lines on a canvas."""
+    """Train and dev loss per epoch: a matplotlib chart in the page, with axes, epoch numbers and a legend,
+    in the app's light or dark colours. matplotlib is imported the first time the plot is shown, so it
+    costs nothing at start-up."""
 
     COLORS = {"loss": "#3a7ebf", "val_loss": "#e07b39"}
+    LABELS = {"loss": "train", "val_loss": "dev"}
 
     def __init__(self, master, **kwargs):
         super().__init__(master, **kwargs)
-        self.canvas = tk.Canvas(self, height=180, highlightthickness=0, background="#f4f4f4")
-        self.canvas.pack(fill="both", expand=True, padx=4, pady=4)
         self.epochs: list[dict] = []
-        self.canvas.bind("<Configure>", lambda _: self.plot(self.epochs))
+        self.figure = self.canvas = None
+        self.bind("<Map>", lambda _: self._ensure_figure(), add="+")
+
+    def _ensure_figure(self):
+        if self.figure is not None:
+            return
+        from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(5, 2.2), dpi=90, layout="constrained")
+        self.canvas = FigureCanvasTkAgg(self.figure, master=self)
+        self.canvas.get_tk_widget().pack(fill="both", expand=True, padx=4, pady=4)
+        self.plot(self.epochs)
 
     def plot(self, epochs):
         self.epochs = list(epochs)
-        canvas, width, height = self.canvas, self.canvas.winfo_width(), self.canvas.winfo_height()
-        canvas.delete("all")
-        canvas.create_text(8, 8, anchor="nw", text="loss per epoch:  train (blue)  dev (orange)", fill="#333")
-        values = [e[k] for e in self.epochs for k in self.COLORS if k in e]
-        if len(self.epochs) < 1 or width < 50:
+        if self.figure is None or self.canvas is None:
             return
-        low, high = min(values), max(values)
-        span = (high - low) or 1.0
-        left, top, bottom = 40, 28, height - 20
-        step = (width - left - 10) / max(len(self.epochs) - 1, 1)
-        canvas.create_text(4, top, anchor="nw", text=f"{high:.2f}", fill="#555")
-        canvas.create_text(4, bottom, anchor="sw", text=f"{low:.2f}", fill="#555")
+        colors = palette()
+        self.figure.clear()
+        self.figure.set_facecolor(colors["background"])
+        axes = self.figure.add_subplot()
+        axes.set_facecolor(colors["background"])
         for key, color in self.COLORS.items():
-            points = [(left + i * step, bottom - (e[key] - low) / span * (bottom - top))
-                      for i, e in enumerate(self.epochs) if key in e]
-            if len(points) > 1:
-                canvas.create_line(*[c for p in points for c in p], fill=color, width=2)
-            for x, y in points:
-                canvas.create_oval(x - 3, y - 3, x + 3, y + 3, fill=color, outline=color)
+            points = [(e["epoch"], e[key]) for e in self.epochs if key in e and "epoch" in e]
+            if points:
+                axes.plot(*zip(*points), marker="o", color=color, label=self.LABELS[key])
+        axes.set_xlabel("epoch", color=colors["text"])
+        axes.set_ylabel("loss", color=colors["text"])
+        axes.set_title("loss per epoch", color=colors["text"], fontsize=10)
+        axes.tick_params(colors=colors["text"])
+        axes.xaxis.get_major_locator().set_params(integer=True)
+        axes.grid(color=colors["grid"], linewidth=0.5)
+        for spine in axes.spines.values():
+            spine.set_color(colors["grid"])
+        if self.epochs:
+            axes.legend(facecolor=colors["background"], labelcolor=colors["text"], edgecolor=colors["grid"])
+        self.canvas.draw_idle()
+
+    def restyle(self):
+        """Redraw in the current light or dark colours."""
+        self.plot(self.epochs)
 
 
 class MessageDialog(ctk.CTkToplevel):

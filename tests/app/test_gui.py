@@ -417,3 +417,26 @@ def test_a_pasted_photo_file_is_described_at_once_and_history_is_kept_and_cleare
     assert [e.path for e in app.history.entries].count(photo) == 1  # no duplicate entry
     view.clear_history_button.invoke()
     assert app.history.entries == [] and CaptionHistory(path=app.history.path).load() == []
+
+
+def test_dark_theme_reaches_the_tables_and_the_loss_plot_which_has_axes(app):
+    from tkinter import ttk
+
+    from app.views.widgets import PALETTE
+
+    view = app.pages[Page.TRAIN]
+    app.show_page(Page.TRAIN)
+    run_until(app.update, lambda: view.loss_plot.figure is not None, 30, "the plot to be drawn")
+    view.plot_losses([{"epoch": 1, "loss": 3.5, "val_loss": 3.4}, {"epoch": 2, "loss": 3.1, "val_loss": 3.2},
+                      {"epoch": 3, "loss": 2.9, "val_loss": 3.15}])
+    try:
+        app.change_theme("Dark")
+        app.update()
+        assert ttk.Style(app).lookup("Treeview", "background") == PALETTE["Dark"]["background"]
+        axes = view.loss_plot.figure.axes[0]
+        assert axes.get_xlabel() == "epoch" and axes.get_ylabel() == "loss"
+        assert [list(line.get_xdata()) for line in axes.get_lines()] == [[1, 2, 3], [1, 2, 3]]
+        assert view.loss_plot.figure.get_facecolor()[:3] < (0.3, 0.3, 0.3)
+    finally:
+        app.change_theme("Light")
+    assert ttk.Style(app).lookup("Treeview", "background") == PALETTE["Light"]["background"]
