@@ -32,7 +32,8 @@ def format_duration(seconds: float) -> str:
 
 # How often the UI thread looks at the workers' queue, in milliseconds.
 POLL_MS = 50
-PREVIEW_SIZE = (560, 420)
+PREVIEW_SIZE = (560, 420)  # the smallest preview; it grows with the window
+PREVIEW_SOURCE_SIZE = (1920, 1440)  # photos are scaled to this once (on a worker), then fitted on resize
 MIN_WINDOW = (1000, 680)
 SHORTCUTS = [
     ("Ctrl+O", "Open a photo"),
@@ -49,4 +50,4 @@ SHORTCUTS = [
 ENCODER_CHOICES = tuple(ENCODERS)
 DECODER_CHOICES = DECODER_TYPES
 __all__ = ["DECODER_CHOICES", "DEFAULT_DECODER", "DEFAULT_ENCODER", "ENCODER_CHOICES", "MIN_WINDOW", "POLL_MS",
-           "PREVIEW_SIZE", "SHORTCUTS", "ExportFormat", "Page", "Theme", "format_duration"]
+           "PREVIEW_SIZE", "PREVIEW_SOURCE_SIZE", "SHORTCUTS", "ExportFormat", "Page", "Theme", "format_duration"]

@@ -132,3 +132,26 @@ def evaluate_model(captioner: Captioner, data_root: PathLike, split: str, beam_w
     features, errors = dataset_features(dataset, captioner.spec.name, names, on_progress, cancel, weights_path,
                                         captioner.uses_grid)
     return evaluate_decoder(captioner.bundle.decoders, captioner.vocab, dataset, features, split, beam_width)
+
+
+def compare_models(models: dict[str, PathLike], data_root: PathLike, max_train_photos: Optional[int] = None,
+                   sample_count: int = 3) -> dict:
+    """Models side by side on the same test photos (the run's own, with the same photo limit), greedy:
+    {"photos": N, "scores": {label: metrics}, "samples": [(photo name, {label: caption})]}. For the app's
+    'adopt this model?' question: a new model is compared with the one in use before it replaces it."""
+    from .captioner import Captioner
+
+    dataset = limit_training_photos(load_dataset(data_root), max_train_photos)
+    names = dataset.splits["test"]
+    scores: dict[str, dict] = {}
+    samples: dict[str, dict[str, str]] = {}
+    for label, path in models.items():
+        captioner = Captioner.load(path)
+        features, _ = dataset_features(dataset, captioner.spec.name, names, grid=captioner.uses_grid)
+        scores[label] = evaluate_decoder(captioner.bundle.decoders, captioner.vocab, dataset, features, "test", 1)
+        shown = [name for name in names if name in features][:sample_count]
+        if shown:
+            captions = captioner.caption_features(np.stack([features[n] for n in shown]), beam_width=1)
+            for name, caption in zip(shown, captions):
+                samples.setdefault(name, {})[label] = caption
+    return {"photos": len(names), "scores": scores, "samples": list(samples.items())}

@@ -16,7 +16,7 @@ from ml.card import scores_text
 from ml.config import user_data_dir
 from ml.images import IMAGE_SUFFIXES
 
-from ..constants import PREVIEW_SIZE
+from ..constants import PREVIEW_SOURCE_SIZE
 
 if TYPE_CHECKING:
     from ..application import App
@@ -149,7 +149,7 @@ class CaptionController:
             from ml.images import open_rgb
 
             image = open_rgb(path)
-            image.thumbnail(PREVIEW_SIZE, Image.Resampling.LANCZOS)
+            image.thumbnail(PREVIEW_SOURCE_SIZE, Image.Resampling.LANCZOS)
             return image
 
         self.runner.submit("files", work, on_done=lambda image: self._photo_opened(path, image, caption),

@@ -20,6 +20,8 @@ class CaptionView(PageFrame):
         self.grid_rowconfigure(2, weight=1)
         self.chosen_history_index = None
         self.dropped_path = None
+        self._source_image = None  # the open photo, scaled once; fitted to the preview on each resize
+        self._fit_pending = None
         heading(self, "Caption a photo").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
         self._build_top_bar()
         self._build_photo_and_caption()
@@ -53,9 +55,13 @@ class CaptionView(PageFrame):
         main.grid(row=2, column=0, sticky="nsew", padx=(20, 10), pady=12)
         main.grid_columnconfigure(0, weight=1)
         main.grid_rowconfigure(0, weight=1)
-        self.preview_label = ctk.CTkLabel(main, text="Open a photo (Ctrl+O)", width=PREVIEW_SIZE[0],
-                                          height=PREVIEW_SIZE[1])
-        self.preview_label.grid(row=0, column=0, sticky="nsew", padx=10, pady=10)
+        # The box takes the room the grid gives it (not the photo's size), so the preview can grow and shrink.
+        self.preview_box = ctk.CTkFrame(main, fg_color="transparent", width=PREVIEW_SIZE[0], height=PREVIEW_SIZE[1])
+        self.preview_box.grid(row=0, column=0, sticky="nsew", padx=10, pady=10)
+        self.preview_box.grid_propagate(False)
+        self.preview_box.bind("<Configure>", self._preview_resized, add="+")
+        self.preview_label = ctk.CTkLabel(self.preview_box, text="Open a photo (Ctrl+O)")
+        self.preview_label.place(relx=0.5, rely=0.5, anchor="center")
         self.caption_label = ctk.CTkLabel(main, text="", font=ctk.CTkFont(size=26, weight="bold"),
                                           wraplength=PREVIEW_SIZE[0] + 60, justify="center")
         self.caption_label.grid(row=1, column=0, sticky="ew", padx=10, pady=(4, 8))
@@ -138,12 +144,28 @@ class CaptionView(PageFrame):
         self.model_info_label.configure(text=text)
 
     def show_photo(self, image, name):
-        """Show a PIL image (already sized to fit) and its file name."""
-        self._photo = ctk.CTkImage(light_image=image, dark_image=image, size=image.size)
-        self.preview_label.configure(image=self._photo, text="")
+        """Show a PIL image, fitted to the preview (which grows with the window), and its file name."""
+        self._source_image = image
+        self._fit_photo()
         self.file_label.configure(text=name)
         self.set_caption("")
         self.set_photo_loaded(True)
+
+    def _preview_resized(self, _event):
+        if self._fit_pending is not None:
+            self.after_cancel(self._fit_pending)
+        self._fit_pending = self.after(80, self._fit_photo)  # once the resize settles
+
+    def _fit_photo(self):
+        self._fit_pending = None
+        if self._source_image is None:
+            return
+        room = (max(PREVIEW_SIZE[0] // 2, self.preview_box.winfo_width() - 10),
+                max(PREVIEW_SIZE[1] // 2, self.preview_box.winfo_height() - 10))
+        scale = min(room[0] / self._source_image.width, room[1] / self._source_image.height)
+        size = (max(1, round(self._source_image.width * scale)), max(1, round(self._source_image.height * scale)))
+        self._photo = ctk.CTkImage(light_image=self._source_image, dark_image=self._source_image, size=size)
+        self.preview_label.configure(image=self._photo, text="")
 
     def set_photo_loaded(self, loaded):
         self.caption_button.configure(state="normal" if loaded else "disabled")

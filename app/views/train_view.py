@@ -28,7 +28,7 @@ class TrainView(PageFrame):
         tab_order(self.batch_entry, self.rate_entry, self.photos_entry, self.decoder_menu)
         tab_order(self.start_button, self.cancel_button, self.resume_button)
         tab_order(self.choose_button)
-        tab_order(self.results_box, self.use_button)
+        tab_order(self.name_entry, self.use_button)
         self.set_running(False, can_resume=False, has_result=False)
 
     # ============ data set ============
@@ -98,9 +98,13 @@ class TrainView(PageFrame):
         self.loss_plot.grid(row=2, column=0, sticky="ew", padx=6, pady=6)
         self.results_box = ctk.CTkTextbox(progress, height=140, wrap="word")
         self.results_box.grid(row=4, column=0, sticky="nsew", padx=10, pady=4)
-        self.use_button = ctk.CTkButton(progress, text="Use this model",
-                                        command=lambda: self.emit("<<UseTrainedModel>>"))
-        self.use_button.grid(row=5, column=0, sticky="e", padx=10, pady=(4, 10))
+        adopt = ctk.CTkFrame(progress, fg_color="transparent")
+        adopt.grid(row=5, column=0, sticky="e", padx=10, pady=(4, 10))
+        ctk.CTkLabel(adopt, text="Name").grid(row=0, column=0, padx=(0, 6))
+        self.name_entry = ctk.CTkEntry(adopt, width=240, placeholder_text="a name for the new model")
+        self.name_entry.grid(row=0, column=1, padx=(0, 8))
+        self.use_button = ctk.CTkButton(adopt, text="Use this model", command=lambda: self.emit("<<UseTrainedModel>>"))
+        self.use_button.grid(row=0, column=2)
 
     @staticmethod
     def _field(master, row, label, default):
@@ -152,6 +156,13 @@ class TrainView(PageFrame):
 
     def plot_losses(self, epochs):
         self.loss_plot.plot(epochs)
+
+    def set_model_name(self, name):
+        self.name_entry.delete(0, "end")
+        self.name_entry.insert(0, name)
+
+    def get_model_name(self) -> str:
+        return self.name_entry.get().strip()
 
     def set_results(self, text):
         self.results_box.delete("1.0", "end")

@@ -70,6 +70,22 @@ def test_preview_keeps_aspect_ratio(app):
     assert abs(width / height - 512 / 342) < 0.02
 
 
+def test_the_preview_grows_with_the_window(app):
+    view = app.pages[Page.CAPTION]
+    app.caption.open_photo(SAMPLES / "astronaut.jpg")
+    run_until(app.update, lambda: app.caption.photo_path.name == "astronaut.jpg", 30, "the photo")
+    app.geometry("1100x720")
+    run_until(app.update, lambda: view.winfo_width() < 1000, 10, "the window at 1100 x 720")
+    app.after(300, lambda: None)
+    run_until(app.update, lambda: view._fit_pending is None, 10, "the preview fitted")
+    small = view._photo.cget("size")
+    app.geometry("1600x1000")
+    run_until(app.update, lambda: view._photo.cget("size")[1] > small[1] + 100, 10, "a larger preview")
+    app.geometry("1100x720")
+    run_until(app.update, lambda: view._photo.cget("size") == small, 10, "the preview back to its size")
+    assert small[1] >= 300  # it fills the room, at least most of the old fixed 560 x 420
+
+
 def test_speak_to_wav_holds_speech(app, tmp_path):
     view = app.pages[Page.CAPTION]
     view.set_caption("a black dog is running through the grass")
@@ -140,6 +156,10 @@ def test_train_cancel_resume_and_use_model(app, flickr8k):
     view.set_encoder("efficientnet-lite0")
     view.set_field("epochs", 3)
     view.set_field("max_train_photos", 60)
+    answer_question(app, "no")
+    view.start_button.invoke()  # 60 photos: it warns that so few learn little; No starts nothing
+    assert train.cancel_event is None and not train.epochs
+    answer_question(app, "yes")
     view.start_button.invoke()
     run_until(app.update, lambda: len(train.epochs) >= 1, 300, "the first epoch")
     assert view.loss_plot.epochs and "Step 2 of 3" in view.phase_label.cget("text")
@@ -150,16 +170,26 @@ def test_train_cancel_resume_and_use_model(app, flickr8k):
     assert "Resume continues" in view.phase_label.cget("text")
     view.resume_button.invoke()
     caption_view = app.pages[Page.CAPTION]  # captioning has its own worker lane beside training
+    app.caption.open_photo(ORIGINALS / DOG_PHOTOS[2])  # described at once, while training resumes
+    run_until(app.update, lambda: app.caption.photo_path == ORIGINALS / DOG_PHOTOS[2], 30, "the photo")
     caption_view.set_caption("")
-    app.caption.caption()
     run_until(app.update, lambda: caption_view.get_caption() != "", 60, "a caption while training resumes")
     run_until(app.update, lambda: train.result_card is not None, 300, "training to finish")
     assert [e["epoch"] for e in train.result_card["history"]] == [1, 2, 3]
-    assert "BLEU4" in view.results_box.get("1.0", "end") and "Sample captions" in view.results_box.get("1.0", "end")
+    results = view.results_box.get("1.0", "end")
+    assert "On the same 10 test photos (greedy):" in results and "in use (default)" in results
+    assert "Captions of a few of them:" in results and "    new: " in results and "    in use: " in results
+    new, shipped = (train.comparison["scores"][k]["bleu4"] for k in ("new", "in use"))
+    assert new < shipped  # 60 photos learn little: adopting it must be confirmed
+    view.set_model_name("sixty photos")
+    answer_question(app, "no")
+    view.use_button.invoke()
+    assert app.registry.active_path() == app.registry.shipped_model
+    answer_question(app, "yes")
     view.use_button.invoke()
     run_until(app.update, lambda: app.caption.captioner and app.caption.captioner.card["encoder"] == "efficientnet-lite0",
               120, "the new model to load")
-    assert app.registry.active_path().parent == app.registry.user_dir
+    assert app.registry.active_path() == app.registry.user_dir / "sixty photos.captioner"
 
 
 def test_folder_caption_edit_export(app, tmp_path, bad_photos, flickr8k):
@@ -316,7 +346,7 @@ def _enabled(widget):
     (Page.CAPTION, ["open_button", "model_menu", "beam_menu", "auto_speak_switch", "caption_button",
                     "speak_button", "stop_button", "copy_button", "save_button"]),
     (Page.TRAIN, ["choose_button", "encoder_menu", "epochs_entry", "advanced_switch", "start_button",
-                  "cancel_button", "resume_button", "results_box", "use_button"]),
+                  "cancel_button", "resume_button", "results_box", "name_entry", "use_button"]),
     (Page.FOLDER, ["choose_button", "start_button", "cancel_button", "tree", "edit_entry", "errors_box"]),
 ])
 def test_tab_reaches_every_enabled_control_in_reading_order_with_a_visible_ring(app, page, controls):
