@@ -187,6 +187,7 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
     # ============ background work ============
     def _start_background_work(self):
         self.caption.start()
+        self.train.list_unfinished_runs()
         if self.photos_to_open:
             self.caption.open_photo(self.photos_to_open[0])  # described as soon as the model is ready
 

@@ -1,6 +1,8 @@
 """Whole jobs built from the parts: data set -> features -> trained, evaluated, saved model."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import time
@@ -10,7 +12,7 @@ from typing import TYPE_CHECKING, Optional, Sequence, Union
 import numpy as np
 
 from .annotations import FeaturesByName, PathLike
-from .atomic import locked_folder
+from .atomic import locked_folder, write_text_atomically
 from .bundle import save_bundle
 from .card import SPLITS, metric_key, training_card
 from .config import BEAM_WIDTH, user_data_dir
@@ -53,6 +55,27 @@ def report_unreadable(errors: list[str], shown: int = 20) -> None:
         log.warning("%s", error)
     if len(errors) > shown:
         log.warning("... and %d more unreadable photos", len(errors) - shown)
+
+
+# What a run folder records about its run, so that it can be found and resumed after a restart.
+RUN_RECORD = "run.json"
+
+
+def unfinished_runs(runs_folder: PathLike) -> list[dict]:
+    """Runs in `runs_folder` that have not saved their model: {"run_dir", "data", "output", "max_train_photos",
+    "config", "epochs_done"}, newest first. A folder that cannot be read is left out."""
+    found = []
+    for run_dir in sorted(Path(runs_folder).glob("*/"), key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            record = json.loads((run_dir / RUN_RECORD).read_text(encoding="utf-8"))
+            state = json.loads((run_dir / "state.json").read_text(encoding="utf-8")) \
+                if (run_dir / "state.json").is_file() else {"epoch": 0}
+            if Path(record["output"]).is_file():
+                continue
+            found.append({**record, "run_dir": str(run_dir), "epochs_done": int(state.get("epoch", 0))})
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return found
 
 
 def check_writable(output_path: PathLike) -> None:
@@ -103,6 +126,9 @@ def train_model(data_root: PathLike, output_path: PathLike, config: TrainConfig,
 def _train_model(data_root, output_path, config, run_dir, max_train_photos, on_progress, cancel, weights_path,
                  command) -> dict:
     started = time.monotonic()
+    write_text_atomically(Path(run_dir) / RUN_RECORD, json.dumps({
+        "data": str(Path(data_root).resolve()), "output": str(Path(output_path).resolve()),
+        "max_train_photos": max_train_photos, "config": dataclasses.asdict(config)}, indent=2))
     dataset = limit_training_photos(load_dataset(data_root), max_train_photos)
     log.info("%s", dataset.summary())
     names = [n for split in ("train", "dev", "test") for n in dataset.splits[split]]

@@ -79,10 +79,12 @@ class TrainController:
         self.result_card: Optional[dict] = None
         self.comparison: dict = {}  # the new model beside the one in use, when a run has finished
         self.train_photos = 0  # in the chosen data set
+        self.unfinished: dict[str, dict] = {}  # description -> run record, for runs a restart left unfinished
         self.epochs: list[dict] = []  # losses of the finished epochs, for the plot
         for event, handler in {"<<ChooseDataset>>": self.ask_dataset, "<<StartTraining>>": self.start,
                                "<<CancelTraining>>": self.cancel_training, "<<ResumeTraining>>": self.resume,
-                               "<<UseTrainedModel>>": self.use_model}.items():
+                               "<<UseTrainedModel>>": self.use_model,
+                               "<<ResumeUnfinishedRun>>": self.resume_unfinished}.items():
             view.on(event, handler)
 
     @property
@@ -133,6 +135,30 @@ class TrainController:
             return
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.run_dir = user_data_dir() / "runs" / f"{self.dataset_folder.name}-{self.settings['encoder']}-{stamp}"
+        self.epochs = []
+        self._launch(self.dataset_folder, self.run_dir)
+
+    def list_unfinished_runs(self) -> None:
+        """Find, on a worker, the runs a restart left unfinished (the Train page offers to resume them)."""
+        def work(report, cancel):
+            from ml.pipeline import unfinished_runs
+
+            return unfinished_runs(user_data_dir() / "runs")
+
+        self.runner.submit("files", work, on_done=self._unfinished_listed)
+
+    def _unfinished_listed(self, runs: list[dict]) -> None:
+        self.unfinished = {f"{Path(r['run_dir']).name} ({r['epochs_done']} of {r['config'].get('epochs', '?')} "
+                           f"epochs, data {Path(r['data']).name})": r for r in runs}
+        self.view.set_unfinished_runs(list(self.unfinished))
+
+    def resume_unfinished(self) -> None:
+        """Continue a run found on disk: its data set, settings and checkpoints, as if it had not stopped."""
+        run = self.unfinished.get(self.view.chosen_unfinished_run())
+        if run is None or self.running:
+            return
+        self.dataset_folder, self.run_dir = Path(run["data"]), Path(run["run_dir"])
+        self.settings = {**run["config"], "max_train_photos": run["max_train_photos"]}
         self.epochs = []
         self._launch(self.dataset_folder, self.run_dir)
 
@@ -187,11 +213,13 @@ class TrainController:
         self.view.show_progress("Done", 1.0)
         self.view.set_model_name(self.run_dir.name if self.run_dir else "my-model")
         self.view.set_running(False, can_resume=False, has_result=True)
+        self.list_unfinished_runs()
 
     def _cancelled(self, _):
         self.cancel_event = None
         self.view.show_progress("Cancelled: finished epochs are kept. Resume continues from them.", 0)
         self.view.set_running(False, can_resume=True, has_result=False)
+        self.list_unfinished_runs()
 
     def _failed(self, error):
         self.cancel_event = None

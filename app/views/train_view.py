@@ -13,7 +13,7 @@ ENCODER_NOTES = {
 
 class TrainView(PageFrame):
     """Draws the train page; raises <<ChooseDataset>>, <<StartTraining>>, <<CancelTraining>>,
-    <<ResumeTraining>>, <<UseTrainedModel>>."""
+    <<ResumeTraining>>, <<UseTrainedModel>>, <<ResumeUnfinishedRun>>."""
 
     def __init__(self, master, **kwargs):
         super().__init__(master, fg_color="transparent", **kwargs)
@@ -27,7 +27,8 @@ class TrainView(PageFrame):
         tab_order(self.encoder_menu, self.epochs_entry, self.advanced_switch, self.advanced, self.buttons_frame)
         tab_order(self.batch_entry, self.rate_entry, self.photos_entry, self.decoder_menu)
         tab_order(self.start_button, self.cancel_button, self.resume_button)
-        tab_order(self.choose_button)
+        tab_order(self.choose_button, self.unfinished)
+        tab_order(self.unfinished_menu, self.resume_run_button)
         tab_order(self.name_entry, self.use_button)
         self.set_running(False, can_resume=False, has_result=False)
 
@@ -42,6 +43,13 @@ class TrainView(PageFrame):
         self.dataset_label = ctk.CTkLabel(data, text="Flickr8k layout, Images/ + captions.txt, or photos + an image,caption CSV",
                                           anchor="w", justify="left", wraplength=760)
         self.dataset_label.grid(row=0, column=1, sticky="ew", padx=10)
+        self.unfinished = ctk.CTkFrame(data, fg_color="transparent")  # shown when there are unfinished runs
+        ctk.CTkLabel(self.unfinished, text="Unfinished runs").grid(row=0, column=0, padx=(10, 8))
+        self.unfinished_menu = ctk.CTkOptionMenu(self.unfinished, values=["-"], width=420)
+        self.unfinished_menu.grid(row=0, column=1)
+        self.resume_run_button = ctk.CTkButton(self.unfinished, text="Resume this run", width=130,
+                                               command=lambda: self.emit("<<ResumeUnfinishedRun>>"))
+        self.resume_run_button.grid(row=0, column=2, padx=8)
 
     # ============ settings ============
     def _build_settings(self):
@@ -139,6 +147,18 @@ class TrainView(PageFrame):
     def set_encoder(self, encoder):
         self.encoder_menu.set(encoder)
         self._show_encoder_note(encoder)
+
+    def set_unfinished_runs(self, descriptions):
+        """List runs that can be resumed after a restart (hidden when there are none)."""
+        if descriptions:
+            self.unfinished_menu.configure(values=descriptions)
+            self.unfinished_menu.set(descriptions[0])
+            self.unfinished.grid(row=1, column=0, columnspan=2, sticky="w", pady=(0, 8))
+        else:
+            self.unfinished.grid_forget()
+
+    def chosen_unfinished_run(self) -> str:
+        return self.unfinished_menu.get()
 
     def set_dataset_report(self, text):
         self.dataset_label.configure(text=text)

@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tkinter
@@ -470,3 +471,32 @@ def test_dark_theme_reaches_the_tables_and_the_loss_plot_which_has_axes(app):
     finally:
         app.change_theme("Light")
     assert ttk.Style(app).lookup("Treeview", "background") == PALETTE["Light"]["background"]
+
+
+def test_a_run_left_unfinished_is_listed_and_resumed_after_a_restart(app, flickr8k):
+    """The run is left by another process's training (as a closed app leaves it); this app finds it on disk."""
+    import threading
+
+    from app.paths import user_data_dir
+    from ml.pipeline import train_model
+    from ml.progress import Cancelled, Phase
+    from ml.train_config import TrainConfig
+
+    run_dir = user_data_dir() / "runs" / "left-by-a-restart"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    config = TrainConfig(encoder="efficientnet-lite0", epochs=2, units=16, min_word_count=3, self_critical_epochs=0)
+    cancel = threading.Event()
+    with pytest.raises(Cancelled):
+        train_model(flickr8k, run_dir / "left-by-a-restart.captioner", config, run_dir=run_dir, max_train_photos=30,
+                    on_progress=lambda p: cancel.set() if p.phase == Phase.EPOCH else None, cancel=cancel)
+    app.show_page(Page.TRAIN)
+    view = app.pages[Page.TRAIN]
+    app.train.list_unfinished_runs()
+    run_until(app.update, lambda: any("left-by-a-restart" in d for d in app.train.unfinished), 30, "the run listed")
+    description = next(d for d in app.train.unfinished if "left-by-a-restart" in d)
+    assert description == "left-by-a-restart (1 of 2 epochs, data flickr8k)"
+    view.unfinished_menu.set(description)
+    view.resume_run_button.invoke()
+    run_until(app.update, lambda: app.train.result_card is not None and app.train.run_dir == run_dir, 300, "the run")
+    assert [epoch["epoch"] for epoch in app.train.result_card["history"]] == [1, 2]
+    run_until(app.update, lambda: description not in app.train.unfinished, 30, "the finished run to leave the list")
