@@ -11,7 +11,6 @@ figures before (its oversized cases print what that code did).
 """
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys

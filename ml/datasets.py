@@ -80,7 +80,7 @@ class Dataset:
         """One paragraph telling the user what was found before any work starts."""
         caption_count = sum(len(c) for c in self.captions.values())
         split_text = ", ".join(f"{s} {len(self.splits.get(s, []))}" for s in SPLITS)
-        lines = [f"{self.root}: layout {self.layout}, {len(self.captions)} photos, "
+        lines = [f"{self.root.name}: layout {self.layout}, {len(self.captions)} photos, "
                  f"{caption_count} captions; splits: {split_text}"]
         if self.missing_images:
             lines.append(f"{len(self.missing_images)} caption entries name missing photos "

@@ -1,8 +1,14 @@
-"""Save a screenshot of each page of the real app to docs/screenshots/ (run under a DISPLAY, e.g. Xvfb).
+"""Save screenshots of the real app to docs/screenshots/ (run under a DISPLAY, e.g. Xvfb), light and dark:
+the Caption page, the Folder page, a training run mid-way and its comparison, and the Models page.
 
     .venv/bin/python scripts/screenshots.py [--data ../shared/flickr8k]
+
+The app runs on new settings and data folders (what a new user sees; encoder weights and features are
+computed afresh, about two minutes) and shows folder names, not paths, so no machine's paths are pictured.
+Speech is pointed at a sound card that does not exist, so no playback message covers the pictures.
 """
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,15 +16,66 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from app.event_loop import run_for  # noqa: E402
+from app.event_loop import run_for, run_until  # noqa: E402
+
+SAMPLES = REPO / "assets" / "samples"
 
 
 def shoot(app, name):
-    run_for(app.update, 0.5)  # let the last drawing settle
+    run_for(app.update, 0.8)  # let the last drawing settle
     x, y, width, height = app.winfo_rootx(), app.winfo_rooty(), app.winfo_width(), app.winfo_height()
     target = REPO / "docs" / "screenshots" / f"{name}.png"
     subprocess.run(["import", "-window", "root", "-crop", f"{width}x{height}+{x}+{y}", str(target)], check=True)
     print(target)
+
+
+def caption_page(app, theme):
+    from app.constants import Page
+
+    app.show_page(Page.CAPTION)
+    app.caption.open_photo(SAMPLES / "astronaut.jpg")  # described at once
+    run_until(app.update, lambda: app.pages[Page.CAPTION].get_caption(), 180)
+    shoot(app, f"caption-{theme}")
+
+
+def folder_page(app, theme):
+    from app.constants import Page
+
+    app.show_page(Page.FOLDER)
+    app.folder.choose_folder(SAMPLES)
+    run_until(app.update, lambda: app.folder.paths, 180)
+    if not app.folder_captions.rows:
+        app.folder.caption_all()
+    run_until(app.update, lambda: app.folder.cancel_event is None and app.folder_captions.rows, 180)
+    shoot(app, f"folder-{theme}")
+
+
+def training(app, data):
+    """A run on 600 photos: a picture mid-way (two epochs on the loss plot), then its comparison."""
+    from app.constants import Page
+
+    app.show_page(Page.TRAIN)
+    view = app.pages[Page.TRAIN]
+    app.train.choose_dataset(data)
+    run_until(app.update, lambda: app.train.dataset_folder is not None, 180)
+    view.set_encoder("efficientnet-lite0")
+    view.set_field("epochs", 4)
+    view.set_field("max_train_photos", 600)
+    app.train.start()
+    run_until(app.update, lambda: len(app.train.epochs) >= 2, 900)
+    shoot(app, "train-running-light")
+    run_until(app.update, lambda: app.train.result_card is not None, 900)
+    shoot(app, "train-result-light")
+
+
+def models_page(app, theme):
+    from app.constants import Page
+
+    app.show_page(Page.MODELS)
+    view = app.pages[Page.MODELS]
+    run_until(app.update, lambda: view.tree.get_children(), 60)
+    view.select(str(app.registry.shipped_model))
+    shoot(app, f"models-{theme}")
 
 
 def main():
@@ -27,37 +84,25 @@ def main():
     args = parser.parse_args()
     from app.paths import use_scratch_user_folders
 
-    use_scratch_user_folders()  # the pictures show what a new user sees
+    use_scratch_user_folders()
+    os.environ["ALSA_CARD"] = "none-for-screenshots"
     from app.application import App
-    from app.event_loop import run_until
-    from app.constants import Page
 
     app = App()
     app.geometry("1280x800+0+0")
-    run_until(app.update, lambda: app.caption.captioner is not None, 180)
-    app.caption.open_photo(REPO / "assets" / "samples" / "astronaut.jpg")
-    run_until(app.update, lambda: app.caption.photo_path is not None, 180)
-    app.caption.caption()
-    run_until(app.update, lambda: app.pages[Page.CAPTION].get_caption(), 180)
-    shoot(app, "caption")
-
-    app.show_page(Page.FOLDER)
-    app.folder.choose_folder(REPO / "assets" / "samples")
-    run_until(app.update, lambda: app.folder.paths, 180)
-    app.folder.caption_all()
-    run_until(app.update, lambda: app.folder.cancel_event is None and app.folder_captions.rows, 180)
-    shoot(app, "folder")
-
-    app.show_page(Page.TRAIN)
+    app.settings_model.update(auto_speak=False)
+    app.pages["Caption"].set_auto_speak(False)
+    run_until(app.update, lambda: app.caption.captioner is not None, 300)
+    for theme in ("light", "dark"):
+        app.change_theme(theme.capitalize())
+        app.theme_menu.set(theme.capitalize())
+        caption_page(app, theme)
+        folder_page(app, theme)
+        models_page(app, theme)
+    app.change_theme("Light")
+    app.theme_menu.set("Light")
     if args.data.is_dir():
-        app.train.choose_dataset(args.data)
-        run_until(app.update, lambda: app.train.dataset_folder is not None, 180)
-    shoot(app, "train")
-
-    app.show_page(Page.MODELS)
-    run_until(app.update, lambda: app.pages[Page.MODELS].tree.get_children(), 60)
-    app.pages[Page.MODELS].select(str(app.registry.shipped_model))
-    shoot(app, "models")
+        training(app, args.data)
     app.close()
 
 

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 def card_summary(card: dict, beam_width: int) -> str:
     """The model card's key facts in a few lines, with its test scores at the beam width in use."""
-    lines = [f"{card.get('name', '?')} · encoder {card.get('encoder')}", f"created {str(card.get('created', '?'))[:10]}"]
+    lines = [f"{card.get('name', '?')} · encoder {card.get('encoder')}",
+             f"created {str(card.get('created', '?'))[:10]}"]
     return "\n".join(lines + [scores_text(card, beam_width)])
 
 
@@ -86,8 +87,8 @@ class CaptionController:
         active = self.registry.active_path()
         if self.captioner_path is not None and active != self.captioner_path:
             if not Path(self.captioner_path).exists():
-                self.app.notify(f"The model in use ({Path(self.captioner_path).stem}) was deleted; "
-                                f"now using the {'shipped model' if active == self.registry.shipped_model else active.stem}")
+                now = "the shipped model" if active == self.registry.shipped_model else active.stem
+                self.app.notify(f"The model in use ({Path(self.captioner_path).stem}) was deleted; now using {now}")
             self.load_model(active)
 
     def load_model(self, path: PathLike) -> None:

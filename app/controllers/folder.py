@@ -61,7 +61,8 @@ class FolderController:
             if not row.error:
                 self.view.add_row(str(index), row.path.name, row.caption)
         self.view.set_errors(self.captions.errors())
-        kept = f", {restored} captions kept from last time ({len(self.captions.edited)} edited)" if restored else ""
+        edited = f" ({len(self.captions.edited)} edited)" if self.captions.edited else ""
+        kept = f", {restored} captions kept from last time{edited}" if restored else ""
         self.view.set_folder(f"{folder.name}  ({len(paths)} photos{kept})")
         self.view.show_progress(restored / len(paths) if paths else 0.0, "")
         self.view.set_running(False, has_rows=bool(self.captions.captioned()))

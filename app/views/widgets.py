@@ -111,7 +111,9 @@ def theme_tables(root) -> None:
                     foreground=colors["text"], rowheight=24, borderwidth=0)
     style.map("Treeview", background=[("selected", colors["selected"])], foreground=[("selected", "white")])
     style.configure("Treeview.Heading", background=colors["heading"], foreground=colors["text"], relief="flat")
-    style.configure("Vertical.TScrollbar", background=colors["heading"], troughcolor=colors["background"])
+    style.configure("Vertical.TScrollbar", background=colors["heading"], troughcolor=colors["background"],
+                    arrowcolor=colors["text"], bordercolor=colors["background"], lightcolor=colors["heading"],
+                    darkcolor=colors["heading"])
 
 
 class LossPlot(ctk.CTkFrame):

@@ -178,7 +178,7 @@ def test_train_cancel_resume_and_use_model(app, flickr8k):
     run_until(app.update, lambda: train.result_card is not None, 300, "training to finish")
     assert [e["epoch"] for e in train.result_card["history"]] == [1, 2, 3]
     results = view.results_box.get("1.0", "end")
-    assert "On the same 10 test photos (greedy):" in results and "in use (default)" in results
+    assert "On the same 10 test photos (greedy):" in results and "in use (shipped)" in results
     assert "Captions of a few of them:" in results and "    new: " in results and "    in use: " in results
     new, shipped = (train.comparison["scores"][k]["bleu4"] for k in ("new", "in use"))
     assert new < shipped  # 60 photos learn little: adopting it must be confirmed
@@ -226,15 +226,21 @@ def test_folder_caption_edit_export(app, tmp_path, bad_photos, flickr8k):
     assert not app.errors
 
 
-def test_models_page_one_active_model_delete_asks_and_the_shipped_model_takes_over(app, tiny_model):
-    from ml.config import active_model_path
-
+def _models_page_on_the_shipped_model(app):
+    """The Models page with the shipped model selected, once the list (read on a worker) is there."""
     app.show_page(Page.MODELS)
     view = app.pages[Page.MODELS]
     shipped = str(app.registry.shipped_model)
-    run_until(app.update, lambda: shipped in view.tree.get_children(), 30, "the model list (read on a worker)")
+    run_until(app.update, lambda: shipped in view.tree.get_children(), 30, "the model list")
     view.select(shipped)
     app.update()
+    return view, shipped
+
+
+def test_models_page_one_active_model_delete_asks_and_the_shipped_model_takes_over(app, tiny_model):
+    from ml.config import active_model_path
+
+    view, shipped = _models_page_on_the_shipped_model(app)
     assert view.buttons["<<DeleteModel>>"].cget("state") == "disabled"
     app.models_controller.delete()
     assert app.errors[-1].endswith("the shipped model cannot be deleted")
@@ -246,6 +252,11 @@ def test_models_page_one_active_model_delete_asks_and_the_shipped_model_takes_ov
     view.buttons["<<UseModel>>"].invoke()  # the one active model: this page, the Caption page, restarts, the CLI
     run_until(app.update, lambda: app.caption.captioner_path == Path(imported), 120, "the Caption page to load it")
     assert str(active_model_path()) == imported and "active" in view.tree.set(imported, "flags")
+    restart = ("from app.application import App; from app.event_loop import run_until\n"
+               "app = App(); run_until(app.update, lambda: app.caption.captioner is not None, 300)\n"
+               "print(app.caption.captioner_path); app.close()\n")
+    restarted = subprocess.run([sys.executable, "-c", restart], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert restarted.stdout.strip().splitlines()[-1] == imported  # a restart loads the model made active
     answer_question(app, "no")
     app.models_controller.delete()  # asks; No keeps it
     assert imported in view.tree.get_children() and Path(imported).is_file()
@@ -400,12 +411,7 @@ def test_f1_opens_one_shortcuts_window(app):
 
 
 def test_the_models_page_shows_a_readable_read_only_card(app):
-    app.show_page(Page.MODELS)
-    view = app.pages[Page.MODELS]
-    shipped = str(app.registry.shipped_model)
-    run_until(app.update, lambda: shipped in view.tree.get_children(), 30, "the model list")
-    view.select(shipped)
-    app.update()
+    view, _ = _models_page_on_the_shipped_model(app)
     text = view.card_box.get("1.0", "end")
     assert "Name\nflickr8k-efficientnet-lite2-ensemble" in text
     assert f"Scores\ntest, beam {app.settings_model.settings.beam_width}: BLEU-1" in text
