@@ -5,7 +5,9 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -92,16 +94,20 @@ def cmd_caption(args: argparse.Namespace) -> int:
     captioner = Captioner.load(args.model, encoder_weights_path=args.encoder_weights)
     results = []
     bar = tqdm(total=len(paths), unit="photo", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
+    # Ctrl+C stops after the batch being captioned is printed, so the count said is exactly what was printed.
+    interrupted = threading.Event()
+    previous_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
     try:
-        for batch in captioner.caption_batches(paths, args.beam):
+        for batch in captioner.caption_batches(paths, args.beam, cancel=interrupted):
             for result in batch:
                 _print_result(result, args)
-            results.extend(batch)
+                results.append(result)
             bar.update(len(batch))
-    except KeyboardInterrupt:
+    except Cancelled:
         print(f"interrupted: {len(results)} of {len(paths)} photos captioned (printed above)", file=sys.stderr)
         return 130
     finally:
+        signal.signal(signal.SIGINT, previous_handler)
         bar.close()
         if args.json:
             print(json.dumps([_as_dict(r) for r in results], indent=2))
