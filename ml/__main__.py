@@ -10,6 +10,7 @@ import sys
 import threading
 import traceback
 from pathlib import Path
+from typing import Callable, Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
 
@@ -18,9 +19,7 @@ from .card import metric_key  # noqa: E402
 from .encoders import ENCODERS  # noqa: E402
 from .errors import UserError  # noqa: E402
 from .images import IMAGE_SUFFIXES, ImageError, list_images  # noqa: E402
-from .progress import Cancelled, Phase  # noqa: E402
-from typing import Callable, Optional
-from .progress import Progress
+from .progress import Cancelled, Phase, Progress  # noqa: E402
 
 # What the user can cause and fix: the project's own errors, and the system's word on a file (missing,
 # unreadable, disk full), which names the file. Anything else is a bug and is logged with its traceback.

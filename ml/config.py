@@ -88,19 +88,23 @@ def user_models_dir() -> Path:
     return user_data_dir() / "models"
 
 
-def active_model_record() -> Path:
-    return user_models_dir() / "registry.json"
+# The record of the active model, in a models folder: {"default": path} (the key of earlier versions).
+ACTIVE_MODEL_RECORD = "registry.json"
+
+
+def recorded_active_model(models_dir: Path, fallback: Path) -> Path:
+    """The model a models folder records as active; `fallback` when none is, or when that file is gone."""
+    try:
+        chosen = json.loads((models_dir / ACTIVE_MODEL_RECORD).read_text(encoding="utf-8")).get("default", "")
+    except (OSError, ValueError, AttributeError):
+        chosen = ""
+    return Path(chosen) if isinstance(chosen, str) and chosen and Path(chosen).is_file() else fallback
 
 
 def active_model_path() -> Path:
     """The model in use: the one the user made active in the app (Models page, Caption page, a trained
-    model adopted), for the app, its restarts and the CLI alike; the shipped model when none is, or when
-    that file is gone."""
-    try:
-        chosen = json.loads(active_model_record().read_text(encoding="utf-8")).get("default", "")
-    except (OSError, ValueError, AttributeError):
-        chosen = ""
-    return Path(chosen) if isinstance(chosen, str) and chosen and Path(chosen).is_file() else default_model_path()
+    model adopted), for the app, its restarts and the CLI alike; the shipped model when none is."""
+    return recorded_active_model(user_models_dir(), default_model_path())
 
 
 def user_log_dir() -> Path:

@@ -55,9 +55,6 @@ class FeatureCache:
             except DAMAGED_SHARD_ERRORS as error:
                 set_aside(shard, error)
 
-    def __contains__(self, key: str) -> bool:
-        return key in self.shard_of
-
     def get(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """The cached features of those keys that have them, reading only the shards that hold them."""
         by_shard: dict[Path, list[str]] = {}

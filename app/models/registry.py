@@ -9,6 +9,7 @@ from typing import Optional
 from ml.annotations import PathLike
 from ml.atomic import copy_atomically, remove_stale_temp_files, write_text_atomically
 from ml.bundle import BUNDLE_SUFFIX, BundleError, read_card
+from ml.config import ACTIVE_MODEL_RECORD, recorded_active_model
 from ml.errors import UserError
 
 
@@ -38,7 +39,7 @@ class ModelRegistry:
 
     def __init__(self, shipped_model: Path, user_dir: Path):
         self.shipped_model, self.user_dir = Path(shipped_model), Path(user_dir)
-        self.state_file = self.user_dir / "registry.json"
+        self.state_file = self.user_dir / ACTIVE_MODEL_RECORD
 
     def entries(self) -> list[ModelEntry]:
         """Every model file, the shipped one first; a file that cannot be read is listed with its problem."""
@@ -62,10 +63,7 @@ class ModelRegistry:
     def active_path(self) -> Path:
         """The model in use (the same record the CLI reads, ml.config.active_model_path); the shipped
         model when none was chosen or its file is gone."""
-        chosen = self._state().get("default", "")
-        if isinstance(chosen, str) and chosen and Path(chosen).is_file():
-            return Path(chosen)
-        return self.shipped_model
+        return recorded_active_model(self.user_dir, self.shipped_model)
 
     def set_active(self, path: PathLike) -> None:
         self._save_state({"default": str(Path(path))})
@@ -90,12 +88,6 @@ class ModelRegistry:
         if self.active_path() == entry.path:
             self._save_state({})
         entry.path.unlink()
-
-    def _state(self) -> dict:
-        try:
-            return json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
-            return {}
 
     def _save_state(self, state):
         write_text_atomically(self.state_file, json.dumps(state))
