@@ -1,34 +1,41 @@
-"""A trained model as one file a user can copy: decoder (Keras), vocabulary (JSON), model card (JSON).
+"""A trained model as one file a user can copy: decoders, vocabulary (JSON), model card (JSON).
 
-An ensemble file holds several decoders (decoder.keras, decoder-1.keras, ...) over one vocabulary;
-their next-word probabilities are averaged while decoding (ml/decoder.py).
+Each decoder is stored twice: as a Keras file (decoder.keras) that training and combining need, and as
+its plain weight arrays (decoder.npz) that captioning decodes with in numpy, so describing a photo never
+loads TensorFlow. An ensemble file holds several (decoder-1.keras + decoder-1.npz, ...) over one
+vocabulary; their next-word probabilities are averaged while decoding (ml/step_decoder.py). Files written
+before the arrays existed still load: their arrays are taken from the Keras decoders (needs TensorFlow).
 
 The file is a zip. Saving writes a temp file and renames it, so a crash never leaves half a model.
-Loading trusts nothing: only the three known member names, bounded sizes, a validated card, and
-Keras `safe_mode` (no code in the model file is ever run).
+Loading trusts nothing: only the known member names, bounded sizes, a validated card, arrays read with
+`allow_pickle=False` and checked against the card and vocabulary, and Keras `safe_mode` (no code in the
+model file is ever run).
 """
 from __future__ import annotations
 
+import io
 import json
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import numpy as np
 
 from .annotations import PathLike
 from .atomic import replace_atomically
 from .card import MAX_DECODERS, ensemble_card, stored_card, validate_card
+from .config import installed
 from .errors import BundleError
+from .step_decoder import DecoderArrays, StepDecoder
 from .vocab import Vocabulary, VocabularyError
 
 if TYPE_CHECKING:
     import keras
 
 BUNDLE_SUFFIX = ".captioner"
-MEMBERS = ("card.json", "vocab.json", "decoder.keras")
+MEMBERS = ("card.json", "vocab.json", "decoder.keras", "decoder.npz")
 MiB = 1024 * 1024
 # Uncompressed sizes a model file may declare, checked before anything is read (a zip of 1 MB can hold
 # a 1 GiB card.json). The shipped five-decoder file: card 24 KB, vocabulary 30 KB, decoders 5-7 MB each.
@@ -38,20 +45,20 @@ MAX_TOTAL_BYTES = 400 * MiB
 
 @dataclass
 class Bundle:
-    """A loaded model: the Keras decoder(s), the vocabulary and the model card."""
+    """A loaded model: each decoder's weight arrays (float32, by Keras path), the vocabulary and the card."""
 
-    decoders: list
+    decoder_arrays: list[dict[str, np.ndarray]]
     vocab: Vocabulary
     card: dict
     path: Optional[Path] = None
 
-    @property
-    def decoder(self) -> keras.Model:
-        return self.decoders[0]
-
 
 def decoder_member(index: int) -> str:
     return "decoder.keras" if index == 0 else f"decoder-{index}.keras"
+
+
+def arrays_member(index: int) -> str:
+    return "decoder.npz" if index == 0 else f"decoder-{index}.npz"
 
 
 def _half_precision_copy(decoder):
@@ -71,6 +78,14 @@ def _half_precision_copy(decoder):
     return copy
 
 
+def _arrays_file(decoder) -> bytes:
+    """The decoder's weights as an .npz (plain arrays by Keras path, no pickles): what captioning reads."""
+    arrays: dict[str, Any] = {weight.path: np.asarray(weight.numpy()) for weight in decoder.weights}
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **arrays)
+    return buffer.getvalue()
+
+
 def save_bundle(path: PathLike, decoders: Union[keras.Model, Sequence[keras.Model]], vocab: Vocabulary,
                 card: dict) -> Path:
     """Write decoder(s), vocabulary and card into one zip file, atomically."""
@@ -83,8 +98,10 @@ def save_bundle(path: PathLike, decoders: Union[keras.Model, Sequence[keras.Mode
             archive.writestr("vocab.json", vocab.to_json())
             for index, decoder in enumerate(decoders):
                 keras_file = Path(scratch, decoder_member(index))
-                _half_precision_copy(decoder).save(keras_file)
+                stored = _half_precision_copy(decoder)
+                stored.save(keras_file)
                 archive.write(keras_file, decoder_member(index))
+                archive.writestr(arrays_member(index), _arrays_file(stored))
 
     return replace_atomically(path, write_zip)
 
@@ -100,16 +117,28 @@ def _check_sizes(path: Path, infos) -> None:
         raise BundleError(f"{path}: its contents are too large ({total // MiB} MiB; at most {MAX_TOTAL_BYTES // MiB})")
 
 
-def _read_members(path):
+def _member_names(path: Path, names) -> tuple[list[str], list[str]]:
+    """The Keras and array members of a model file, in decoder order; anything else is refused.
+
+    A file holds decoders 0..N-1 without gaps, each as .keras, with .npz arrays beside all or none."""
+    count = max(sum(decoder_member(i) in names for i in range(MAX_DECODERS)), 1)
+    keras_names = [decoder_member(i) for i in range(count)]
+    array_names = [arrays_member(i) for i in range(count)]
+    allowed = [set(MEMBERS[:2]) | set(keras_names), set(MEMBERS[:2]) | set(keras_names) | set(array_names)]
+    if set(names) not in allowed or len(names) != len(set(names)):
+        raise BundleError(f"{path}: unexpected contents {sorted(names)[:5]} (want {', '.join(MEMBERS)})")
+    return keras_names, [name for name in array_names if name in names]
+
+
+def _read_members(path: Path, wanted) -> dict[str, bytes]:
+    """The members a loader needs (`wanted` picks them from the Keras and array names), sizes checked
+    for every member first."""
     try:
         with zipfile.ZipFile(path) as archive:
-            infos = {info.filename: info for info in archive.infolist()}
-            decoders = [decoder_member(i) for i in range(MAX_DECODERS) if decoder_member(i) in infos]
-            expected = list(MEMBERS[:2]) + [decoder_member(i) for i in range(max(len(decoders), 1))]
-            if sorted(infos) != sorted(expected):
-                raise BundleError(f"{path}: unexpected contents {sorted(infos)[:5]} (want {', '.join(MEMBERS)})")
-            _check_sizes(path, infos.values())
-            return {name: archive.read(name) for name in expected}
+            infos = archive.infolist()
+            keras_names, array_names = _member_names(path, [info.filename for info in infos])
+            _check_sizes(path, infos)
+            return {name: archive.read(name) for name in list(MEMBERS[:2]) + wanted(keras_names, array_names)}
     except zipfile.BadZipFile:
         raise BundleError(f"{path}: not a model file (not a zip archive)") from None
 
@@ -130,20 +159,87 @@ def read_card(path: PathLike) -> dict:
     return card
 
 
-def load_bundle(path: PathLike) -> Bundle:
-    """Load and check a model file; raises BundleError with a one-line reason."""
-    path = Path(path)
-    if not path.is_file():
-        raise BundleError(f"{path}: model file not found")
-    members = _read_members(path)
+def _card_and_vocab(path: Path, members: dict[str, bytes]) -> tuple[dict, Vocabulary]:
     try:
         card = json.loads(members["card.json"])
         vocab = Vocabulary.from_json(members["vocab.json"].decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, VocabularyError) as error:
         raise BundleError(f"{path}: {error}") from None
     validate_card(path, card)
-    decoders = [_load_decoder(path, members[name], card, vocab) for name in members if name.endswith(".keras")]
-    return Bundle(decoders, vocab, card, path)
+    return card, vocab
+
+
+def load_bundle(path: PathLike) -> Bundle:
+    """Load and check a model file for captioning (no TensorFlow unless the file predates the arrays);
+    raises BundleError with a one-line reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"{path}: model file not found")
+    members = _read_members(path, lambda keras_names, array_names: array_names or keras_names)
+    card, vocab = _card_and_vocab(path, members)
+    if any(name.endswith(".npz") for name in members):
+        arrays = [_read_arrays(path, name, members[name]) for name in members if name.endswith(".npz")]
+    else:
+        arrays = [_arrays_of_old_file(path, members[name], card, vocab) for name in members if name.endswith(".keras")]
+    for decoder_arrays in arrays:
+        _check_arrays(path, decoder_arrays, card, vocab)
+    return Bundle(arrays, vocab, card, path)
+
+
+def load_keras_decoders(path: PathLike) -> list[keras.Model]:
+    """The Keras decoders of a model file, for what needs them (combining, fine-tuning); imports Keras."""
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"{path}: model file not found")
+    members = _read_members(path, lambda keras_names, array_names: keras_names)
+    card, vocab = _card_and_vocab(path, members)
+    return [_load_decoder(path, members[name], card, vocab) for name in members if name.endswith(".keras")]
+
+
+# The most arrays one decoder has (the attention decoder has 20); more is not a file this app wrote.
+MAX_ARRAYS = 64
+
+
+def _read_arrays(path: Path, member: str, data: bytes) -> dict[str, np.ndarray]:
+    """One decoder's arrays from its .npz bytes: no pickles, bounded sizes, real numbers only."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as inner:
+            infos = inner.infolist()
+        if len(infos) > MAX_ARRAYS or sum(info.file_size for info in infos) > MAX_MEMBER_BYTES["decoder"]:
+            raise BundleError(f"{path}: {member} is too large ({len(infos)} arrays)")
+        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except BundleError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
+        raise BundleError(f"{path}: {member} cannot be read ({type(error).__name__})") from None
+    if not all(array.dtype.kind == "f" for array in arrays.values()):
+        raise BundleError(f"{path}: {member} holds arrays that are not floating-point weights")
+    return {name: array.astype(np.float32) for name, array in arrays.items()}
+
+
+def _arrays_of_old_file(path: Path, data: bytes, card: dict, vocab: Vocabulary) -> dict[str, np.ndarray]:
+    """A decoder's arrays from its Keras file alone (model files written before the arrays were stored)."""
+    if not installed("keras"):
+        raise BundleError(f"{path}: an older model file (no decoder arrays); it needs TensorFlow to load "
+                          "(use the full app, or re-save it there with 'python -m ml ensemble')")
+    from .step_decoder import model_arrays
+
+    return model_arrays(_load_decoder(path, data, card, vocab))
+
+
+def _check_arrays(path: Path, arrays: DecoderArrays, card: dict, vocab: Vocabulary) -> None:
+    """The arrays must be a decoder of this card's features and this vocabulary, and decode one step."""
+    try:
+        feature_dim = arrays["image_projection/kernel"].shape[0]
+        vocab_size = arrays["word_logits/kernel"].shape[-1]
+    except (KeyError, IndexError):
+        raise BundleError(f"{path}: the decoder's layers are not the ones this app writes") from None
+    if feature_dim != card["feature_dim"] or vocab_size != len(vocab):
+        raise BundleError(f"{path}: decoder shapes do not match card.json and vocab.json")
+    if "grid_projection/kernel" in arrays and card.get("features") != "grid":
+        raise BundleError(f"{path}: an attention decoder needs grid features, but card.json says otherwise")
+    _check_one_step(path, arrays, card)
 
 
 def _load_decoder(path, data, card, vocab):
@@ -163,19 +259,19 @@ def _load_decoder(path, data, card, vocab):
         raise BundleError(f"{path}: decoder shapes do not match card.json and vocab.json")
     if "grid" in inputs and card.get("features") != "grid":
         raise BundleError(f"{path}: an attention decoder needs grid features, but card.json says otherwise")
-    _check_one_step(path, decoder, card)
+    from .step_decoder import model_arrays
+
+    _check_one_step(path, model_arrays(decoder), card)
     return decoder
 
 
-def _check_one_step(path: Path, decoder: keras.Model, card: dict) -> None:
-    """Run one decoding step on zeros, as captioning will: a safe Keras file whose layers are named or
-    shaped otherwise than this app's decoders is refused here, in one line, not mid-caption."""
-    from .decoder import StepDecoder
-
+def _check_one_step(path: Path, arrays: DecoderArrays, card: dict) -> None:
+    """Run one decoding step on zeros, as captioning will: weights named or shaped otherwise than this
+    app's decoders are refused here, in one line, not mid-caption."""
     features = np.zeros((1, 4, card["feature_dim"]) if card.get("features") == "grid" else (1, card["feature_dim"]),
                         np.float32)
     try:
-        step_decoder = StepDecoder(decoder)
+        step_decoder = StepDecoder(arrays)
         memory, state = step_decoder.start(features)
         step_decoder.step(memory, state, np.zeros(1, np.int64))
     except KeyError as missing:
@@ -192,5 +288,5 @@ def combine_bundles(paths: Sequence[PathLike], output: PathLike, name: Optional[
         if bundle.vocab.words != first.vocab.words or bundle.card["encoder"] != first.card["encoder"]:
             raise BundleError(f"{bundle.path}: vocabulary or encoder differs from {first.path}")
     card = ensemble_card([b.card for b in bundles], name or Path(output).stem)
-    decoders = [d for b in bundles for d in b.decoders]
+    decoders = [decoder for p in paths for decoder in load_keras_decoders(p)]
     return save_bundle(output, decoders, first.vocab, card)

@@ -1,56 +1,61 @@
-"""The narrow inference API the CLI and the app use: load a model file, caption photos."""
+"""The narrow inference API the CLI and the app use: load a model file, caption photos.
+
+Nothing here imports TensorFlow or Keras: the encoder runs under LiteRT (ml/lite_encoder.py) and the
+decoders in numpy (ml/step_decoder.py), so the app is ready to describe a photo a moment after launch.
+"""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
 from .annotations import PathLike
 from .bundle import load_bundle
 from .config import BEAM_WIDTH, LENGTH_PENALTY
-from .decoder import step_decoder_for
 from .decoding import decode_captions
-from .encoders import build_encoder, get_spec
+from .encoders import get_spec
 from .images import ImageError, load_pixels
+from .lite_encoder import GridEncoder, grid_encoder
 from .progress import CancelFlag, Phase, ProgressCallback, ProgressMeter, check_cancel
 from .results import CaptionResult
+from .step_decoder import step_decoder_for
 
 if TYPE_CHECKING:
-    import keras
-
     from .bundle import Bundle
 
 
 class Captioner:
-    """A model bundle with its encoder, ready to caption photos."""
+    """A model bundle with its encoder, ready to caption photos.
 
-    def __init__(self, bundle: Bundle, encoder: Optional[keras.Model] = None,
-                 encoder_weights_path: Optional[PathLike] = None):
+    backend: "auto" runs the encoder under LiteRT where installed, "tensorflow" runs the Keras encoder
+    (for comparing the two, and where LiteRT has no wheel)."""
+
+    def __init__(self, bundle: Bundle, encoder: Optional[GridEncoder] = None,
+                 encoder_weights_path: Optional[PathLike] = None, backend: str = "auto"):
         self.bundle, self.vocab, self.card = bundle, bundle.vocab, bundle.card
-        self.step_decoder = step_decoder_for(bundle.decoders)
+        self.step_decoder = step_decoder_for(bundle.decoder_arrays)
         self.spec = get_spec(self.card["encoder"])
         self.uses_grid = self.card.get("features") == "grid"
         self._encoder = encoder
         self._encoder_weights_path = encoder_weights_path
-        self._forward: Optional[Callable] = None
+        self.backend = backend
 
     @classmethod
-    def load(cls, model_path: PathLike, encoder_weights_path: Optional[PathLike] = None) -> Captioner:
-        return cls(load_bundle(model_path), encoder_weights_path=encoder_weights_path)
+    def load(cls, model_path: PathLike, encoder_weights_path: Optional[PathLike] = None,
+             backend: str = "auto") -> Captioner:
+        return cls(load_bundle(model_path), encoder_weights_path=encoder_weights_path, backend=backend)
 
     def features(self, pixels: np.ndarray) -> np.ndarray:
-        """Encoder features for a batch of pixel arrays (N, size, size, 3)."""
-        if self._forward is None:
-            from .features import compiled_forward
-
-            encoder = self._encoder or build_encoder(self.spec.name, weights_path=self._encoder_weights_path,
-                                                     grid=self.uses_grid)
-            self._forward = compiled_forward(encoder)
-        return self._forward(np.asarray(pixels, np.float32)).numpy()
+        """Encoder features for a batch of pixel arrays (N, size, size, 3): grids for attention models,
+        else their mean over the regions (what the pooled encoder computes)."""
+        if self._encoder is None:
+            self._encoder = grid_encoder(self.spec.name, self._encoder_weights_path, self.backend)
+        grids = self._encoder(np.asarray(pixels, np.float32))
+        return grids if self.uses_grid else grids.mean(axis=1)
 
     def warm_up(self) -> None:
-        """Build and trace the encoder now, so the user's first caption is as fast as the next."""
+        """Load the encoder and run it once now, so the user's first caption is as fast as the next."""
         size = self.spec.image_size
         self.features(np.zeros((1, size, size, 3), np.float32))
 

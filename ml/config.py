@@ -1,6 +1,7 @@
 """Defaults of the captioning pipeline, one place to read and change them."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -70,6 +71,14 @@ def asset_path(*parts: str) -> Path:
     """A file under assets/, wherever the code runs from (source tree or PyInstaller's unpack folder)."""
     base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
     return base.joinpath("assets", *parts)
+
+
+def installed(module: str) -> bool:
+    """Whether a module can be imported, without importing it (TensorFlow is optional for captioning)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder that refuses it, or a half-removed package
+        return False
 
 
 def default_model_path() -> Path:

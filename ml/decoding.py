@@ -10,7 +10,7 @@ from .config import LENGTH_PENALTY, NO_REPEAT_NGRAM
 from .vocab import END, PAD, START, UNK
 
 if TYPE_CHECKING:
-    from .decoder import StepDecoderLike
+    from .step_decoder import StepDecoderLike
     from .vocab import Vocabulary
 
 

@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -17,25 +17,22 @@ from .bundle import save_bundle
 from .card import SPLITS, metric_key, training_card
 from .config import BEAM_WIDTH, user_data_dir
 from .datasets import load_dataset
-from .decoder import step_decoder_for
 from .decoding import decode_captions
 from .errors import TrainingError
 from .evaluation import caption_metrics
 from .features import extract_features
 from .progress import CancelFlag, ProgressCallback
+from .step_decoder import DecoderArrays, model_arrays, step_decoder_for
 from .train_config import MIN_TRAIN_PHOTOS
-from .training import train_decoder
 
 if TYPE_CHECKING:
-    import keras
-
     from .captioner import Captioner
     from .datasets import Dataset
     from .training import TrainConfig
     from .vocab import Vocabulary
 
-
 log = logging.getLogger(__name__)
+
 
 def dataset_features(dataset: Dataset, encoder_name: str, names: Sequence[str],
                      on_progress: Optional[ProgressCallback] = None, cancel: Optional[CancelFlag] = None,
@@ -102,12 +99,12 @@ def limit_training_photos(dataset: Dataset, max_train_photos: Optional[int]) -> 
     return dataset
 
 
-def evaluate_decoder(decoders: Union[keras.Model, Sequence[keras.Model]], vocab: Vocabulary, dataset: Dataset,
+def evaluate_decoder(decoder_arrays: Sequence[DecoderArrays], vocab: Vocabulary, dataset: Dataset,
                      features: FeaturesByName, split: str, beam_width: int) -> dict:
-    """BLEU-1..4 and CIDEr of the decoder's (or ensemble's) captions on one split."""
+    """BLEU-1..4 and CIDEr of a decoder's (or an ensemble's) captions on one split."""
     names = [n for n in dataset.splits[split] if n in features]
     vectors = np.stack([features[n] for n in names])
-    captions = decode_captions(step_decoder_for(decoders), vocab, vectors, beam_width)
+    captions = decode_captions(step_decoder_for(decoder_arrays), vocab, vectors, beam_width)
     return caption_metrics(dict(zip(names, captions)), dataset.references(split))
 
 
@@ -125,6 +122,8 @@ def train_model(data_root: PathLike, output_path: PathLike, config: TrainConfig,
 
 def _train_model(data_root, output_path, config, run_dir, max_train_photos, on_progress, cancel, weights_path,
                  command) -> dict:
+    from .training import train_decoder  # TensorFlow: loaded when a run starts, not with this module
+
     started = time.monotonic()
     write_text_atomically(Path(run_dir) / RUN_RECORD, json.dumps({
         "data": str(Path(data_root).resolve()), "output": str(Path(output_path).resolve()),
@@ -141,7 +140,7 @@ def _train_model(data_root, output_path, config, run_dir, max_train_photos, on_p
                                        weights_path, grid, flipped=True)
     result = train_decoder(dataset, features, config, run_dir, on_progress=on_progress, cancel=cancel,
                            mirrored_by_name=mirrored)
-    metrics = {metric_key(split, 1): evaluate_decoder([result.decoder], result.vocab, dataset, features, split, 1)
+    metrics = {metric_key(split, 1): evaluate_decoder([model_arrays(result.decoder)], result.vocab, dataset, features, split, 1)
                for split in SPLITS}
     card = training_card(Path(output_path).stem, config, result, dataset, data_root, len(errors), metrics,
                          time.monotonic() - started, command)
@@ -157,7 +156,7 @@ def evaluate_model(captioner: Captioner, data_root: PathLike, split: str, beam_w
     names = dataset.splits[split]
     features, errors = dataset_features(dataset, captioner.spec.name, names, on_progress, cancel, weights_path,
                                         captioner.uses_grid)
-    return evaluate_decoder(captioner.bundle.decoders, captioner.vocab, dataset, features, split, beam_width)
+    return evaluate_decoder(captioner.bundle.decoder_arrays, captioner.vocab, dataset, features, split, beam_width)
 
 
 def compare_models(models: dict[str, PathLike], data_root: PathLike, max_train_photos: Optional[int] = None,
@@ -174,7 +173,7 @@ def compare_models(models: dict[str, PathLike], data_root: PathLike, max_train_p
     for label, path in models.items():
         captioner = Captioner.load(path)
         features, _ = dataset_features(dataset, captioner.spec.name, names, grid=captioner.uses_grid)
-        scores[label] = evaluate_decoder(captioner.bundle.decoders, captioner.vocab, dataset, features, "test", 1)
+        scores[label] = evaluate_decoder(captioner.bundle.decoder_arrays, captioner.vocab, dataset, features, "test", 1)
         shown = [name for name in names if name in features][:sample_count]
         if shown:
             captions = captioner.caption_features(np.stack([features[n] for n in shown]), beam_width=1)

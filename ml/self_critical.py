@@ -31,7 +31,7 @@ from .vocab import END, PAD, START
 if TYPE_CHECKING:
     import keras
 
-    from .decoder import StepDecoderLike
+    from .step_decoder import StepDecoderLike
     from .vocab import Vocabulary
 
 SAMPLES_PER_PHOTO = 5
@@ -213,7 +213,7 @@ def fine_tune(model: keras.Model, vocab: Vocabulary, photos: Sequence[str], feat
     human_weight > 0 keeps training on the human captions too, which keeps the captions varied."""
     import keras
 
-    from .decoder import StepDecoder
+    from .step_decoder import StepDecoder
 
     photos = [name for name in photos if name in features_by_name]
     reward = CaptionReward({name: references[name] for name in photos})
@@ -238,7 +238,7 @@ def fine_tune(model: keras.Model, vocab: Vocabulary, photos: Sequence[str], feat
                 order = list(rng.permutation(len(photos)))
             batch = [photos[order.pop()] for _ in range(min(PHOTOS_PER_BATCH, len(photos)))]
             features = np.stack([features_by_name[name] for name in batch]).astype(np.float32)
-            ids = sample_captions(StepDecoder(model), vocab, features, SAMPLES_PER_PHOTO, rng)
+            ids = sample_captions(StepDecoder.of_model(model), vocab, features, SAMPLES_PER_PHOTO, rng)
             rewards = [reward(vocab.decode(row), batch[i // SAMPLES_PER_PHOTO]) for i, row in enumerate(ids)]
             inputs, targets = teacher_forcing_pair(ids, vocab.index[START])
             train_step(np.repeat(features, SAMPLES_PER_PHOTO, axis=0), inputs, targets,

@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ml.bundle import combine_bundles, load_bundle, read_card, save_bundle  # noqa: E402
+from ml.bundle import combine_bundles, load_bundle, load_keras_decoders, read_card, save_bundle  # noqa: E402
 from ml.card import SPLITS, editable_card, metric_key  # noqa: E402
 from ml.captioner import Captioner  # noqa: E402
 from ml.pipeline import evaluate_model, train_model  # noqa: E402
@@ -72,7 +72,7 @@ def main():
     card.update(metrics=metrics, licenses=LICENSES, script_seconds=round(time.monotonic() - started),
                 training_epoch_seconds=round(epoch_seconds), fine_tuning_seconds=round(fine_tune_seconds),
                 command="python scripts/train_default_model.py --data ../shared/flickr8k")
-    save_bundle(args.output, bundle.decoders, bundle.vocab, card)
+    save_bundle(args.output, load_keras_decoders(args.output), bundle.vocab, card)
     print(metrics)
 
 

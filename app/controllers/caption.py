@@ -61,7 +61,7 @@ class CaptionController:
 
     # ============ model ============
     def start(self) -> None:
-        """Load TensorFlow and the model in the background; check for a speech engine."""
+        """Load the model in the background (LiteRT and numpy: no TensorFlow); check for a speech engine."""
         self.refresh_models()
         self.load_model(self.current_model_path())
         self.runner.submit("speech-probe", lambda report, cancel: self.speech.probe(), on_done=self._speech_probed)
@@ -93,7 +93,7 @@ class CaptionController:
 
     def load_model(self, path: PathLike) -> None:
         path = Path(path)
-        self.view.set_status("Loading TensorFlow and the model…")
+        self.view.set_status("Loading the model…")
         self.view.set_photo_loaded(False)
 
         def work(report, cancel):

@@ -188,7 +188,7 @@ class TrainController:
         self.cancel_event = self.runner.submit("train", work, on_done=self._finished, on_error=self._failed,
                                                on_progress=self._progress, on_cancelled=self._cancelled)
         self.view.set_running(True, can_resume=False, has_result=False)
-        self.view.show_progress("Step 1 of 3: photo features…", 0)
+        self.view.show_progress("Step 1 of 3: loading TensorFlow for training…", 0)
 
     def _progress(self, progress):
         if progress.phase == Phase.EPOCH:

@@ -44,6 +44,44 @@ def test_window_shows_before_tensorflow_loads(display, tmp_path):
     assert result.stdout.split()[-4:] == ["1", "False", "True", "Loading"], result.stderr[-2000:]
 
 
+FIRST_CAPTION_THEN_TRAINING = """
+import json, sys, threading
+imported_on = set()  # the threads that import TensorFlow or Keras
+sys.addaudithook(lambda event, args: imported_on.add(threading.current_thread().name) if event == "import"
+                 and args[0].split(".")[0] in ("tensorflow", "keras") else None)
+from app.application import App
+from app.event_loop import run_until
+app = App(sys.argv[1:2])
+caption_view, train_view, train = app.pages["Caption"], app.pages["Train"], app.train
+run_until(app.update, caption_view.get_caption, 120, "the first caption")
+print("caption:", caption_view.get_caption(), "| TensorFlow:", "tensorflow" in sys.modules, flush=True)
+app.show_page("Train")
+train.choose_dataset(sys.argv[2])
+run_until(app.update, lambda: train.dataset_folder is not None, 60, "the data set report")
+train_view.set_encoder("efficientnet-lite0")
+train_view.set_field("max_train_photos", 600)
+train_view.start_button.invoke()
+print("status:", train_view.phase_label.cget("text"), flush=True)
+run_until(app.update, lambda: "tensorflow" in sys.modules, 300, "training to load TensorFlow")
+train.cancel_training()
+run_until(app.update, lambda: train.cancel_event is None, 300, "the cancel")
+print("imported on:", json.dumps(sorted(imported_on)), flush=True)
+app.close()
+"""
+
+
+def test_the_first_caption_needs_no_tensorflow_and_training_loads_it_on_its_worker(display, tmp_path, flickr8k):
+    env = dict(os.environ, IMAGE_CAPTIONER_CONFIG_DIR=str(tmp_path))
+    (tmp_path / "settings.json").write_text('{"auto_speak": false}')
+    result = subprocess.run([sys.executable, "-c", FIRST_CAPTION_THEN_TRAINING, str(ORIGINALS / DOG_PHOTOS[0]),
+                             str(flickr8k)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    lines = {line.split(":")[0]: line.split(":", 1)[1].strip() for line in result.stdout.splitlines() if ":" in line}
+    assert lines["caption"].endswith("| TensorFlow: False") and "dog" in lines["caption"], result.stderr[-2000:]
+    assert lines["status"] == "Step 1 of 3: loading TensorFlow for training…"
+    threads = json.loads(lines["imported on"])
+    assert threads and "MainThread" not in threads
+
+
 def test_open_caption_and_history(app, flickr8k):
     app.show_page(Page.CAPTION)
     view = app.pages[Page.CAPTION]

@@ -8,9 +8,9 @@ import zipfile
 import pytest
 
 from app.models import ModelRegistry
-from ml.bundle import BundleError, load_bundle, read_card
+from ml.bundle import BundleError, load_bundle, load_keras_decoders, read_card
 from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
-from tests.ml.test_bundle_and_cli import _rezip, run_cli
+from tests.ml.test_bundle_and_cli import OLD_FORMAT_DROPS, _rezip, run_cli
 
 
 def _with_card(source, target, **fields):
@@ -95,12 +95,12 @@ def test_an_oversized_card_is_refused_before_it_is_read(tiny_model, tmp_path):
         for name in old.namelist():
             if name != "card.json":
                 new.writestr(name, old.read(name))
-        with new.open("card.json", "w", force_zip64=True) as card:  # 256 MiB of JSON in a file of about 250 KB
+        with new.open("card.json", "w", force_zip64=True) as card:  # 256 MiB of JSON in about 250 KB
             card.write(b'{"format": "image-captioner-model", "pad": "')
             for _ in range(256):
                 card.write(b" " * (1 << 20))
             card.write(b'"}')
-    assert bad.stat().st_size < 2_000_000
+    assert bad.stat().st_size < tiny_model[0].stat().st_size + 1_000_000
     result = subprocess.run([sys.executable, "-c", PEAK_MEMORY, str(bad)], cwd=REPO, capture_output=True,
                             text=True, timeout=120)
     message, peak_mib = result.stdout.splitlines()
@@ -138,7 +138,8 @@ def test_a_pickle_in_place_of_the_decoder_runs_nothing(tiny_model, tmp_path):
     import pickle
 
     marker = tmp_path / "ran"
-    bad = _rezip(tiny_model[0], tmp_path / "bad.captioner", replace={"decoder.keras": pickle.dumps(_WritesMarker(marker))})
+    bad = _rezip(tiny_model[0], tmp_path / "bad.captioner", replace={"decoder.keras": pickle.dumps(_WritesMarker(marker))},
+                 drop=OLD_FORMAT_DROPS)
     with pytest.raises(BundleError, match="decoder cannot be loaded"):
         load_bundle(bad)
     assert not marker.exists()
@@ -156,7 +157,7 @@ def test_a_lambda_layer_is_refused_and_its_code_never_runs(tiny_model, tmp_path)
     model.save(tmp_path / "hostile.keras")
     marker.unlink(missing_ok=True)  # building the model called the lambda once, here in the test
     bad = _rezip(tiny_model[0], tmp_path / "bad.captioner",
-                 replace={"decoder.keras": (tmp_path / "hostile.keras").read_bytes()})
+                 replace={"decoder.keras": (tmp_path / "hostile.keras").read_bytes()}, drop=OLD_FORMAT_DROPS)
     with pytest.raises(BundleError, match="decoder cannot be loaded"):
         load_bundle(bad)
     assert not marker.exists()
@@ -180,7 +181,66 @@ def test_an_activation_naming_os_system_is_refused(tiny_model, tmp_path):
             inner.writestr(name, data)
     bad = _rezip(tiny_model[0], tmp_path / "bad.captioner", replace={"decoder.keras": crafted.getvalue()})
     with pytest.raises(BundleError):
+        load_keras_decoders(bad)  # what combining and fine-tuning read
+    with pytest.raises(BundleError):
+        load_bundle(_rezip(bad, tmp_path / "old.captioner", drop=OLD_FORMAT_DROPS))
+
+
+def _arrays_of(model_path):
+    import io
+
+    import numpy as np
+
+    with zipfile.ZipFile(model_path) as archive, np.load(io.BytesIO(archive.read("decoder.npz"))) as stored:
+        return {name: stored[name] for name in stored.files}
+
+
+def _npz(arrays, compressed=False):
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_decoder_arrays_holding_a_pickle_run_nothing(tiny_model, tmp_path):
+    import numpy as np
+
+    marker = tmp_path / "ran"
+    arrays = _arrays_of(tiny_model[0])
+    arrays["embedding/embeddings"] = np.array([_WritesMarker(marker)], dtype=object)
+    bad = _rezip(tiny_model[0], tmp_path / "bad.captioner", replace={"decoder.npz": _npz(arrays)})  # savez pickles it
+    with pytest.raises(BundleError, match="decoder.npz cannot be read"):
         load_bundle(bad)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("integers", "not floating-point"),
+    ("transposed", "do not fit together"),
+    ("missing", "layers are not the ones this app writes"),
+    ("bomb", "too large"),
+])
+def test_crafted_decoder_arrays_are_refused_in_one_line(tiny_model, tmp_path, damage, words):
+    import numpy as np
+
+    arrays = _arrays_of(tiny_model[0])
+    compressed = False
+    if damage == "integers":
+        arrays["lstm/lstm_cell/bias"] = arrays["lstm/lstm_cell/bias"].astype(np.int64)
+    elif damage == "transposed":
+        arrays["lstm/lstm_cell/kernel"] = np.ascontiguousarray(arrays["lstm/lstm_cell/kernel"].T)
+    elif damage == "missing":
+        del arrays["word_logits/kernel"]
+    else:  # 300 MiB of zeros in an .npz of about 300 KB
+        arrays["padding"] = np.zeros(300 << 20, np.uint8)
+        compressed = True
+    bad = _rezip(tiny_model[0], tmp_path / "bad.captioner", replace={"decoder.npz": _npz(arrays, compressed)})
+    with pytest.raises(BundleError) as caught:
+        load_bundle(bad)
+    assert words in str(caught.value) and str(bad) in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_a_feature_shard_holding_a_pickle_is_set_aside_unread(tmp_path):

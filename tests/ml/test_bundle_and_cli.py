@@ -1,4 +1,5 @@
 """Model files load safely or fail with one line; the CLI exits 0 on success and non-zero with one line."""
+import io
 import json
 import os
 import subprocess
@@ -17,13 +18,18 @@ def run_cli(*args):
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=600)
 
 
-def _rezip(source, target, replace=None, extra=None):
+def _rezip(source, target, replace=None, extra=None, drop=()):
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
         for name in old.namelist():
-            new.writestr(name, (replace or {}).get(name, old.read(name)))
+            if name not in drop:
+                new.writestr(name, (replace or {}).get(name, old.read(name)))
         for name, data in (extra or {}).items():
             new.writestr(name, data)
     return target
+
+
+# What a model file written before the decoder arrays existed lacks.
+OLD_FORMAT_DROPS = ("decoder.npz",)
 
 
 def test_bundle_round_trip(tiny_model):
@@ -39,6 +45,8 @@ def test_bundle_round_trip(tiny_model):
     ("card", "wrong format"),
     ("vocab", "vocabulary"),
     ("keras", "decoder cannot be loaded"),
+    ("arrays", "decoder.npz cannot be read"),
+    ("half the arrays", "unexpected contents"),
 ])
 def test_damaged_bundles_fail_with_one_line(tiny_model, tmp_path, damage, words):
     source, bad = tiny_model[0], tmp_path / "bad.captioner"
@@ -50,8 +58,13 @@ def test_damaged_bundles_fail_with_one_line(tiny_model, tmp_path, damage, words)
         _rezip(source, bad, replace={"card.json": json.dumps({"format": "other"})})
     elif damage == "vocab":
         _rezip(source, bad, replace={"vocab.json": b"[1, 2]"})
+    elif damage == "keras":  # a file from before the arrays: its Keras decoder is what captioning reads
+        _rezip(source, bad, replace={"decoder.keras": b"PK\x03\x04 broken"}, drop=OLD_FORMAT_DROPS)
+    elif damage == "arrays":
+        _rezip(source, bad, replace={"decoder.npz": b"PK\x03\x04 broken"})
     else:
-        _rezip(source, bad, replace={"decoder.keras": b"PK\x03\x04 broken"})
+        ensemble = _rezip(source, tmp_path / "two.captioner", extra={"decoder-1.keras": b"", "decoder-1.npz": b""})
+        _rezip(ensemble, bad, drop=("decoder-1.npz",))
     with pytest.raises(BundleError) as caught:
         load_bundle(bad)
     assert str(bad) in str(caught.value) and words in str(caught.value) and "\n" not in str(caught.value)
@@ -102,9 +115,10 @@ def test_ensemble_file_round_trip_and_captions(tiny_model, tmp_path):
     result = run_cli("ensemble", "--output", tmp_path / "ens.captioner", tiny_model[0], tiny_model[0])
     assert result.returncode == 0, result.stderr
     bundle = load_bundle(tmp_path / "ens.captioner")
-    assert len(bundle.decoders) == 2 and bundle.card["decoders"] == 2
+    assert len(bundle.decoder_arrays) == 2 and bundle.card["decoders"] == 2
     with zipfile.ZipFile(tmp_path / "ens.captioner") as archive:
-        assert sorted(archive.namelist()) == ["card.json", "decoder-1.keras", "decoder.keras", "vocab.json"]
+        assert sorted(archive.namelist()) == ["card.json", "decoder-1.keras", "decoder-1.npz", "decoder.keras",
+                                              "decoder.npz", "vocab.json"]
     result = run_cli("caption", ORIGINALS / DOG_PHOTOS[0], "--model", tmp_path / "ens.captioner")
     assert result.returncode == 0 and len(result.stdout.split("\t")[1].split()) >= 3
 
@@ -120,18 +134,23 @@ def test_ensemble_with_a_gap_in_decoder_numbers_is_refused(tiny_model, tmp_path)
 def test_bundle_stores_float16_weights_that_decode_like_the_trained_ones(tiny_model, tmp_path):
     import numpy as np
 
-    from ml.decoder import StepDecoder, build_decoder
+    from ml.bundle import load_keras_decoders
+    from ml.decoder import build_decoder
+    from ml.step_decoder import StepDecoder
 
     bundle = load_bundle(tiny_model[0])
     trained = build_decoder("attention", len(bundle.vocab), 1280, 32, 0.5)  # float32, as training leaves it
     path = save_bundle(tmp_path / "m.captioner", trained, bundle.vocab, {**bundle.card, "features": "grid"})
-    stored = load_bundle(path).decoder
+    stored = load_keras_decoders(path)[0]
     assert {w.dtype for w in stored.weights} == {"float16"} and read_card(path)["weights"] == "float16"
+    with zipfile.ZipFile(path) as archive, np.load(io.BytesIO(archive.read("decoder.npz"))) as arrays:
+        assert {arrays[name].dtype for name in arrays.files} == {np.dtype(np.float16)}
     grid = np.random.default_rng(0).random((2, 9, 1280)).astype(np.float32)
-    steps = [StepDecoder(model) for model in (trained, stored)]
+    steps = [StepDecoder.of_model(model) for model in (trained, stored)] + [StepDecoder(load_bundle(path).decoder_arrays[0])]
     log_probs = [step.step(*step.start(grid), np.array([1, 2]))[0] for step in steps]
     assert np.abs(log_probs[1] - log_probs[0]).max() < 1e-2
     assert np.array_equal(log_probs[1].argmax(axis=1), log_probs[0].argmax(axis=1))
+    assert np.array_equal(log_probs[2], log_probs[1])  # the arrays captioning reads are the Keras file's weights
 
 
 BUGGY_CLI = ("import sys, ml.__main__ as cli\n"

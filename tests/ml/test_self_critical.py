@@ -43,11 +43,12 @@ def test_bleu_part_rewards_right_words_and_punishes_short_captions(dev_reference
 def test_samples_end_once_and_never_show_padding_start_or_unknown():
     import keras
 
-    from ml.decoder import StepDecoder, build_decoder
+    from ml.decoder import build_decoder
+    from ml.step_decoder import StepDecoder
 
     keras.utils.set_random_seed(3)
     vocab = Vocabulary.build([["a", "dog", "runs", "on", "grass"]] * 3, 1, 6)
-    step_decoder = StepDecoder(build_decoder("inject", len(vocab), 8, 16, 0.0))
+    step_decoder = StepDecoder.of_model(build_decoder("inject", len(vocab), 8, 16, 0.0))
     features = np.random.default_rng(0).normal(size=(4, 8)).astype(np.float32)
     ids = sample_captions(step_decoder, vocab, features, 5, np.random.default_rng(1))
     assert ids.shape == (20, vocab.max_length + 1)
@@ -77,7 +78,7 @@ def test_teacher_forcing_pair_starts_with_start_and_keeps_end_as_a_target():
 def tiny_decoder(tiny_model, flickr8k):
     """The tiny model's decoder as a float32 Keras model (the file holds float16 weights; training runs on
     float32, as after training), its vocabulary, 32 training photos, their features and the data set."""
-    from ml.bundle import load_bundle
+    from ml.bundle import load_bundle, load_keras_decoders
     from ml.datasets import load_dataset
     from ml.decoder import build_decoder
     from ml.pipeline import dataset_features
@@ -85,7 +86,7 @@ def tiny_decoder(tiny_model, flickr8k):
     bundle = load_bundle(tiny_model[0])
     vocab, card = bundle.vocab, bundle.card
     model = build_decoder(card["decoder"], len(vocab), card["feature_dim"], card["training"]["units"], 0.0)
-    model.set_weights([w.astype(np.float32) for w in bundle.decoders[0].get_weights()])
+    model.set_weights([w.astype(np.float32) for w in load_keras_decoders(tiny_model[0])[0].get_weights()])
     dataset = load_dataset(flickr8k)
     photos = dataset.splits["train"][:32]
     features, _ = dataset_features(dataset, card["encoder"], photos)
@@ -95,7 +96,7 @@ def tiny_decoder(tiny_model, flickr8k):
 def test_fine_tuning_raises_the_score_of_greedy_captions(tiny_decoder):
     """Real decoder, real features and captions: the greedy captions of 32 training photos score higher
     against their human captions after a few fine-tuning passes over them."""
-    from ml.decoder import StepDecoder
+    from ml.step_decoder import StepDecoder
     from ml.decoding import greedy_decode
 
     model, vocab, photos, features, dataset = tiny_decoder
@@ -103,7 +104,7 @@ def test_fine_tuning_raises_the_score_of_greedy_captions(tiny_decoder):
     vectors = np.stack([features[name] for name in photos])
 
     def mean_score():
-        captions = greedy_decode(StepDecoder(model), vocab, vectors)
+        captions = greedy_decode(StepDecoder.of_model(model), vocab, vectors)
         return np.mean([reward(words, name) for words, name in zip(captions, photos)])
 
     before = mean_score()

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from ml.config import NO_REPEAT_NGRAM
-from ml.decoder import StepDecoder, build_decoder
+from ml.decoder import build_decoder
+from ml.step_decoder import StepDecoder
 from ml.decoding import beam_decode, decode_captions, greedy_decode, repeating_words
 from ml.evaluation import bleu_scores, caption_metrics
 from ml.vocab import Vocabulary, VocabularyError
@@ -56,7 +57,7 @@ def test_numpy_steps_equal_the_keras_model(small_model):
     key = "grid" if "grid" in model.input else "image"
     expected = model({key: features, "words": words}, training=False).numpy()
     expected = expected - np.log(np.exp(expected).sum(-1, keepdims=True))
-    steps = StepDecoder(model)
+    steps = StepDecoder.of_model(model)
     projected, state = steps.start(features)
     for position in range(words.shape[1]):
         log_probs, state = steps.step(projected, state, words[:, position])
@@ -75,7 +76,7 @@ def _sequence_log_prob(steps, vocab, feature, words):
 
 def test_beam_of_one_is_greedy_and_wider_beams_score_at_least_as_well(small_model):
     model, vocab = small_model
-    steps = StepDecoder(model)
+    steps = StepDecoder.of_model(model)
     features = _features(model, 4, 1)
     assert greedy_decode(steps, vocab, features) == decode_captions(steps, vocab, features, beam_width=1)
     greedy = greedy_decode(steps, vocab, features, ngram=0)  # the search alone; repeat bans are tested below
@@ -97,12 +98,12 @@ def test_bleu_of_perfect_and_disjoint_captions():
 def test_ensemble_averages_members_and_pools_grids_for_non_attention_members():
     import keras
 
-    from ml.decoder import EnsembleStepDecoder
+    from ml.step_decoder import EnsembleStepDecoder
 
     keras.utils.set_random_seed(2)
     vocab = Vocabulary.build(CAPTIONS, 1, max_length=6)
-    merge = StepDecoder(build_decoder("merge", len(vocab), 16, 12, 0.0))
-    attention = StepDecoder(build_decoder("attention", len(vocab), 16, 8, 0.0))
+    merge = StepDecoder.of_model(build_decoder("merge", len(vocab), 16, 12, 0.0))
+    attention = StepDecoder.of_model(build_decoder("attention", len(vocab), 16, 8, 0.0))
     ensemble = EnsembleStepDecoder([merge, attention])
     grids = np.random.default_rng(3).normal(size=(2, 5, 16)).astype(np.float32)
     tokens = np.array([2, 2])
@@ -130,7 +131,7 @@ def _repeats_a_run(words, length=NO_REPEAT_NGRAM):
 
 def test_captions_never_repeat_a_run_of_words(small_model):
     model, vocab = small_model
-    steps = StepDecoder(model)
+    steps = StepDecoder.of_model(model)
     vocab = Vocabulary(vocab.words, 20)  # long captions from an untrained model loop: what must be cut
     features = _features(model, 12, 2)
     unblocked = greedy_decode(steps, vocab, features, ngram=0)
