@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_caption_path.py [--data ../shared/flickr8k] [--baseline 5d060a4]
                                                       [--dev-photos 1000]   (app figures need a DISPLAY)
 
-- encoder ms per photo, LiteRT vs TensorFlow, batch 1 and batch 32 (real Flickr8k photos);
+- encoder ms per photo, LiteRT vs TensorFlow, batch 1 and batch 32 (real Flickr8k photos), and feature
+  extraction for training (photos decoded beside the encoder, cached) with each;
 - the CLI, run as a user runs it: one photo end to end, a missing photo, 100 photos (photos/s), peak
   memory; and the app: launch to window, launch to ready to caption. Each is measured for this tree and
   for a git worktree of the baseline commit (the last one whose caption path loaded TensorFlow), in the
@@ -64,6 +65,19 @@ def encoder_figures(photos):
                 seconds.append(time.perf_counter() - began)
             row.append(f"{label} {statistics.median(seconds) / batch * 1000:6.1f}")
         print(f"  batch {batch:2d}: " + "   ".join(row))
+
+
+def extraction_figures(photos):
+    """Feature extraction for training (the pipeline: decode beside the encoder, cache shards), both encoders."""
+    from ml.encoders import build_encoder
+    from ml.features import extract_features
+
+    with tempfile.TemporaryDirectory() as scratch:
+        for label, encoder in (("LiteRT", None), ("TensorFlow", build_encoder("efficientnet-lite2"))):
+            began = time.monotonic()
+            extract_features(photos, "efficientnet-lite2", Path(scratch, label), encoder=encoder)
+            print(f"  feature extraction for training, {label}: {len(photos) / (time.monotonic() - began):.1f} photos/s "
+                  f"({len(photos)} photos, batch 32, pooled)")
 
 
 def run_timed(command, cwd, env, runs=1):
@@ -151,6 +165,7 @@ def main():
     dataset = load_dataset(args.data)
     test_paths = [dataset.image_path(name) for name in dataset.splits["test"][:100]]
     encoder_figures(test_paths)
+    extraction_figures([dataset.image_path(name) for name in dataset.splits["test"][:320]])
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch, "photos")
         folder.mkdir()

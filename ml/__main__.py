@@ -89,7 +89,14 @@ def cmd_caption(args: argparse.Namespace) -> int:
 
     from .captioner import Captioner
 
+    from .bundle import read_card
+
     paths = _expand_images(args.images)
+    read_card(args.model)  # a missing or foreign model file is told first, in a moment
+    if not any(path.is_file() for path in paths):  # nothing to caption: say so before loading the model
+        for path in paths:
+            print(f"{path}: file not found", file=sys.stderr)
+        return 1
     captioner = Captioner.load(args.model, encoder_weights_path=args.encoder_weights)
     results = []
     bar = tqdm(total=len(paths), unit="photo", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
