@@ -18,7 +18,7 @@ from .controllers.train import TrainController
 from .dialogs import Dialogs
 from .models import CaptionHistory, ModelRegistry, SettingsModel
 from .models.folder_captions import FolderCaptions
-from .paths import default_model_path, user_config_dir, user_data_dir, user_log_dir, user_models_dir
+from .paths import asset_path, default_model_path, user_config_dir, user_data_dir, user_log_dir, user_models_dir
 from .views.caption_view import CaptionView
 from .views.folder_view import FolderView
 from .views.models_view import ModelsView
@@ -70,6 +70,7 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.photos_to_open = [Path(p) for p in photos]  # from the command line or "Open with"
         self.log_file = setup_logging()
         self.title("Image Captioner")
+        self._set_icon()
         self.minsize(*MIN_WINDOW)
         self.errors = []  # every error shown to the user, newest last
         self.notices_shown = []  # every notice shown (not errors), newest last
@@ -111,6 +112,14 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.show_page(Page.CAPTION)
         self.after(POLL_MS, self._poll)
         self.after(10, self._start_background_work)
+
+    def _set_icon(self):
+        """The app's icon on the window and in the task bar (Windows takes .ico; CustomTkinter sets its own
+        there 200 ms after start, so ours follows it)."""
+        self.icon_image = tk.PhotoImage(file=str(asset_path("icons", "app.png")))
+        self.iconphoto(True, self.icon_image)
+        if sys.platform == "win32":
+            self.after(250, lambda: self.iconbitmap(str(asset_path("icons", "app.ico"))))
 
     # ============ navigation ============
     def _build_navigation(self, theme):
@@ -187,7 +196,8 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
     # ============ background work ============
     def _start_background_work(self):
         self.caption.start()
-        self.train.list_unfinished_runs()
+        if not self.train.disable_without_tensorflow():
+            self.train.list_unfinished_runs()
         if self.photos_to_open:
             self.caption.open_photo(self.photos_to_open[0])  # described as soon as the model is ready
 

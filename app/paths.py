@@ -1,5 +1,6 @@
 """Where the app's files are: bundled assets (also inside a PyInstaller build) and per-user folders."""
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -7,8 +8,22 @@ import appdirs
 
 from ml.config import APP_NAME, asset_path, default_model_path, user_data_dir, user_log_dir, user_models_dir
 
-__all__ = ["APP_NAME", "asset_path", "default_model_path", "user_config_dir", "user_data_dir", "user_log_dir",
-           "user_models_dir"]
+__all__ = ["APP_NAME", "asset_path", "default_model_path", "system_program_environment", "user_config_dir",
+           "user_data_dir", "user_log_dir", "user_models_dir"]
+
+
+def system_program_environment() -> dict[str, str]:
+    """The environment for a system program the app starts (aplay, ffmpeg). The packaged app's launcher
+    points LD_LIBRARY_PATH at the bundled libraries, which a system program must not load; PyInstaller
+    keeps the user's own value in LD_LIBRARY_PATH_ORIG."""
+    environment = dict(os.environ)
+    if getattr(sys, "frozen", False):
+        original = environment.pop("LD_LIBRARY_PATH_ORIG", None)
+        if original is None:
+            environment.pop("LD_LIBRARY_PATH", None)
+        else:
+            environment["LD_LIBRARY_PATH"] = original
+    return environment
 
 
 def user_config_dir() -> Path:

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import wave
 
+from app.paths import system_program_environment
 from ml.atomic import replace_atomically
 
 # Words per piece on Linux: well under the ~10 s of audio the espeak driver can keep.
@@ -75,7 +76,7 @@ def speak(engine, text):
     with tempfile.TemporaryDirectory() as scratch:
         wav = os.path.join(scratch, "speech.wav")
         save_wav(engine, text, wav)
-        played = subprocess.run(["aplay", "-q", wav], capture_output=True, text=True)
+        played = subprocess.run(["aplay", "-q", wav], capture_output=True, text=True, env=system_program_environment())
         if played.returncode != 0:  # no audio device, or it is busy: say so (this used to exit 0 in silence)
             reason = (played.stderr.strip().splitlines() or [f"aplay exit code {played.returncode}"])[-1]
             raise PlaybackError(f"the speech could not be played ({reason})")

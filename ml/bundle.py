@@ -122,14 +122,16 @@ def _check_sizes(path: Path, infos) -> None:
 def _member_names(path: Path, names) -> tuple[list[str], list[str]]:
     """The Keras and array members of a model file, in decoder order; anything else is refused.
 
-    A file holds decoders 0..N-1 without gaps, each as .keras, with .npz arrays beside all or none."""
-    count = max(sum(decoder_member(i) in names for i in range(MAX_DECODERS)), 1)
+    A file holds decoders 0..N-1 without gaps, each as .keras, with .npz arrays beside all or none; a
+    caption-only copy (`caption_only_copy`, in the packaged app) holds the arrays alone."""
+    count = max(sum(decoder_member(i) in names or arrays_member(i) in names for i in range(MAX_DECODERS)), 1)
     keras_names = [decoder_member(i) for i in range(count)]
     array_names = [arrays_member(i) for i in range(count)]
-    allowed = [set(MEMBERS[:2]) | set(keras_names), set(MEMBERS[:2]) | set(keras_names) | set(array_names)]
+    json_names = set(MEMBERS[:2])
+    allowed = [json_names | set(keras_names), json_names | set(keras_names) | set(array_names), json_names | set(array_names)]
     if set(names) not in allowed or len(names) != len(set(names)):
         raise BundleError(f"{path}: unexpected contents {sorted(names)[:5]} (want {', '.join(MEMBERS)})")
-    return keras_names, [name for name in array_names if name in names]
+    return [name for name in keras_names if name in names], [name for name in array_names if name in names]
 
 
 def _read_members(path: Path, wanted) -> dict[str, bytes]:
@@ -195,6 +197,8 @@ def load_keras_decoders(path: PathLike) -> list[keras.Model]:
         raise BundleError(f"{path}: model file not found")
     members = _read_members(path, lambda keras_names, array_names: keras_names)
     card, vocab = _card_and_vocab(path, members)
+    if not any(name.endswith(".keras") for name in members):
+        raise BundleError(f"{path}: a caption-only copy (no Keras decoders); use the full model file for this")
     return [_load_decoder(path, members[name], card, vocab) for name in members if name.endswith(".keras")]
 
 
@@ -280,6 +284,20 @@ def _check_one_step(path: Path, arrays: DecoderArrays, card: dict) -> None:
         raise BundleError(f"{path}: the decoder's layers are not the ones this app writes (no {missing})") from None
     except (ValueError, IndexError, TypeError) as error:
         raise BundleError(f"{path}: the decoder's weights do not fit together ({type(error).__name__})") from None
+
+
+def caption_only_copy(path: PathLike, target: PathLike) -> Path:
+    """The model file without its Keras decoders (half the size): what a caption-only package needs."""
+    load_bundle(path)  # only a sound file is copied
+    with zipfile.ZipFile(path) as source:
+        kept = {name: source.read(name) for name in source.namelist() if not name.endswith(".keras")}
+
+    def write_zip(temp):
+        with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in kept.items():
+                archive.writestr(name, data, compress_type=zipfile.ZIP_STORED if name.endswith(".npz") else None)
+
+    return replace_atomically(target, write_zip)
 
 
 def combine_bundles(paths: Sequence[PathLike], output: PathLike, name: Optional[str] = None) -> Path:

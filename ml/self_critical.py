@@ -179,7 +179,9 @@ def _policy_gradient_step(model, optimizer, feature_key, feature_shape, human_we
     features = tf.TensorSpec((None,) + tuple(feature_shape), tf.float32)
     ids = tf.TensorSpec((None, None), tf.int32)
 
-    @tf.function(input_signature=[features, ids, ids, tf.TensorSpec((None,), tf.float32), features, ids, ids])
+    # autograph=False: no tensor-dependent Python control flow, and a frozen app has no source to convert.
+    @tf.function(input_signature=[features, ids, ids, tf.TensorSpec((None,), tf.float32), features, ids, ids],
+                 autograph=False)
     def step(sample_features, inputs, targets, advantage, human_features, human_inputs, human_targets):
         with tf.GradientTape() as tape:
             sampled, _ = _caption_log_probs(model, feature_key, sample_features, inputs, targets)

@@ -103,6 +103,8 @@ def make_tf_dataset(arrays: CaptionArrays, batch_size: int, shuffle_seed: Option
         length = tf.reduce_max(tf.reduce_sum(tf.cast(words != 0, tf.int32), axis=1))
         return {feature_key: features, "words": words[:, :length]}, target[:, :length]
 
+    # do_not_convert: plain tensor code needs no AutoGraph, and a frozen app has no source for it to read.
+    assemble = tf.autograph.experimental.do_not_convert(assemble)
     return dataset.batch(batch_size).map(assemble, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="espeak-ng alsa-utils sox xvfb xdotool imagemagick python3-tk python3-venv"
+APT_PACKAGES="espeak-ng alsa-utils sox xvfb xdotool imagemagick python3-tk python3-venv binutils zstd"
 if command -v apt-get >/dev/null 2>&1; then
   missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
   if [ -n "$missing" ]; then
@@ -21,6 +21,11 @@ PYTHON=${PYTHON:-python3}
 stamp=.venv/.requirements-$(cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
+  # tensorflow and tensorflow-cpu install the same package: an older setup's tensorflow goes first
+  if .venv/bin/python -m pip show -q tensorflow >/dev/null 2>&1 && ! .venv/bin/python -m pip show -q tensorflow-cpu >/dev/null 2>&1 \
+     && .venv/bin/python -c "import platform, sys; sys.exit(platform.machine() not in ('x86_64', 'AMD64'))"; then
+    .venv/bin/python -m pip uninstall -q -y tensorflow
+  fi
   .venv/bin/python -m pip install -q -r requirements-dev.txt
   rm -f .venv/.requirements-* && touch "$stamp"
 fi

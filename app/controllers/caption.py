@@ -108,6 +108,7 @@ class CaptionController:
 
     def _model_loaded(self, captioner):
         self.captioner, self.captioner_path = captioner, captioner.bundle.path
+        log.info("ready to caption: %s", captioner.bundle.path)
         self.view.set_model_info(card_summary(captioner.card, self.view.get_beam_width()))
         self.view.set_status(self.ready_status())
         self.view.set_photo_loaded(self.photo_path is not None)
@@ -187,6 +188,7 @@ class CaptionController:
             self.app.show_error(result.error)
             return
         self.view.set_caption(result.caption)
+        log.info("caption shown: %s: %s", result.path.name, result.caption)  # the packaged-app test reads this
         self.view.set_status("")
         self.update_speech_controls()
         self.history.add(result.path, result.caption, model_name)

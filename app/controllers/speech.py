@@ -16,6 +16,8 @@ from typing import Callable, Optional
 from ml.annotations import PathLike
 from ml.atomic import replace_atomically
 
+from ..paths import system_program_environment
+
 log = logging.getLogger(__name__)
 # The folder holding the app package, so `python -m app.speech_worker` works from any current folder.
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +45,7 @@ def _encode_mp3(wav, path):
     """WAV -> MP3 with ffmpeg, written atomically; returns (exit code, one-line error)."""
     def encode(temp):
         result = subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(wav), str(temp)],
-                                capture_output=True, text=True)
+                                capture_output=True, text=True, env=system_program_environment())
         if result.returncode != 0:
             raise OSError(f"ffmpeg failed ({result.stderr.strip()[:200]})")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
 from ml.annotations import PathLike
-from ml.config import user_data_dir
+from ml.config import installed, user_data_dir
 from ml.progress import Phase
 from ml.train_config import MIN_TRAIN_PHOTOS, TrainConfig
 
@@ -87,6 +87,15 @@ class TrainController:
                                "<<UseTrainedModel>>": self.use_model,
                                "<<ResumeUnfinishedRun>>": self.resume_unfinished}.items():
             view.on(event, handler)
+
+    def disable_without_tensorflow(self) -> bool:
+        """In a build without TensorFlow (the caption-only package) the Train page says training needs the
+        full build; returns whether it did."""
+        if installed("tensorflow"):
+            return False
+        self.view.set_training_unavailable("Training needs the full build of Image Captioner (with TensorFlow); "
+                                           "this build describes photos only.")
+        return True
 
     @property
     def running(self) -> bool:

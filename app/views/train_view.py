@@ -170,6 +170,12 @@ class TrainView(PageFrame):
         self.resume_button.configure(state="normal" if (can_resume and not running) else "disabled")
         self.use_button.configure(state="normal" if (has_result and not running) else "disabled")
 
+    def set_training_unavailable(self, reason):
+        """A build without TensorFlow: say why training is off, and offer nothing that would start it."""
+        for button in (self.choose_button, self.start_button, self.resume_button):
+            button.configure(state="disabled")
+        self.phase_label.configure(text=reason)
+
     def show_progress(self, phase_text, fraction):
         self.phase_label.configure(text=phase_text)
         self.progress_bar.set(max(0.0, min(1.0, fraction)))

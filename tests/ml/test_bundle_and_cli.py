@@ -170,3 +170,17 @@ def test_cli_bug_is_one_line_with_the_traceback_in_the_log(tmp_path, debug):
     assert result.stderr.splitlines()[0] == f"error: unexpected KeyError: 'no such key' (a bug; details in {tmp_path / 'logs' / 'cli.log'})"
     assert "Traceback" in log and "caption_with_a_bug" in log
     assert ("Traceback" in result.stderr) == (debug == "1")
+
+
+def test_a_caption_only_copy_captions_alike_and_says_it_cannot_be_trained_on(tiny_model, tmp_path, flickr8k):
+    from ml.bundle import caption_only_copy, load_keras_decoders
+    from ml.captioner import Captioner
+
+    copy = caption_only_copy(tiny_model[0], tmp_path / "copy.captioner")
+    with zipfile.ZipFile(copy) as archive:
+        assert sorted(archive.namelist()) == ["card.json", "decoder.npz", "vocab.json"]
+    photos = [ORIGINALS / name for name in DOG_PHOTOS]
+    assert [r.caption for r in Captioner.load(copy).caption(photos, beam_width=1)] == \
+        [r.caption for r in Captioner.load(tiny_model[0]).caption(photos, beam_width=1)]
+    with pytest.raises(BundleError, match="caption-only copy"):
+        load_keras_decoders(copy)

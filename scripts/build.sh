@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Build the packaged app and its release archive (Linux here; see README for Windows and macOS):
+#   scripts/build.sh [full|caption|both]      (default: both)
+# full:    dist/ImageCaptioner/          caption, speak and train (TensorFlow: tensorflow-cpu)
+# caption: dist/ImageCaptioner-caption/  caption and speak only (LiteRT + numpy, no TensorFlow)
+# Each build gets the desktop entry and install script, and an archive dist/NAME-VERSION-linux-ARCH.tar.zst.
+# Symbol tables are stripped from TensorFlow's and Python's libraries only: PyInstaller's strip=True
+# also strips numpy's OpenBLAS, which then fails to load.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh >&2
+version=$(.venv/bin/python -c "from ml.config import VERSION; print(VERSION)")
+
+glibc_needed() {  # the newest glibc symbol version any bundled ELF file asks for
+  find "$1" -type f \( -name '*.so*' -o -perm -u+x \) -print0 |
+    xargs -0 objdump -T 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -1
+}
+
+package_assets() {  # what build.spec packs instead of the source tree's model and torch weight files
+  mkdir -p build/package-assets/models build/package-assets/encoders
+  .venv/bin/python -c "from ml.bundle import caption_only_copy as copy; \
+    copy('assets/models/default.captioner', 'build/package-assets/models/default.captioner')"
+  [ -f build/package-assets/encoders/efficientnet-lite0.tflite ] || TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -c \
+    "from ml.lite_encoder import convert_encoder as convert; \
+     convert('efficientnet-lite0', 'build/package-assets/encoders/efficientnet-lite0.tflite')" 2>/dev/null
+}
+
+build() {
+  local name=$1; shift
+  rm -rf "dist/$name" "build/$name"
+  .venv/bin/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath "build/$name" build.spec -- "$@" >&2
+  local folder="dist/$name"
+  find "$folder/_internal" \( -path '*/tensorflow/*.so*' -o -path '*/ai_edge_litert/*.so*' \
+    -o -name 'libpython3*.so*' \) -type f -exec strip --strip-unneeded {} +
+  cp packaging/linux/image-captioner.desktop packaging/linux/install.sh "$folder/"
+  local archive="dist/$name-$version-linux-$(uname -m).tar.zst"
+  tar -C dist -cf - "$name" | zstd -q -T0 -12 -f -o "$archive"
+  echo "$name: folder $(du -sm "$folder" | cut -f1) MB, archive $(( $(stat -c %s "$archive") / 1048576 )) MiB" \
+       "($archive), needs $(glibc_needed "$folder")"
+}
+
+package_assets
+case "${1:-both}" in
+  full) build ImageCaptioner ;;
+  caption) build ImageCaptioner-caption --caption-only ;;
+  both) build ImageCaptioner; build ImageCaptioner-caption --caption-only ;;
+  *) echo "usage: scripts/build.sh [full|caption|both]" >&2; exit 2 ;;
+esac
