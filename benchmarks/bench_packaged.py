@@ -53,8 +53,8 @@ def main():
     for folder in sorted(p for p in (REPO / "dist").iterdir() if p.is_dir()):
         executable = folder / folder.name
         archives = list((REPO / "dist").glob(f"{folder.name}-[0-9]*.tar.zst"))
-        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
-        print(f"{folder.name}: folder {size:.0f} MB, archive "
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
+        print(f"{folder.name}: folder {size:.0f} MiB, archive "
               f"{archives[0].stat().st_size / 2**20:.0f} MiB" if archives else "no archive")
         with tempfile.TemporaryDirectory() as scratch:
             config = Path(scratch, "config")

@@ -35,7 +35,7 @@ build() {
   cp packaging/linux/image-captioner.desktop packaging/linux/install.sh "$folder/"
   local archive="dist/$name-$version-linux-$(uname -m).tar.zst"
   tar -C dist -cf - "$name" | zstd -q -T0 -12 -f -o "$archive"
-  echo "$name: folder $(du -sm "$folder" | cut -f1) MB, archive $(( $(stat -c %s "$archive") / 1048576 )) MiB" \
+  echo "$name: folder $(du -sm --apparent-size "$folder" | cut -f1) MiB, archive $(( $(stat -c %s "$archive") / 1048576 )) MiB" \
        "($archive), needs $(glibc_needed "$folder")"
 }
 
