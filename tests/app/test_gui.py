@@ -544,3 +544,16 @@ def test_a_run_left_unfinished_is_listed_and_resumed_after_a_restart(app, flickr
     run_until(app.update, lambda: app.train.result_card is not None and app.train.run_dir == run_dir, 300, "the run")
     assert [epoch["epoch"] for epoch in app.train.result_card["history"]] == [1, 2]
     run_until(app.update, lambda: description not in app.train.unfinished, 30, "the finished run to leave the list")
+
+
+def test_without_tensorflow_the_train_page_says_training_needs_the_full_build(app, monkeypatch):
+    """The caption-only package has no TensorFlow; here TensorFlow is installed, so its absence is faked."""
+    import app.controllers.train as train_module
+
+    monkeypatch.setattr(train_module, "installed", lambda module: module != "tensorflow")
+    view = app.pages[Page.TRAIN]
+    assert app.train.disable_without_tensorflow()
+    assert "needs the full build" in view.phase_label.cget("text")
+    assert {view.start_button.cget("state"), view.choose_button.cget("state")} == {"disabled"}
+    view.set_running(False, can_resume=False, has_result=False)  # as the page was, for the tests after this one
+    view.show_progress("", 0)
