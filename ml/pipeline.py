@@ -22,6 +22,7 @@ from .errors import TrainingError
 from .evaluation import caption_metrics
 from .features import extract_features
 from .progress import CancelFlag, ProgressCallback
+from .runs import RUN_RECORD
 from .step_decoder import DecoderArrays, model_arrays, step_decoder_for
 from .train_config import MIN_TRAIN_PHOTOS
 
@@ -52,27 +53,6 @@ def report_unreadable(errors: list[str], shown: int = 20) -> None:
         log.warning("%s", error)
     if len(errors) > shown:
         log.warning("... and %d more unreadable photos", len(errors) - shown)
-
-
-# What a run folder records about its run, so that it can be found and resumed after a restart.
-RUN_RECORD = "run.json"
-
-
-def unfinished_runs(runs_folder: PathLike) -> list[dict]:
-    """Runs in `runs_folder` that have not saved their model: {"run_dir", "data", "output", "max_train_photos",
-    "config", "epochs_done"}, newest first. A folder that cannot be read is left out."""
-    found = []
-    for run_dir in sorted(Path(runs_folder).glob("*/"), key=lambda p: p.stat().st_mtime, reverse=True):
-        try:
-            record = json.loads((run_dir / RUN_RECORD).read_text(encoding="utf-8"))
-            state = json.loads((run_dir / "state.json").read_text(encoding="utf-8")) \
-                if (run_dir / "state.json").is_file() else {"epoch": 0}
-            if Path(record["output"]).is_file():
-                continue
-            found.append({**record, "run_dir": str(run_dir), "epochs_done": int(state.get("epoch", 0))})
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return found
 
 
 def check_writable(output_path: PathLike) -> None:

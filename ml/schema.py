@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import jsonschema
-
 
 def schema_problem(data: Any, schema: dict) -> Optional[str]:
     """The most relevant reason `data` does not fit `schema`, in one short line, or None if it fits."""
+    import jsonschema  # 50 ms: imported by the first check (a worker's), not before the app's window shows
+
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
     if error is None:
         return None

@@ -151,7 +151,7 @@ class TrainController:
     def list_unfinished_runs(self) -> None:
         """Find, on a worker, the runs a restart left unfinished (the Train page offers to resume them)."""
         def work(report, cancel):
-            from ml.pipeline import unfinished_runs
+            from ml.runs import unfinished_runs
 
             return unfinished_runs(user_data_dir() / "runs")
 
