@@ -35,7 +35,8 @@ def check_caption() -> tuple[str, str]:
     result = Captioner.load(default_model_path()).caption([asset_path("samples", SAMPLE)])[0]
     if result.error or len(result.caption.split()) < 3:
         raise RuntimeError(f"captioning {SAMPLE} failed: {result.error or repr(result.caption)}")
-    return result.caption, f"caption: {SAMPLE} -> '{result.caption}' in {time.monotonic() - started:.2f} s"
+    seen = f" (the encoder sees: {result.tags[0][0]}, {result.tags[0][1]:.2f})" if result.tags else ""
+    return result.caption, f"caption: {SAMPLE} -> '{result.caption}'{seen} in {time.monotonic() - started:.2f} s"
 
 
 def check_speech(text: str, scratch: Path) -> str:

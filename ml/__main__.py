@@ -71,7 +71,8 @@ def _expand_images(items: list[str]) -> list[Path]:
 
 
 def _as_dict(result) -> dict:
-    return {"image": str(result.path), "caption": result.caption, "error": result.error}
+    tags = [{"label": label, "probability": probability} for label, probability in result.tags]
+    return {"image": str(result.path), "caption": result.caption, "error": result.error, "tags": tags}
 
 
 def _print_result(result, args: argparse.Namespace) -> None:

@@ -15,6 +15,7 @@ from .bundle import load_bundle
 from .config import BEAM_WIDTH, LENGTH_PENALTY
 from .decoding import decode_captions
 from .encoders import get_spec
+from .imagenet import ImageNetHead
 from .images import ImageError, load_pixels
 from .lite_encoder import GridEncoder, grid_encoder
 from .progress import CancelFlag, Phase, ProgressCallback, ProgressMeter, check_cancel
@@ -40,6 +41,7 @@ class Captioner:
         self._encoder = encoder
         self._encoder_weights_path = encoder_weights_path
         self.backend = backend
+        self.imagenet_head = ImageNetHead.for_encoder(self.spec.name)
 
     @classmethod
     def load(cls, model_path: PathLike, encoder_weights_path: Optional[PathLike] = None,
@@ -58,6 +60,13 @@ class Captioner:
         """Load the encoder and run it once now, so the user's first caption is as fast as the next."""
         size = self.spec.image_size
         self.features(np.zeros((1, size, size, 3), np.float32))
+
+    def tags(self, features: np.ndarray) -> list:
+        """What the encoder recognises in each photo (ImageNet classes), from the features captioning uses;
+        none for an encoder without a classifier head."""
+        if self.imagenet_head is None:
+            return []
+        return self.imagenet_head.top_tags(features.mean(axis=1) if features.ndim == 3 else features)
 
     def caption_features(self, features: np.ndarray, beam_width: int = BEAM_WIDTH,
                          length_penalty: float = LENGTH_PENALTY) -> list:
@@ -82,8 +91,10 @@ class Captioner:
                     results[index].error = str(error)
             if readable:
                 vectors = self.features(np.stack([pixels for _, pixels in readable]))
-                for (index, _), text in zip(readable, self.caption_features(vectors, beam_width)):
+                tags = self.tags(vectors)
+                for row, ((index, _), text) in enumerate(zip(readable, self.caption_features(vectors, beam_width))):
                     results[index].caption = text
+                    results[index].tags = tags[row] if tags else []
             yield results
 
     def caption(self, paths: Sequence[PathLike], beam_width: int = BEAM_WIDTH,

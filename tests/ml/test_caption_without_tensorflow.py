@@ -49,7 +49,9 @@ def _cli_without_tensorflow(*args, env=None):
 def test_the_caption_command_describes_photos_with_no_tensorflow_installed(flickr8k):
     result, outcome = _cli_without_tensorflow("caption", SAMPLE, ORIGINALS / DOG_PHOTOS[0], "--jsonl")
     assert outcome == {"exit": 0, "loaded": [], "attempts": []}, result.stderr[-2000:]
-    captions = [json.loads(line)["caption"] for line in result.stdout.strip().splitlines()[:-1]]
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()[:-1]]
+    captions = [row["caption"] for row in rows]
+    assert rows[0]["tags"][0]["label"] == "Egyptian Mau" and 0 < rows[0]["tags"][0]["probability"] <= 1
     assert len(captions) == 2 and {"dog", "dogs"} & set(captions[1].split())
     assert result.stderr == ""  # LiteRT's native start-up notice stays off the terminal
 

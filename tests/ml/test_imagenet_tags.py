@@ -1,0 +1,34 @@
+"""What the encoder recognises: ImageNet-1k tags from the EfficientNet-Lite classifier head, real names with
+probabilities, right on real photos, at no TensorFlow cost."""
+import numpy as np
+
+from ml.captioner import Captioner
+from ml.config import default_model_path
+from ml.imagenet import ImageNetHead, head_arrays_from_torch, shipped_head_path
+from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
+
+SAMPLES = REPO / "assets" / "samples"
+# ImageNet-1k class ids: 151..268 dog breeds; 281..285 domestic cats; 504 coffee mug, 967 espresso, 968 cup.
+DOGS, CATS, COFFEE = range(151, 269), range(281, 286), {504, 967, 968}
+
+
+def test_the_shipped_head_is_the_weight_package_head():
+    with np.load(shipped_head_path("efficientnet-lite2")) as stored:
+        kernel, bias = head_arrays_from_torch("efficientnet-lite2")
+        assert stored["kernel"].shape == kernel.shape == (1280, 1000)
+        assert np.abs(stored["kernel"] - kernel).max() < 1e-3 and np.abs(stored["bias"] - bias).max() < 1e-3
+
+
+def test_tags_name_what_real_photos_show(flickr8k):
+    captioner = Captioner.load(default_model_path())
+    photos = [SAMPLES / "cat.jpg", SAMPLES / "coffee.jpg"] + [ORIGINALS / name for name in DOG_PHOTOS]
+    results = captioner.caption(photos, beam_width=1)
+    head = captioner.imagenet_head
+    for result, expected in zip(results, [CATS, COFFEE] + [DOGS] * len(DOG_PHOTOS)):
+        assert len(result.tags) == 3 and result.tags[0][0] in {head.names[index] for index in expected}, result
+        probabilities = [probability for _, probability in result.tags]
+        assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1.0001
+
+
+def test_an_encoder_without_a_head_gives_no_tags():
+    assert ImageNetHead.for_encoder("xception") is None
