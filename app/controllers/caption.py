@@ -35,6 +35,13 @@ def card_summary(card: dict, beam_width: int) -> str:
     return "\n".join(lines + [scores_text(card, beam_width)])
 
 
+def tags_text(tags: list[tuple[str, float]]) -> str:
+    """What the encoder recognises, as the line under the caption: "The encoder sees: espresso 86 %, …"."""
+    if not tags:
+        return ""
+    return "The encoder sees: " + ", ".join(f"{label} {probability:.0%}".replace("%", " %") for label, probability in tags)
+
+
 class CaptionController:
     def __init__(self, app: App, view: CaptionView, runner: TaskRunner, speech: SpeechService,
                  settings_model: SettingsModel, registry: ModelRegistry, history: CaptionHistory):
@@ -162,6 +169,7 @@ class CaptionController:
         self.photo_path = path
         self.view.show_photo(image, path.name)
         self.view.set_caption(caption)
+        self.view.set_tags("")
         self.view.set_status("" if self.captioner else "Loading the model…")  # no status outlives its photo
         self.view.set_photo_loaded(self.captioner is not None)
         self.update_speech_controls()
@@ -188,6 +196,7 @@ class CaptionController:
             self.app.show_error(result.error)
             return
         self.view.set_caption(result.caption)
+        self.view.set_tags(tags_text(result.tags))
         log.info("caption shown: %s: %s", result.path.name, result.caption)  # the packaged-app test reads this
         self.view.set_status("")
         self.update_speech_controls()

@@ -64,14 +64,16 @@ class CaptionView(PageFrame):
         self.preview_label.place(relx=0.5, rely=0.5, anchor="center")
         self.caption_label = ctk.CTkLabel(main, text="", font=ctk.CTkFont(size=26, weight="bold"),
                                           wraplength=PREVIEW_SIZE[0] + 60, justify="center")
-        self.caption_label.grid(row=1, column=0, sticky="ew", padx=10, pady=(4, 8))
+        self.caption_label.grid(row=1, column=0, sticky="ew", padx=10, pady=(4, 0))
+        self.tags_label = ctk.CTkLabel(main, text="", text_color=("gray30", "gray70"))  # what the encoder sees
+        self.tags_label.grid(row=2, column=0, sticky="ew", padx=10, pady=(0, 8))
         self._build_buttons(main)
         self.status_label = ctk.CTkLabel(main, text="", text_color="gray50")
-        self.status_label.grid(row=3, column=0, pady=(0, 8))
+        self.status_label.grid(row=4, column=0, pady=(0, 8))
 
     def _build_buttons(self, main):
         buttons = ctk.CTkFrame(main, fg_color="transparent")
-        buttons.grid(row=2, column=0, pady=(0, 12))
+        buttons.grid(row=3, column=0, pady=(0, 12))
         self.caption_button = ctk.CTkButton(buttons, text="Caption", width=140, height=40,
                                             font=ctk.CTkFont(size=16, weight="bold"),
                                             command=lambda: self.emit("<<CaptionRequested>>"))
@@ -175,6 +177,12 @@ class CaptionView(PageFrame):
 
     def get_caption(self) -> str:
         return self.caption_label.cget("text")
+
+    def set_tags(self, text):
+        self.tags_label.configure(text=text)
+
+    def get_tags(self) -> str:
+        return self.tags_label.cget("text")
 
     def set_status(self, text):
         self.status_label.configure(text=text)

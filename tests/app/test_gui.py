@@ -97,7 +97,11 @@ def test_open_caption_and_history(app, flickr8k):
     first_caption = view.get_caption()
     app.caption.open_photo(SAMPLES / "cat.jpg")
     run_until(app.update, lambda: app.caption.photo_path.name == "cat.jpg", 30, "another photo")
-    view.history_buttons[0].invoke()  # back to the first photo, with its caption
+    # Described at once, with what the encoder recognises under the caption.
+    run_until(app.update, lambda: view.get_tags() != "", 60, "the cat's tags")
+    assert view.get_tags().startswith("The encoder sees: Egyptian Mau"), (view.get_caption(), view.get_tags())
+    first = [entry.path.name for entry in app.history.entries].index(DOG_PHOTOS[0])
+    view.history_buttons[first].invoke()  # back to the first photo, with its caption
     run_until(app.update, lambda: app.caption.photo_path.name == DOG_PHOTOS[0], 30, "the history entry")
     assert view.get_caption() == first_caption
 
