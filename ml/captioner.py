@@ -17,7 +17,7 @@ from .decoding import decode_captions
 from .encoders import get_spec
 from .imagenet import ImageNetHead
 from .images import ImageError, load_pixels
-from .lite_encoder import GridEncoder, grid_encoder
+from .lite_encoder import GridEncoder, grid_encoder, pooled
 from .progress import CancelFlag, Phase, ProgressCallback, ProgressMeter, check_cancel
 from .results import CaptionResult
 from .step_decoder import step_decoder_for
@@ -54,7 +54,7 @@ class Captioner:
         if self._encoder is None:
             self._encoder = grid_encoder(self.spec.name, self._encoder_weights_path, self.backend)
         grids = self._encoder(np.asarray(pixels, np.float32))
-        return grids if self.uses_grid else grids.mean(axis=1)
+        return grids if self.uses_grid else pooled(grids)
 
     def warm_up(self) -> None:
         """Load the encoder and run it once now, so the user's first caption is as fast as the next."""
@@ -66,7 +66,7 @@ class Captioner:
         none for an encoder without a classifier head."""
         if self.imagenet_head is None:
             return []
-        return self.imagenet_head.top_tags(features.mean(axis=1) if features.ndim == 3 else features)
+        return self.imagenet_head.top_tags(pooled(features))
 
     def caption_features(self, features: np.ndarray, beam_width: int = BEAM_WIDTH,
                          length_penalty: float = LENGTH_PENALTY) -> list:

@@ -149,10 +149,10 @@ def _feature_function(encoder_name: str, encoder: Optional[keras.Model], weights
     if encoder is not None:
         forward = compiled_forward(encoder)
         return lambda pixels: forward(pixels).numpy()
-    from .lite_encoder import grid_encoder
+    from .lite_encoder import grid_encoder, pooled
 
     grids = grid_encoder(encoder_name, weights_path)
-    return grids if grid else (lambda pixels: grids(pixels).mean(axis=1))
+    return grids if grid else (lambda pixels: pooled(grids(pixels)))
 
 
 def extract_features(paths: Sequence[PathLike], encoder_name: str, cache_dir: Optional[PathLike] = None,

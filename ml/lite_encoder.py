@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 GridEncoder = Callable[[np.ndarray], np.ndarray]
 
 
+def pooled(grids: np.ndarray) -> np.ndarray:
+    """Pooled features from feature grids (N, regions, dim): the regions' mean, as the Keras pooled encoder
+    computes it; features already pooled (N, dim) are returned as they are."""
+    return grids.mean(axis=1) if grids.ndim == 3 else grids
+
+
 def shipped_encoder_path(name: str) -> Path:
     return asset_path("encoders", f"{name}.tflite")
 
