@@ -71,8 +71,11 @@ def _expand_images(items: list[str]) -> list[Path]:
 
 
 def _as_dict(result) -> dict:
+    """A result as JSON: the plain caption, the hedged text the app shows and speaks, how sure and why."""
     tags = [{"label": label, "probability": probability} for label, probability in result.tags]
-    return {"image": str(result.path), "caption": result.caption, "error": result.error, "tags": tags}
+    return {"image": str(result.path), "caption": result.caption, "text": result.text,
+            "confidence": result.confidence, "unsure": result.unsure, "reasons": result.reasons,
+            "looks_like": result.looks_like or None, "error": result.error, "tags": tags}
 
 
 def _print_result(result, args: argparse.Namespace) -> None:
@@ -82,7 +85,7 @@ def _print_result(result, args: argparse.Namespace) -> None:
     if args.jsonl:
         print(json.dumps(_as_dict(result)), flush=True)
     elif not args.json and not result.error:
-        print(f"{result.path}\t{result.caption}", flush=True)
+        print(f"{result.path}\t{result.text}", flush=True)
 
 
 def cmd_caption(args: argparse.Namespace) -> int:
@@ -99,6 +102,9 @@ def cmd_caption(args: argparse.Namespace) -> int:
             print(f"{path}: file not found", file=sys.stderr)
         return 1
     captioner = Captioner.load(args.model, encoder_weights_path=args.encoder_weights)
+    if args.attention_map and not captioner.attends:
+        print(f"{args.model}: this model has no attention members, so no attention maps", file=sys.stderr)
+        return 2
     results = []
     bar = tqdm(total=len(paths), unit="photo", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
     # Ctrl+C stops after the batch being captioned is printed, so the count said is exactly what was printed.
@@ -109,6 +115,8 @@ def cmd_caption(args: argparse.Namespace) -> int:
             for result in batch:
                 _print_result(result, args)
                 results.append(result)
+                if args.attention_map and not result.error:
+                    _write_attention_map(captioner, result, args.attention_map)
             bar.update(len(batch))
     except Cancelled:
         print(f"interrupted: {len(results)} of {len(paths)} photos captioned (printed above)", file=sys.stderr)
@@ -121,6 +129,17 @@ def cmd_caption(args: argparse.Namespace) -> int:
         if args.sidecars:
             _write_sidecars(results, paths, args.overwrite)
     return 0 if all(not r.error for r in results) else 1
+
+
+def _write_attention_map(captioner, result, folder: Path) -> None:
+    """FOLDER/PHOTO.attention.png: one panel per word of the caption, where the model looked for it."""
+    from .attention import save_attention_sheet
+    from .images import open_rgb
+
+    maps = captioner.attention_maps(result.path, result.caption)
+    target = folder / f"{result.path.stem}.attention.png"
+    save_attention_sheet(target, open_rgb(result.path), maps, result.caption.split())
+    print(f"{result.path}: attention map in {target}", file=sys.stderr)
 
 
 def _write_sidecars(results, paths: list[Path], overwrite: bool) -> None:
@@ -185,6 +204,16 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibration import calibrate_model
+
+    command = f"python -m ml calibrate --model {args.model.name} --data {args.data.name} --beam {args.beam}"
+    entry = calibrate_model(args.model, args.data, args.beam, command)
+    print(f"calibrated {args.model}: Spearman's rho of confidence and sentence CIDEr {entry['dev_spearman']} "
+          f"on dev, {entry.get('test_spearman', 'n/a')} on test; unsure below {entry['threshold']:.3f}")
+    return 0
+
+
 def whole_number(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number from low to high, or a one-line usage error."""
     def parse(text: str) -> int:
@@ -216,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also write each caption next to its photo (photo.txt; photo.jpg.txt where names collide)")
     caption.add_argument("--overwrite", action="store_true",
                          help="with --sidecars: replace existing files that hold other text (kept otherwise)")
+    caption.add_argument("--attention-map", type=Path, metavar="FOLDER",
+                         help="also write FOLDER/PHOTO.attention.png: where the model looked for each word")
     caption.add_argument("--encoder-weights", type=Path, help=weights_help)
     caption.set_defaults(run=cmd_caption)
 
@@ -256,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--output", type=Path, required=True)
     ensemble.add_argument("models", nargs="+", type=Path)
     ensemble.set_defaults(run=cmd_ensemble)
+
+    calibrate = commands.add_parser("calibrate", help="fit a model's confidence on a data set's dev split")
+    calibrate.add_argument("--model", type=Path, required=True, help="model file to calibrate (rewritten)")
+    calibrate.add_argument("--data", type=Path, required=True, help="data set folder with a dev split")
+    calibrate.add_argument("--beam", type=whole_number(1, 20), default=config.BEAM_WIDTH)
+    calibrate.set_defaults(run=cmd_calibrate)
     return parser
 
 

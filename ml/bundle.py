@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 BUNDLE_SUFFIX = ".captioner"
 MEMBERS = ("card.json", "vocab.json", "decoder.keras", "decoder.npz")
+# Optional: the training photos' feature centres, for telling how typical a photo is (ml/confidence.py).
+DOMAIN_MEMBER = "domain.npz"
+# The most centres a model file may hold (this app writes 256).
+MAX_CENTROIDS = 4096
 MiB = 1024 * 1024
 # Uncompressed sizes a model file may declare, checked before anything is read (a zip of 1 MB can hold
 # a 1 GiB card.json). The shipped five-decoder file: card 24 KB, vocabulary 30 KB, decoders 5-7 MB each.
@@ -51,6 +55,7 @@ class Bundle:
     vocab: Vocabulary
     card: dict
     path: Optional[Path] = None
+    centroids: Optional[np.ndarray] = None
 
 
 def decoder_member(index: int) -> str:
@@ -124,6 +129,7 @@ def _member_names(path: Path, names) -> tuple[list[str], list[str]]:
 
     A file holds decoders 0..N-1 without gaps, each as .keras, with .npz arrays beside all or none; a
     caption-only copy (`caption_only_copy`, in the packaged app) holds the arrays alone."""
+    names = [name for name in names if name != DOMAIN_MEMBER]
     count = max(sum(decoder_member(i) in names or arrays_member(i) in names for i in range(MAX_DECODERS)), 1)
     keras_names = [decoder_member(i) for i in range(count)]
     array_names = [arrays_member(i) for i in range(count)]
@@ -140,9 +146,11 @@ def _read_members(path: Path, wanted) -> dict[str, bytes]:
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
-            keras_names, array_names = _member_names(path, [info.filename for info in infos])
+            names = [info.filename for info in infos]
+            keras_names, array_names = _member_names(path, names)
             _check_sizes(path, infos)
-            return {name: archive.read(name) for name in list(MEMBERS[:2]) + wanted(keras_names, array_names)}
+            extra = [DOMAIN_MEMBER] if DOMAIN_MEMBER in names else []
+            return {name: archive.read(name) for name in list(MEMBERS[:2]) + wanted(keras_names, array_names) + extra}
     except zipfile.BadZipFile:
         raise BundleError(f"{path}: not a model file (not a zip archive)") from None
 
@@ -181,13 +189,48 @@ def load_bundle(path: PathLike) -> Bundle:
         raise BundleError(f"{path}: model file not found")
     members = _read_members(path, lambda keras_names, array_names: array_names or keras_names)
     card, vocab = _card_and_vocab(path, members)
-    if any(name.endswith(".npz") for name in members):
-        arrays = [_read_arrays(path, name, members[name]) for name in members if name.endswith(".npz")]
+    decoder_npz = [name for name in members if name.endswith(".npz") and name != DOMAIN_MEMBER]
+    if decoder_npz:
+        arrays = [_read_arrays(path, name, members[name]) for name in decoder_npz]
     else:
         arrays = [_arrays_of_old_file(path, members[name], card, vocab) for name in members if name.endswith(".keras")]
     for decoder_arrays in arrays:
         _check_arrays(path, decoder_arrays, card, vocab)
-    return Bundle(arrays, vocab, card, path)
+    centroids = _read_centroids(path, members[DOMAIN_MEMBER], card) if DOMAIN_MEMBER in members else None
+    return Bundle(arrays, vocab, card, path, centroids)
+
+
+def _read_centroids(path: Path, data: bytes, card: dict) -> np.ndarray:
+    """The training photos' feature centres: one array of (centres, feature_dim) finite numbers."""
+    arrays = _read_arrays(path, DOMAIN_MEMBER, data)
+    centroids = arrays.get("centroids")
+    if (centroids is None or len(arrays) != 1 or centroids.ndim != 2 or not 0 < len(centroids) <= MAX_CENTROIDS
+            or centroids.shape[1] != card["feature_dim"] or not np.isfinite(centroids).all()):
+        raise BundleError(f"{path}: {DOMAIN_MEMBER} is not a set of feature centres for this model")
+    return centroids
+
+
+def add_calibration(path: PathLike, calibration: dict, centroids: np.ndarray) -> Path:
+    """Store a model's confidence calibration (card) and training-feature centres (domain.npz) in its
+    file, keeping every other member as it is; atomic like every save."""
+    path = Path(path)
+    card = read_card(path)
+    card["confidence"] = calibration
+    validate_card(path, card)
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, centroids=np.asarray(centroids, np.float16))
+    with zipfile.ZipFile(path) as source:
+        kept = [(info, source.read(info)) for info in source.infolist()
+                if info.filename not in ("card.json", DOMAIN_MEMBER)]
+
+    def write_zip(temp):
+        with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("card.json", json.dumps(card, indent=2))
+            for info, data in kept:
+                archive.writestr(info, data)
+            archive.writestr(DOMAIN_MEMBER, buffer.getvalue())
+
+    return replace_atomically(path, write_zip)
 
 
 def load_keras_decoders(path: PathLike) -> list[keras.Model]:

@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 import numpy as np
 
 from .annotations import PathLike
+from .attention import attention_maps
 from .bundle import load_bundle
 from .config import BEAM_WIDTH, LENGTH_PENALTY
+from .confidence import Calibration, caption_signals, typicality
 from .decoding import decode_captions
 from .encoders import get_spec
+from .hedging import CONFIDENT_LABEL, contradicts
 from .imagenet import ImageNetHead
 from .images import ImageError, load_pixels
 from .lite_encoder import GridEncoder, grid_encoder, pooled
@@ -42,6 +45,7 @@ class Captioner:
         self._encoder_weights_path = encoder_weights_path
         self.backend = backend
         self.imagenet_head = ImageNetHead.for_encoder(self.spec.name)
+        self.calibration = Calibration.from_card(self.card) if bundle.centroids is not None else None
 
     @classmethod
     def load(cls, model_path: PathLike, encoder_weights_path: Optional[PathLike] = None,
@@ -67,6 +71,39 @@ class Captioner:
         if self.imagenet_head is None:
             return []
         return self.imagenet_head.top_tags(pooled(features))
+
+    def judge(self, result: CaptionResult, features: np.ndarray) -> None:
+        """Set a captioned result's confidence, whether it is unsure and why, from one photo's features."""
+        words = result.caption.split()
+        if self.imagenet_head is not None:
+            probabilities = self.imagenet_head.probabilities(pooled(features[None]))[0]
+            top = int(probabilities.argmax())
+            if probabilities[top] >= CONFIDENT_LABEL and contradicts(words, top):
+                result.looks_like = self.imagenet_head.names[top]
+                result.reasons.append(f"the encoder sees {result.looks_like} ({probabilities[top]:.0%}), "
+                                      "not what the caption names")
+        if self.calibration is not None and self.bundle.centroids is not None:
+            signals = caption_signals(self.step_decoder, self.vocab, features[None], [words],
+                                      typicality(pooled(features[None]), self.bundle.centroids))
+            result.confidence = round(float(self.calibration.confidence(signals)[0]), 3)
+            if result.confidence < self.calibration.threshold:
+                result.reasons.append("the model finds its own words unlikely")
+            if self.calibration.unusual(signals)[0]:
+                result.reasons.append("the photo is unlike the photos the model learned from")
+        result.unsure = bool(result.reasons)
+
+    @property
+    def attends(self) -> bool:
+        """Whether the model has attention members (and so maps of where it looked)."""
+        return self.uses_grid and self.step_decoder.attends
+
+    def attention_maps(self, path: PathLike, caption: str) -> Optional[np.ndarray]:
+        """Where the attention members looked for each word of a caption of this photo: (words, side, side),
+        or None for a model without attention. Asked for after the caption, never on its path."""
+        if not self.attends or not caption:
+            return None
+        grid = self.features(load_pixels(path, self.spec.image_size)[None])[0]
+        return attention_maps(self.step_decoder, self.vocab, grid, caption.split())
 
     def caption_features(self, features: np.ndarray, beam_width: int = BEAM_WIDTH,
                          length_penalty: float = LENGTH_PENALTY) -> list:
@@ -95,6 +132,7 @@ class Captioner:
                 for row, ((index, _), text) in enumerate(zip(readable, self.caption_features(vectors, beam_width))):
                     results[index].caption = text
                     results[index].tags = tags[row] if tags else []
+                    self.judge(results[index], vectors[row])
             yield results
 
     def caption(self, paths: Sequence[PathLike], beam_width: int = BEAM_WIDTH,

@@ -18,12 +18,13 @@ SPLITS = ("dev", "test")
 DATA_NOTE = ("Flickr8k (Hodosh, Young & Hockenmaier 2013, JAIR 47:853-899); "
              "its terms allow non-commercial research and education use only")
 # Per-member facts that do not describe an ensemble as a whole.
-PER_MEMBER_FIELDS = ("format", "version", "metrics", "history", "self_critical")
+PER_MEMBER_FIELDS = ("format", "version", "metrics", "history", "self_critical", "confidence")
 MEMBER_SUMMARY_FIELDS = ("name", "decoder", "training", "best_epoch", "self_critical", "metrics")
 MAX_DECODERS = 5
 
 _TEXT = {"type": "string", "maxLength": 10_000}
 _SCORES = {"type": "object", "additionalProperties": {"type": "number"}}
+_NUMBERS = {"type": "array", "items": {"type": "number"}, "maxItems": 16}
 # Every field the code reads, by type and range; other fields may be added by later versions.
 CARD_SCHEMA = {
     "type": "object",
@@ -45,6 +46,17 @@ CARD_SCHEMA = {
         "dataset": {"type": "object"},
         "self_critical": {"type": ["object", "null"]},
         "members": {"type": "array", "items": {"type": "object"}},
+        "confidence": {
+            "type": "object",
+            "required": ["signals", "mean", "scale", "weights", "bias", "threshold", "typical_threshold"],
+            "properties": {
+                "signals": {"type": "array", "items": {"type": "string"}, "maxItems": 16},
+                "mean": _NUMBERS, "scale": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "maxItems": 16},
+                "weights": _NUMBERS, "bias": {"type": "number"},
+                "threshold": {"type": "number", "minimum": 0, "maximum": 1},
+                "typical_threshold": {"type": "number", "minimum": -1, "maximum": 1},
+            },
+        },
     },
 }
 
@@ -146,6 +158,9 @@ def validate_card(path: Any, card: Any) -> dict:
     problem = schema_problem(card, CARD_SCHEMA)
     if problem:
         raise BundleError(f"{path}: card.json has a wrong field ({problem})")
+    confidence = card.get("confidence")
+    if confidence and not all(len(confidence[k]) == len(confidence["signals"]) for k in ("mean", "scale", "weights")):
+        raise BundleError(f"{path}: card.json has a wrong field (confidence: one mean, scale and weight per signal)")
     if card["feature_dim"] != get_spec(card["encoder"]).feature_dim:
         raise BundleError(f"{path}: card.json says feature_dim {card['feature_dim']}, but encoder "
                           f"{card['encoder']} gives {get_spec(card['encoder']).feature_dim}")

@@ -13,7 +13,8 @@ import numpy as np
 
 from .annotations import FeaturesByName, PathLike
 from .atomic import locked_folder, write_text_atomically
-from .bundle import save_bundle
+from .bundle import add_calibration, save_bundle
+from .calibration import calibrate_decoders
 from .card import SPLITS, metric_key, training_card
 from .config import BEAM_WIDTH, user_data_dir
 from .datasets import load_dataset
@@ -21,6 +22,7 @@ from .decoding import decode_captions
 from .errors import TrainingError
 from .evaluation import caption_metrics
 from .features import extract_features
+from .lite_encoder import pooled
 from .progress import CancelFlag, ProgressCallback
 from .runs import RUN_RECORD
 from .step_decoder import DecoderArrays, model_arrays, step_decoder_for
@@ -125,6 +127,11 @@ def _train_model(data_root, output_path, config, run_dir, max_train_photos, on_p
     card = training_card(Path(output_path).stem, config, result, dataset, data_root, len(errors), metrics,
                          time.monotonic() - started, command)
     save_bundle(output_path, result.decoder, result.vocab, card)
+    calibrated = calibrate_decoders([model_arrays(result.decoder)], result.vocab, dataset, features,
+                                    pooled(np.stack([features[n] for n in dataset.splits["train"] if n in features])))
+    if calibrated is not None:
+        card["confidence"], centroids = calibrated
+        add_calibration(output_path, card["confidence"], centroids)
     return card
 
 

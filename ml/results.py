@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
+
+from .hedging import hedged_text
 
 
 @dataclass
 class CaptionResult:
     """One photo's caption, or the one-line reason it has none; `tags`: what the encoder recognises in
-    the photo, ImageNet class names with probabilities, most probable first (ml/imagenet.py)."""
+    the photo, ImageNet class names with probabilities, most probable first (ml/imagenet.py);
+    `confidence` (0-1, None for an uncalibrated model), `unsure` and the `reasons` for it, and the label
+    the caption contradicts (`looks_like`), from ml/confidence.py and ml/hedging.py."""
 
     path: Path
     caption: str = ""
     error: str = ""
     tags: list[tuple[str, float]] = field(default_factory=list)
+    confidence: Optional[float] = None
+    unsure: bool = False
+    reasons: list[str] = field(default_factory=list)
+    looks_like: str = ""
+
+    @property
+    def text(self) -> str:
+        """What the app shows and speaks: the caption, hedged when unsure."""
+        return hedged_text(self.caption, self.unsure, self.looks_like)

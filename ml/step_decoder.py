@@ -80,24 +80,29 @@ class StepDecoder:
         zeros = np.zeros((len(features), self.units), np.float32)
         return memory, (zeros, zeros.copy())
 
-    def _attend(self, hidden, values, keys):
-        """Bahdanau attention as Keras' AdditiveAttention computes it: softmax(sum(scale*tanh(q+k)))."""
+    def attention_weights(self, hidden: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Where each row looks, (N, regions), summing to 1: Bahdanau attention as Keras'
+        AdditiveAttention computes it, softmax(sum(scale * tanh(query + key)))."""
         queries = hidden @ self.query_kernel
         scores = (self.attention_scale * np.tanh(queries[:, None, :] + keys)).sum(axis=-1)
         weights = np.exp(scores - scores.max(axis=1, keepdims=True))
-        weights /= weights.sum(axis=1, keepdims=True)
-        return (weights[:, :, None] * values).sum(axis=1)
+        return weights / weights.sum(axis=1, keepdims=True)
 
-    def step(self, memory: tuple, state: tuple, tokens: np.ndarray) -> tuple[np.ndarray, tuple]:
-        """Log-probabilities of the next word for each row, and the new LSTM state."""
+    def next_state(self, state: tuple, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The LSTM's new (hidden, cell) after reading one word per row."""
         hidden, cell = state
         gates = self.embedding[tokens] @ self.lstm_kernel + hidden @ self.lstm_recurrent + self.lstm_bias
         i, f, g, o = np.split(gates, 4, axis=-1)
         cell = _sigmoid(f) * cell + _sigmoid(i) * np.tanh(g)
-        hidden = _sigmoid(o) * np.tanh(cell)
+        return _sigmoid(o) * np.tanh(cell), cell
+
+    def step(self, memory: tuple, state: tuple, tokens: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """Log-probabilities of the next word for each row, and the new LSTM state."""
+        hidden, cell = self.next_state(state, tokens)
         merged = hidden + memory[0]
         if self.attends:
-            merged = merged + self._attend(hidden, memory[1], memory[2])
+            weights = self.attention_weights(hidden, memory[2])
+            merged = merged + (weights[:, :, None] * memory[1]).sum(axis=1)
         merged = np.maximum(merged @ self.merge_kernel + self.merge_bias, 0.0)
         return _log_softmax(merged @ self.logits_kernel + self.logits_bias), (hidden, cell)
 

@@ -15,6 +15,7 @@ from ml.atomic import replace_atomically
 from ml.card import scores_text
 from ml.config import user_data_dir
 from ml.images import IMAGE_SUFFIXES
+from ml.results import CaptionResult
 
 from ..constants import PREVIEW_SOURCE_SIZE
 
@@ -35,6 +36,17 @@ def card_summary(card: dict, beam_width: int) -> str:
     return "\n".join(lines + [scores_text(card, beam_width)])
 
 
+def confidence_text(result: CaptionResult) -> str:
+    """'Confidence 72 %', or 'Confidence 8 % · not sure: the photo is unlike ...'; empty for a model that
+    has no calibration."""
+    if result.confidence is None and not result.reasons:
+        return ""
+    parts = [] if result.confidence is None else [f"Confidence {result.confidence:.0%}".replace("%", " %")]
+    if result.unsure:
+        parts.append("not sure: " + "; ".join(result.reasons))
+    return " · ".join(parts)
+
+
 def tags_text(tags: list[tuple[str, float]]) -> str:
     """What the encoder recognises, as the line under the caption: "The encoder sees: espresso 86 %, …"."""
     if not tags:
@@ -48,7 +60,9 @@ class CaptionController:
         self.app, self.view, self.runner, self.speech = app, view, runner, speech
         self.settings_model, self.registry, self.history = settings_model, registry, history
         self.captioner, self.captioner_path = None, None
-        self.photo_path = None
+        self.photo_path: Optional[Path] = None
+        self.photo_image: Optional[Image.Image] = None  # the open photo, scaled for the preview
+        self.plain_caption = ""  # the caption without hedging: what Copy copies
         self.speech_available = False
         self.speaking = False
         self.entries: dict = {}  # model name -> usable registry entry, filled by refresh_models
@@ -166,9 +180,10 @@ class CaptionController:
 
     def _photo_opened(self, path, image, caption):
         """Show the photo and describe it at once (by any route: Open, drop, paste, command line)."""
-        self.photo_path = path
+        self.photo_path, self.photo_image, self.plain_caption = path, image, caption
         self.view.show_photo(image, path.name)
         self.view.set_caption(caption)
+        self.view.set_confidence("")
         self.view.set_tags("")
         self.view.set_status("" if self.captioner else "Loading the model…")  # no status outlives its photo
         self.view.set_photo_loaded(self.captioner is not None)
@@ -195,15 +210,36 @@ class CaptionController:
             self.view.set_status("")
             self.app.show_error(result.error)
             return
-        self.view.set_caption(result.caption)
+        self.plain_caption = result.caption
+        self.view.set_caption(result.text)
+        self.view.set_confidence(confidence_text(result))
         self.view.set_tags(tags_text(result.tags))
         log.info("caption shown: %s: %s", result.path.name, result.caption)  # the packaged-app test reads this
+        self.show_attention(result)
         self.view.set_status("")
         self.update_speech_controls()
         self.history.add(result.path, result.caption, model_name)
         self.view.set_history(self.history.entries)
         if self.view.get_auto_speak() and self.speech_available:
             self.speak()
+
+    def show_attention(self, result: CaptionResult) -> None:
+        """Heatmaps of where the model looked for each word, made on a worker after the caption is shown."""
+        captioner, image = self.captioner, self.photo_image
+        if captioner is None or not captioner.attends or image is None:
+            return
+
+        def work(report, cancel):
+            from ml.attention import heatmap
+
+            maps = captioner.attention_maps(result.path, result.caption)
+            return [heatmap(image, weights) for weights in maps]
+
+        def done(heatmaps):
+            if result.path == self.photo_path and result.caption == self.plain_caption:
+                self.view.set_attention(result.caption.split(), heatmaps)
+
+        self.runner.submit("caption", work, on_done=done, on_error=lambda e: log.warning("attention: %s", e))
 
     def clear_history(self) -> None:
         self.history.clear()
@@ -290,7 +326,8 @@ class CaptionController:
         self.speech.stop()
 
     def copy_caption(self) -> None:
-        text = self.view.get_caption()
+        """Copy the plain caption (not the hedged sentence: a user pasting it wants the description)."""
+        text = self.plain_caption or self.view.get_caption()
         if text:
             self.app.clipboard_clear()
             self.app.clipboard_append(text)

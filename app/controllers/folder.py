@@ -21,6 +21,14 @@ if TYPE_CHECKING:
     from .tasks import TaskRunner
 
 
+def sure_text(result: CaptionResult) -> str:
+    """The table's Confidence cell: '72 %', 'not sure (8 %)', or empty (no calibration, or edited)."""
+    if result.confidence is None:
+        return "not sure" if result.unsure else ""
+    percent = f"{result.confidence:.0%}".replace("%", " %")
+    return f"not sure ({percent})" if result.unsure else percent
+
+
 class FolderController:
     def __init__(self, app: App, view: FolderView, runner: TaskRunner, captions_model: FolderCaptions,
                  get_captioner: Callable[[], Optional[Captioner]], settings_model: SettingsModel):
@@ -59,7 +67,7 @@ class FolderController:
         self.view.clear_rows()
         for index, row in enumerate(self.captions.rows):
             if not row.error:
-                self.view.add_row(str(index), row.path.name, row.caption)
+                self.view.add_row(str(index), row.path.name, row.caption, sure_text(row))
         self.view.set_errors(self.captions.errors())
         edited = f" ({len(self.captions.edited)} edited)" if self.captions.edited else ""
         kept = f", {restored} captions kept from last time{edited}" if restored else ""
@@ -99,7 +107,7 @@ class FolderController:
         for result in batch:
             index = self.captions.add(result)
             if not result.error:
-                self.view.add_row(str(index), result.path.name, result.caption)
+                self.view.add_row(str(index), result.path.name, result.caption, sure_text(result))
         if any(result.error for result in batch):
             self.view.set_errors(self.captions.errors())
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -32,13 +33,23 @@ class FolderCaptions:
 
     def add(self, result: CaptionResult) -> int:
         """Keep a result; returns its row index."""
-        self.rows.append(CaptionResult(Path(result.path), result.caption, result.error))
+        self.rows.append(dataclasses.replace(result, path=Path(result.path), tags=list(result.tags),
+                                             reasons=list(result.reasons)))
         return len(self.rows) - 1
 
     def edit(self, index: int, caption: str) -> None:
-        self.rows[index].caption = caption
+        """The user's words replace the model's: its confidence and doubts no longer apply."""
+        row = self.rows[index]
+        row.caption, row.confidence, row.unsure, row.reasons, row.looks_like = caption, None, False, [], ""
         self.edited.add(index)
         self.save()
+
+    def row_facts(self, index: int) -> dict:
+        """One row as exported and autosaved: the plain caption with how sure it is and the encoder's tags."""
+        row = self.rows[index]
+        return {"image": row.path.name, "caption": row.caption, "confidence": row.confidence, "unsure": row.unsure,
+                "reasons": row.reasons, "tags": [{"label": label, "probability": p} for label, p in row.tags],
+                "edited": index in self.edited}
 
     # ============ autosave ============
     def autosave_path(self) -> Optional[Path]:
@@ -52,8 +63,7 @@ class FolderCaptions:
         target = self.autosave_path()
         if target is None:
             return
-        rows = [{"image": row.path.name, "caption": row.caption, "error": row.error, "edited": i in self.edited}
-                for i, row in enumerate(self.rows)]
+        rows = [self.row_facts(i) | {"error": row.error} for i, row in enumerate(self.rows)]
         try:
             write_text_atomically(target, json.dumps({"folder": str(self.folder), "rows": rows}, ensure_ascii=False))
         except OSError as error:
@@ -68,11 +78,10 @@ class FolderCaptions:
             present = {photo.name: photo for photo in photos}
             for row in rows:
                 if isinstance(row, dict) and row.get("image") in present:
-                    index = self.add(CaptionResult(present[row["image"]], str(row.get("caption", "")),
-                                                   str(row.get("error", ""))))
+                    index = self.add(_restored_row(present[row["image"]], row))
                     if row.get("edited"):
                         self.edited.add(index)
-        except (OSError, ValueError, AttributeError) as error:
+        except (OSError, ValueError, AttributeError, TypeError, KeyError) as error:
             log.warning("%s: autosaved captions ignored (%s)", target, error)
         return len(self.rows)
 
@@ -91,13 +100,30 @@ class FolderCaptions:
         overwrite."""
         return write_sidecars(self.captioned(), overwrite)
 
+    def _captioned_facts(self) -> list[dict]:
+        return [self.row_facts(i) for i, row in enumerate(self.rows) if not row.error]
+
     def export_csv(self, target: PathLike) -> None:
+        """image, caption, confidence (blank when unknown), unsure, tags ('espresso 0.86; cup 0.05')."""
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["image", "caption"])
-        writer.writerows([row.path.name, row.caption] for row in self.captioned())
+        writer.writerow(["image", "caption", "confidence", "unsure", "tags"])
+        for facts in self._captioned_facts():
+            tags = "; ".join(f"{tag['label']} {tag['probability']:.2f}" for tag in facts["tags"])
+            confidence = "" if facts["confidence"] is None else facts["confidence"]
+            writer.writerow([facts["image"], facts["caption"], confidence, "yes" if facts["unsure"] else "no", tags])
         write_text_atomically(target, buffer.getvalue())
 
     def export_json(self, target: PathLike) -> None:
-        data = [{"image": row.path.name, "caption": row.caption} for row in self.captioned()]
+        data = self._captioned_facts()
         write_text_atomically(target, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _restored_row(path: Path, saved: dict) -> CaptionResult:
+    """A row from the autosave file (which the user could have edited: every field checked for its type)."""
+    confidence = saved.get("confidence")
+    tags = [(str(tag["label"]), float(tag["probability"])) for tag in saved.get("tags") or []
+            if isinstance(tag, dict) and isinstance(tag.get("probability"), (int, float))]
+    return CaptionResult(path, str(saved.get("caption", "")), str(saved.get("error", "")), tags,
+                         float(confidence) if isinstance(confidence, (int, float)) else None,
+                         bool(saved.get("unsure")), [str(reason) for reason in saved.get("reasons") or []])

@@ -1,5 +1,6 @@
 """Caption page: a photo, its caption in large type, and one-click Caption / Speak."""
 import textwrap
+import tkinter as tk
 
 import customtkinter as ctk
 
@@ -11,7 +12,8 @@ BEAM_CHOICES = ["1 (greedy)", "3", "5"]
 
 class CaptionView(PageFrame):
     """Draws the caption page and raises <<OpenPhoto>>, <<CaptionRequested>>, <<SpeakRequested>>,
-    <<StopSpeech>>, <<CopyCaption>>, <<SaveSpeech>>, <<ModelChosen>>, <<SettingsChanged>>, <<HistoryChosen>>."""
+    <<StopSpeech>>, <<CopyCaption>>, <<SaveSpeech>>, <<ModelChosen>>, <<SettingsChanged>>, <<HistoryChosen>>.
+    Choosing a word of the caption (click, hover, or Tab and Space) shows where the model looked for it."""
 
     def __init__(self, master, **kwargs):
         super().__init__(master, fg_color="transparent", **kwargs)
@@ -22,12 +24,15 @@ class CaptionView(PageFrame):
         self.dropped_path = None
         self._source_image = None  # the open photo, scaled once; fitted to the preview on each resize
         self._fit_pending = None
+        self._heatmaps = []  # one PIL image per word of the caption: the photo with where the model looked
+        self.chosen_word_index = None
         heading(self, "Caption a photo").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
         self._build_top_bar()
         self._build_photo_and_caption()
         self._build_side()
         tab_order(self.open_button, self.model_menu, self.beam_menu, self.auto_speak_switch)
         tab_order(self.caption_button, self.speak_button, self.stop_button, self.copy_button, self.save_button)
+        tk.Misc.lift(self.words_frame)  # Tab reaches the words after the buttons
         self.set_photo_loaded(False)
 
     # ============ top bar ============
@@ -65,15 +70,20 @@ class CaptionView(PageFrame):
         self.caption_label = ctk.CTkLabel(main, text="", font=ctk.CTkFont(size=26, weight="bold"),
                                           wraplength=PREVIEW_SIZE[0] + 60, justify="center")
         self.caption_label.grid(row=1, column=0, sticky="ew", padx=10, pady=(4, 0))
+        self.confidence_label = ctk.CTkLabel(main, text="", text_color=("gray30", "gray70"))  # how sure, and why
+        self.confidence_label.grid(row=2, column=0, sticky="ew", padx=10)
         self.tags_label = ctk.CTkLabel(main, text="", text_color=("gray30", "gray70"))  # what the encoder sees
-        self.tags_label.grid(row=2, column=0, sticky="ew", padx=10, pady=(0, 8))
+        self.tags_label.grid(row=3, column=0, sticky="ew", padx=10, pady=(0, 4))
+        self.words_frame = ctk.CTkFrame(main, fg_color="transparent")  # where the model looked, word by word
+        self.words_frame.grid(row=4, column=0, pady=(0, 8))
+        self.word_buttons = []
         self._build_buttons(main)
         self.status_label = ctk.CTkLabel(main, text="", text_color="gray50")
-        self.status_label.grid(row=4, column=0, pady=(0, 8))
+        self.status_label.grid(row=6, column=0, pady=(0, 8))
 
     def _build_buttons(self, main):
         buttons = ctk.CTkFrame(main, fg_color="transparent")
-        buttons.grid(row=3, column=0, pady=(0, 12))
+        buttons.grid(row=5, column=0, pady=(0, 12))
         self.caption_button = ctk.CTkButton(buttons, text="Caption", width=140, height=40,
                                             font=ctk.CTkFont(size=16, weight="bold"),
                                             command=lambda: self.emit("<<CaptionRequested>>"))
@@ -151,6 +161,7 @@ class CaptionView(PageFrame):
         self._fit_photo()
         self.file_label.configure(text=name)
         self.set_caption("")
+        self.set_attention([], [])
         self.set_photo_loaded(True)
 
     def _preview_resized(self, _event):
@@ -162,11 +173,14 @@ class CaptionView(PageFrame):
         self._fit_pending = None
         if self._source_image is None:
             return
+        shown = self._source_image
+        if self.chosen_word_index is not None and self.chosen_word_index < len(self._heatmaps):
+            shown = self._heatmaps[self.chosen_word_index]
         room = (max(PREVIEW_SIZE[0] // 2, self.preview_box.winfo_width() - 10),
                 max(PREVIEW_SIZE[1] // 2, self.preview_box.winfo_height() - 10))
         scale = min(room[0] / self._source_image.width, room[1] / self._source_image.height)
         size = (max(1, round(self._source_image.width * scale)), max(1, round(self._source_image.height * scale)))
-        self._photo = ctk.CTkImage(light_image=self._source_image, dark_image=self._source_image, size=size)
+        self._photo = ctk.CTkImage(light_image=shown, dark_image=shown, size=size)
         self.preview_label.configure(image=self._photo, text="")
 
     def set_photo_loaded(self, loaded):
@@ -177,6 +191,42 @@ class CaptionView(PageFrame):
 
     def get_caption(self) -> str:
         return self.caption_label.cget("text")
+
+    def set_confidence(self, text):
+        self.confidence_label.configure(text=text)
+
+    def get_confidence(self) -> str:
+        return self.confidence_label.cget("text")
+
+    def set_attention(self, words, heatmaps):
+        """One button per word of the caption; choosing one (click, hover, or Tab and Space) shows its heatmap
+        over the photo, 'photo' shows the photo alone. No words: nothing (a model without attention)."""
+        for widget in self.words_frame.winfo_children():
+            widget.destroy()
+        self.word_buttons, self._heatmaps, self.chosen_word_index = [], list(heatmaps), None
+        if not words:
+            return
+        ctk.CTkLabel(self.words_frame, text="Where it looked:").grid(row=0, column=0, padx=(0, 4))
+        for column, word in enumerate(["photo", *words], start=1):
+            index = column - 2 if column > 1 else None
+            button = ctk.CTkButton(self.words_frame, text=word, width=20, height=26, border_width=1,
+                                   fg_color="transparent", text_color=("gray10", "gray90"),
+                                   command=lambda i=index: self.choose_word(i))
+            button.grid(row=0, column=column, padx=2)
+            button.bind("<Enter>", lambda _event, i=index: self.choose_word(i), add="+")
+            keyboard_reachable(button, button.invoke)
+            self.word_buttons.append(button)
+        self.choose_word(None)
+
+    def choose_word(self, index):
+        """Show where the model looked for word `index` of the caption (None: the photo alone)."""
+        self.chosen_word_index = index
+        for position, button in enumerate(self.word_buttons):
+            button.configure(fg_color="gray40" if position == (0 if index is None else index + 1) else "transparent")
+        self._fit_photo()
+
+    def get_attention_words(self) -> list:
+        return [button.cget("text") for button in self.word_buttons[1:]]
 
     def set_tags(self, text):
         self.tags_label.configure(text=text)

@@ -54,10 +54,12 @@ class FolderView(PageFrame):
         table.grid(row=3, column=0, sticky="nsew", padx=20)
         table.grid_columnconfigure(0, weight=1)
         table.grid_rowconfigure(0, weight=1)
-        self.tree = ttk.Treeview(table, columns=("photo", "caption"), show="headings", selectmode="browse")
+        self.tree = ttk.Treeview(table, columns=("photo", "caption", "sure"), show="headings", selectmode="browse")
         self.tree.heading("photo", text="Photo")
         self.tree.heading("caption", text="Caption (select a row to edit)")
+        self.tree.heading("sure", text="Confidence")
         self.tree.column("photo", width=220, stretch=False)
+        self.tree.column("sure", width=150, stretch=False)
         self.tree.grid(row=0, column=0, sticky="nsew", padx=(6, 0), pady=6)
         scroll = ttk.Scrollbar(table, orient="vertical", command=self.tree.yview)
         scroll.grid(row=0, column=1, sticky="ns", pady=6)
@@ -118,11 +120,13 @@ class FolderView(PageFrame):
         self.tree.delete(*self.tree.get_children())
         self.set_errors([])
 
-    def add_row(self, photo_id, name, caption):
-        self.tree.insert("", "end", iid=photo_id, values=(name, caption))
+    def add_row(self, photo_id, name, caption, sure=""):
+        """sure: how sure the model is ('72 %', 'not sure (8 %)'), empty when unknown or edited."""
+        self.tree.insert("", "end", iid=photo_id, values=(name, caption, sure))
 
-    def update_row(self, photo_id, caption):
+    def update_row(self, photo_id, caption, sure=""):
         self.tree.set(photo_id, "caption", caption)
+        self.tree.set(photo_id, "sure", sure)
 
     def selected_photo(self):
         selection = self.tree.selection()

@@ -142,6 +142,53 @@ def test_speak_to_wav_holds_speech(app, tmp_path):
     assert 1.0 < seconds < 8.0 and np.sqrt(np.mean(samples ** 2)) > 300
 
 
+def _speech_seconds(app, text, path):
+    """Seconds of speech the app's own engine makes of `text` (written to a WAV on its worker)."""
+    outcome = []
+    app.caption.speech.save(text, path, lambda ok, error: outcome.append((ok, error)))
+    run_until(app.update, lambda: outcome, 30, "speech of a text")
+    assert outcome[0][0], outcome
+    with wave.open(str(path)) as audio:
+        return audio.getnframes() / audio.getframerate()
+
+
+def test_the_spoken_caption_is_hedged_exactly_when_unsure(app, tmp_path, flickr8k):
+    """The WAV the app saves is the hedged sentence for the cat (unsure) and the plain caption for a
+    Flickr8k-like dog photo (sure); the plain caption stays what Copy copies."""
+    app.show_page(Page.CAPTION)
+    view = app.pages[Page.CAPTION]
+    for photo, unsure in ((ORIGINALS / DOG_PHOTOS[0], False), (SAMPLES / "cat.jpg", True)):
+        app.caption.open_photo(photo)
+        run_until(app.update, lambda: app.caption.photo_path == photo and view.get_confidence(), 60, "a judged caption")
+        plain, shown = app.caption.plain_caption, view.get_caption()
+        assert (shown != plain) is unsure and ("not sure" in view.get_confidence()) is unsure, (shown, view.get_confidence())
+        assert ("I'm not sure" in shown) is unsure and plain in shown
+        saved = tmp_path / f"{photo.stem}.wav"
+        app.caption.save_speech(saved)
+        run_until(app.update, lambda: "Speech saved" in view.status_label.cget("text"), 30, "the speech file")
+        with wave.open(str(saved)) as audio:
+            seconds = audio.getnframes() / audio.getframerate()
+        hedged_seconds = _speech_seconds(app, shown, tmp_path / "shown.wav")
+        plain_seconds = _speech_seconds(app, plain, tmp_path / "plain.wav")
+        assert abs(seconds - hedged_seconds) < 0.05 and (abs(seconds - plain_seconds) > 1.0) is unsure
+        view.copy_button.invoke()
+        assert app.clipboard_get() == plain
+
+
+def test_choosing_a_word_shows_where_the_model_looked(app, flickr8k):
+    app.show_page(Page.CAPTION)
+    view = app.pages[Page.CAPTION]
+    app.caption.open_photo(ORIGINALS / DOG_PHOTOS[0])
+    run_until(app.update, lambda: view.get_attention_words(), 60, "the words of the caption to choose from")
+    assert view.get_attention_words() == app.caption.plain_caption.split()
+    plain = view._photo.cget("light_image")
+    view.word_buttons[4].invoke()  # a word: its heatmap over the photo, at the photo's size
+    shown = view._photo.cget("light_image")
+    assert view.chosen_word_index == 3 and shown is not plain and shown.size == plain.size
+    view.word_buttons[0].invoke()  # "photo": the photo alone again
+    assert view._photo.cget("light_image") is plain
+
+
 def test_speaking_shows_and_a_failed_playback_is_said_in_one_line(app, monkeypatch):
     """No audio device, for real: ALSA is pointed at a sound card that does not exist (as on a machine
     without one; this machine has none either). The worker used to exit 0 and the app said nothing."""
@@ -257,14 +304,19 @@ def test_folder_caption_edit_export(app, tmp_path, bad_photos, flickr8k):
     app.update()
     view.edit_entry._entry.event_generate("<Return>")
     app.update()
-    assert view.tree.set("0", "caption") == "my own words"
+    assert view.tree.set("0", "caption") == "my own words" and view.tree.set("0", "sure") == ""
+    assert view.tree.set("1", "sure").endswith(" %")  # the model's confidence, until the user edits a row
     app.folder.export(ExportFormat.SIDECAR)
     app.folder.export(ExportFormat.CSV, tmp_path / "out.csv")
     app.folder.export(ExportFormat.JSON, tmp_path / "out.json")
     assert (photos / DOG_PHOTOS[0]).with_suffix(".txt").read_text() == "my own words\n"
     rows = list(csv.reader((tmp_path / "out.csv").open()))
-    assert rows[0] == ["image", "caption"] and len(rows) == 4
-    assert [r["image"] for r in json.loads((tmp_path / "out.json").read_text())] == sorted(DOG_PHOTOS)
+    assert rows[0] == ["image", "caption", "confidence", "unsure", "tags"] and len(rows) == 4
+    exported = json.loads((tmp_path / "out.json").read_text())
+    assert [r["image"] for r in exported] == sorted(DOG_PHOTOS)
+    edited = next(r for r in exported if r["caption"] == "my own words")
+    assert edited["edited"] and edited["confidence"] is None and edited["tags"]  # the encoder's tags stay
+    assert all(0 <= r["confidence"] <= 1 and len(r["tags"]) == 3 for r in exported if r is not edited)
     assert not app.errors
 
 

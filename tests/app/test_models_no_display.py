@@ -62,17 +62,20 @@ def test_registry_import_default_delete(tiny_model, tmp_path):
 def test_folder_captions_export_all_formats(tmp_path):
     captions = FolderCaptions()
     captions.reset(tmp_path)
-    captions.add(CaptionResult(tmp_path / "a.jpg", "a dog, running"))
+    captions.add(CaptionResult(tmp_path / "a.jpg", "a dog, running", tags=[("Whippet", 0.5)], confidence=0.61))
     captions.add(CaptionResult(tmp_path / "b.png", error="b.png: damaged image"))
     captions.add(CaptionResult(tmp_path / "c.jpg", "a cat"))
     captions.edit(2, "a sleeping cat")
     assert captions.export_sidecars().written == [tmp_path / "a.txt", tmp_path / "c.txt"]
     assert (tmp_path / "c.txt").read_text() == "a sleeping cat\n"
     captions.export_csv(tmp_path / "out.csv")
-    assert list(csv.reader((tmp_path / "out.csv").open())) == [["image", "caption"], ["a.jpg", "a dog, running"],
-                                                               ["c.jpg", "a sleeping cat"]]
+    assert list(csv.reader((tmp_path / "out.csv").open())) == [
+        ["image", "caption", "confidence", "unsure", "tags"], ["a.jpg", "a dog, running", "0.61", "no", "Whippet 0.50"],
+        ["c.jpg", "a sleeping cat", "", "no", ""]]
     captions.export_json(tmp_path / "out.json")
-    assert json.loads((tmp_path / "out.json").read_text())[1] == {"image": "c.jpg", "caption": "a sleeping cat"}
+    assert json.loads((tmp_path / "out.json").read_text())[1] == {
+        "image": "c.jpg", "caption": "a sleeping cat", "confidence": None, "unsure": False, "reasons": [], "tags": [],
+        "edited": True}
     assert not list(tmp_path.glob(".*.tmp"))
     assert ExportFormat("CSV") == ExportFormat.CSV
 

@@ -178,9 +178,9 @@ def test_a_caption_only_copy_captions_alike_and_says_it_cannot_be_trained_on(tin
 
     copy = caption_only_copy(tiny_model[0], tmp_path / "copy.captioner")
     with zipfile.ZipFile(copy) as archive:
-        assert sorted(archive.namelist()) == ["card.json", "decoder.npz", "vocab.json"]
+        assert sorted(archive.namelist()) == ["card.json", "decoder.npz", "domain.npz", "vocab.json"]
     photos = [ORIGINALS / name for name in DOG_PHOTOS]
-    assert [r.caption for r in Captioner.load(copy).caption(photos, beam_width=1)] == \
-        [r.caption for r in Captioner.load(tiny_model[0]).caption(photos, beam_width=1)]
+    assert [(r.caption, r.confidence) for r in Captioner.load(copy).caption(photos, beam_width=1)] == \
+        [(r.caption, r.confidence) for r in Captioner.load(tiny_model[0]).caption(photos, beam_width=1)]
     with pytest.raises(BundleError, match="caption-only copy"):
         load_keras_decoders(copy)

@@ -14,10 +14,14 @@ def test_shipped_model_is_small_and_carries_its_card():
     assert SHIPPED.stat().st_size <= 60 * 1024 * 1024
     with zipfile.ZipFile(SHIPPED) as archive:
         card = json.loads(archive.read("card.json"))
-        assert sum(name.endswith(".npz") for name in archive.namelist()) == card["decoders"] == 5
+        assert sum(name.startswith("decoder") and name.endswith(".npz") for name in archive.namelist()) == card["decoders"] == 5
+        assert "domain.npz" in archive.namelist()  # training-feature centres, for how typical a photo is
     assert card["encoder"] == "efficientnet-lite2" and "command" in card
     assert "Hodosh" in json.dumps(card) and "Apache-2.0" in json.dumps(card)
     assert {"bleu1", "bleu4", "cider"} <= set(card["metrics"]["test_greedy"])
+    # Its confidence is calibrated: higher confidence, higher sentence CIDEr (issue 16 asks for rho >= 0.3).
+    assert card["confidence"]["dev_spearman"] >= 0.3 and card["confidence"]["test_spearman"] >= 0.3
+    assert card["confidence"]["command"].startswith("python -m ml calibrate")
 
 
 def test_shipped_model_captions_the_sample_photos():

@@ -20,6 +20,16 @@ def test_tiny_model_learns(tiny_model):
     assert card["metrics"]["dev_greedy"]["bleu1"] > 20
 
 
+def test_a_training_run_calibrates_its_confidence_on_dev(tiny_model):
+    """The run's dev split (50 photos here) fits the confidence; captions of the new model carry it."""
+    path, card = tiny_model
+    assert -1 <= card["confidence"]["dev_spearman"] <= 1 and 0 < card["confidence"]["threshold"] < 1
+    captioner = Captioner.load(path)
+    assert captioner.calibration is not None and captioner.bundle.centroids.shape[1] == card["feature_dim"]
+    result = captioner.caption(sorted(ORIGINALS.glob("*.jpg"))[:1], beam_width=1)[0]
+    assert 0 <= result.confidence <= 1
+
+
 def test_tiny_model_captions_real_photos_differently(tiny_model):
     captioner = Captioner.load(tiny_model[0])
     photos = sorted(ORIGINALS.glob("*.jpg"))[:12]

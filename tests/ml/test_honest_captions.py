@@ -1,0 +1,139 @@
+"""Honest captions (issue 16): a calibrated confidence, hedged wording exactly when unsure, the ImageNet label a
+caption contradicts, and where the attention members looked, word by word. Real model, real photos: the
+Flickr8k originals (photos like the training ones) and the out-of-domain set in tests/data/out_of_domain."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ml.attention import attention_sheet, heatmap
+from ml.bundle import DOMAIN_MEMBER, add_calibration, load_bundle
+from ml.captioner import Captioner
+from ml.confidence import SIGNALS, Calibration, fit_calibration, ranks, spearman, training_centroids, typicality
+from ml.config import default_model_path
+from ml.errors import BundleError
+from ml.hedging import as_clause, contradicts, hedged_text
+from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
+
+SAMPLES = REPO / "assets" / "samples"
+OUT_OF_DOMAIN = REPO / "tests" / "data" / "out_of_domain"
+
+
+@pytest.fixture(scope="module")
+def captioner():
+    return Captioner.load(default_model_path())
+
+
+def test_confidence_is_a_probability_and_rises_with_each_signal_as_its_weight_says(captioner):
+    calibration = captioner.calibration
+    assert calibration is not None and calibration.signals == list(SIGNALS)
+    base = np.array([calibration.mean])
+    for index, weight in enumerate(calibration.weights):
+        steps = base + np.outer(np.linspace(-3, 3, 7), np.eye(len(SIGNALS))[index]) * calibration.scale[index]
+        confidences = calibration.confidence(steps)
+        assert ((0 < confidences) & (confidences < 1)).all()
+        assert np.all(np.diff(confidences) * np.sign(weight) > 0), (SIGNALS[index], confidences)
+    # More likely words mean a surer caption (the strongest signal, by far, on dev).
+    assert calibration.weights[SIGNALS.index("mean_log_prob")] == max(calibration.weights)
+
+
+def test_a_photo_like_the_training_ones_is_sure_and_the_cat_sample_is_unsure_and_says_what_it_sees(captioner, flickr8k):
+    dog, cat = captioner.caption([ORIGINALS / DOG_PHOTOS[0], SAMPLES / "cat.jpg"], beam_width=5)
+    assert not dog.unsure and dog.confidence > 0.5 and dog.text == dog.caption and not dog.reasons
+    assert cat.unsure and cat.confidence < dog.confidence and cat.looks_like == "Egyptian Mau"
+    assert cat.text.startswith("It looks like an Egyptian Mau. I'm not sure") and cat.caption in cat.text
+    assert any("unlike the photos" in reason for reason in cat.reasons), cat.reasons
+
+
+def test_most_out_of_domain_photos_are_marked_unsure(captioner):
+    photos = sorted(OUT_OF_DOMAIN.glob("*.jpg"))
+    judgements = json.loads((OUT_OF_DOMAIN / "judgements.json").read_text())
+    assert len(photos) >= 20 and {p.name for p in photos} == set(judgements["photos"])
+    results = captioner.caption(photos, beam_width=5)
+    wrong = [r for r in results if judgements["photos"][r.path.name]["caption_right"] is False]
+    assert len(wrong) >= 20 and sum(r.unsure for r in wrong) >= 0.8 * len(wrong), [(r.path.name, r.caption) for r in wrong if not r.unsure]
+
+
+def test_hedged_wording_only_when_unsure():
+    caption = "a boy is sitting on a bench"
+    assert hedged_text(caption, unsure=False) == caption
+    assert hedged_text(caption, unsure=True) == "I'm not sure; it may be a boy sitting on a bench."
+    assert hedged_text(caption, True, "espresso").startswith("It looks like an espresso. I'm not sure")
+    assert hedged_text(caption, True, "Mexican hairless dog (xoloitzcuintli)").startswith("It looks like a Mexican hairless dog.")
+    assert as_clause("two dogs are running") == "two dogs running" and as_clause("a dog in the snow") == "a dog in the snow"
+
+
+@pytest.mark.parametrize("words, class_index, expected", [
+    ("a dog is running", 285, True),  # a cat where the caption says dog
+    ("a dog is running", 207, False),  # a golden retriever
+    ("a dog is running", 270, False),  # a white wolf still looks like a dog
+    ("a boy is sitting on a bench", 285, True),  # a cat where the caption says boy
+    ("a man is drinking", 967, True),  # espresso, where the caption is about a man
+    ("a man is riding a bike", 671, False),  # a mountain bike does not contradict a man
+    ("a red boat in the water", 285, False),  # no dog or person named: nothing to contradict
+])
+def test_what_contradicts_a_caption(words, class_index, expected):
+    assert contradicts(words.split(), class_index) is expected
+
+
+def test_ranks_and_spearman_match_their_definitions():
+    assert ranks(np.array([3, 1, 2, 2, 5])).tolist() == [4, 1, 2.5, 2.5, 5]
+    x = np.random.default_rng(0).random(50)
+    assert spearman(x, x ** 3) == pytest.approx(1) and spearman(x, -x) == pytest.approx(-1)
+
+
+def test_calibration_learns_which_signal_tells_good_captions_and_leaves_the_asked_share_unsure():
+    rng = np.random.default_rng(1)
+    signals = rng.normal(size=(400, len(SIGNALS)))
+    scores = signals[:, 0] + 0.3 * rng.normal(size=400)  # only the first signal matters
+    calibration = fit_calibration(signals, scores, unsure_share=0.1, unusual_share=0.05)
+    assert abs(calibration.weights[0]) > 5 * max(abs(w) for w in calibration.weights[1:])
+    assert spearman(calibration.confidence(signals), scores) > 0.8
+    assert np.mean(calibration.confidence(signals) < calibration.threshold) == pytest.approx(0.1, abs=0.01)
+    assert np.mean(calibration.unusual(signals)) == pytest.approx(0.05, abs=0.01)
+    assert Calibration.from_card({"confidence": calibration.to_json()}) == calibration
+
+
+def test_typicality_is_highest_near_the_training_centres():
+    rng = np.random.default_rng(2)
+    training = np.concatenate([rng.normal(loc, 0.1, size=(100, 8)) for loc in (np.eye(8)[0], np.eye(8)[1])])
+    centres = training_centroids(training, count=4)
+    assert typicality(np.eye(8)[:2], centres).min() > 0.95 > typicality(np.eye(8)[5:6], centres).max()
+
+
+def test_attention_maps_have_one_map_per_word_and_the_heatmap_the_photo_aspect(captioner, tmp_path):
+    photo = SAMPLES / "rocket.jpg"  # 512 x 342
+    caption = captioner.caption([photo], beam_width=1)[0].caption
+    maps = captioner.attention_maps(photo, caption)
+    words = caption.split()
+    assert maps.shape[0] == len(words) and maps.shape[1] == maps.shape[2]
+    assert np.allclose(maps.reshape(len(words), -1).sum(axis=1), 1, atol=1e-4)
+    image = Image.open(photo)
+    overlay = heatmap(image, maps[0])
+    assert overlay.size == image.size and np.asarray(overlay).std() > 0
+    assert not np.array_equal(np.asarray(overlay), np.asarray(image.convert("RGB")))
+    sheet = attention_sheet(image, maps, words, panel=100)
+    assert sheet.width == 100 * min(len(words), 5)
+
+
+def test_the_cli_writes_an_attention_map_and_json_with_confidence(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "ml", "caption", "--json", "--beam", "1", "--attention-map",
+                          str(tmp_path), str(SAMPLES / "coffee.jpg")], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    row = json.loads(run.stdout)[0]
+    assert row["unsure"] is True and 0 <= row["confidence"] < 1 and row["looks_like"] == "espresso"
+    assert row["text"].startswith("It looks like an espresso") and row["caption"] in row["text"]
+    sheet = Image.open(tmp_path / "coffee.attention.png")
+    assert sheet.format == "PNG" and sheet.width >= 224
+
+
+def test_centres_of_the_wrong_size_are_refused_in_one_line(tmp_path):
+    target = tmp_path / "model.captioner"
+    target.write_bytes(default_model_path().read_bytes())
+    bundle = load_bundle(target)
+    add_calibration(target, bundle.card["confidence"], np.ones((4, 7), np.float32))
+    with pytest.raises(BundleError, match=DOMAIN_MEMBER):
+        load_bundle(target)
