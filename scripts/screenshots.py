@@ -33,8 +33,12 @@ def caption_page(app, theme):
     from app.constants import Page
 
     app.show_page(Page.CAPTION)
+    view = app.pages[Page.CAPTION]
+    view.set_caption("")
+    view.set_attention([], [])  # the other theme's picture is not mistaken for this one's
     app.caption.open_photo(SAMPLES / "astronaut.jpg")  # described at once
-    run_until(app.update, lambda: app.pages[Page.CAPTION].get_caption(), 180)
+    run_until(app.update, lambda: view.get_caption() and view.get_attention_words(), 180)
+    view.choose_word(3)  # where the model looked for the caption's fourth word
     shoot(app, f"caption-{theme}")
 
 

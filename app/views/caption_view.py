@@ -221,8 +221,10 @@ class CaptionView(PageFrame):
     def choose_word(self, index):
         """Show where the model looked for word `index` of the caption (None: the photo alone)."""
         self.chosen_word_index = index
+        chosen = 0 if index is None else index + 1
         for position, button in enumerate(self.word_buttons):
-            button.configure(fg_color="gray40" if position == (0 if index is None else index + 1) else "transparent")
+            button.configure(fg_color="gray35" if position == chosen else "transparent",
+                             text_color="white" if position == chosen else ("gray10", "gray90"))
         self._fit_photo()
 
     def get_attention_words(self) -> list:

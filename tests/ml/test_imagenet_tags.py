@@ -30,5 +30,26 @@ def test_tags_name_what_real_photos_show(flickr8k):
         assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1.0001
 
 
-def test_an_encoder_without_a_head_gives_no_tags():
+def test_xception_without_keras_full_weights_gives_no_tags(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     assert ImageNetHead.for_encoder("xception") is None
+
+
+def test_xception_tags_come_from_keras_full_weights_where_downloaded(tmp_path, monkeypatch):
+    """Keras' real Xception weights cannot be downloaded here (no internet), so the file is written by Keras
+    itself in the layout keras.applications downloads (legacy HDF5), from an Xception with random weights."""
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from ml.imagenet import XCEPTION_FULL_WEIGHTS
+
+    model = keras.applications.Xception(weights=None, include_top=True)
+    (tmp_path / "models").mkdir()
+    with h5py.File(tmp_path / "models" / XCEPTION_FULL_WEIGHTS, "w") as weights:
+        legacy_h5_format.save_weights_to_hdf5_group(weights, model)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    head = ImageNetHead.for_encoder("xception")
+    assert np.array_equal(head.kernel, model.get_layer("predictions").kernel.numpy())
+    pooled = np.random.default_rng(0).random((2, 2048)).astype(np.float32)
+    assert len(head.top_tags(pooled)[0]) == 3
