@@ -22,6 +22,11 @@ class ExportFormat(str, Enum):
     SIDECAR = "txt sidecars"
     CSV = "CSV"
     JSON = "JSON"
+    METADATA = "into the photos"  # EXIF/XMP/PNG description in each photo (ml/metadata.py)
+
+    @property
+    def button_text(self) -> str:
+        return "Save into photos" if self is ExportFormat.METADATA else f"Export {self.value}"
 
 
 def format_duration(seconds: float) -> str:

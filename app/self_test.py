@@ -1,7 +1,8 @@
 """`ImageCaptioner --self-test`: the packaged app checks itself with no display and no user files.
 
 It captions a bundled sample photo with the shipped model, synthesises the caption's speech to a WAV
-file through the speech worker (the same executable, as the app does), and, where the build has
+file through the speech worker (the same executable, as the app does), writes the caption into a copy of
+the photo's metadata and reads it back, and, where the build has
 TensorFlow, trains one epoch on a tiny data set made from the bundled samples and captions with the
 result. Prints one line of figures per check; exits 0, or prints one line and exits 1.
 """
@@ -56,6 +57,18 @@ def check_speech(text: str, scratch: Path) -> str:
     return f"speech: {seconds:.1f} s of audio written in {time.monotonic() - started:.2f} s"
 
 
+def check_metadata(caption: str, scratch: Path) -> str:
+    """Write the caption into a copy of the sample photo's metadata (exiv2) and read it back."""
+    from ml.metadata import read_caption, write_caption
+
+    photo = scratch / SAMPLE
+    photo.write_bytes(asset_path("samples", SAMPLE).read_bytes())
+    write_caption(photo, caption)
+    if read_caption(photo) != caption:
+        raise RuntimeError(f"the caption written into {SAMPLE}'s metadata did not read back")
+    return f"metadata: caption written into a copy of {SAMPLE} (EXIF, XMP) and read back"
+
+
 def tiny_dataset(folder: Path) -> Path:
     """16 photos (each sample as is, mirrored, and two crops) with their captions, as an image,caption CSV."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -99,6 +112,7 @@ def run() -> int:
             caption, line = check_caption()
             print(line, flush=True)
             print(check_speech(caption, Path(scratch)), flush=True)
+            print(check_metadata(caption, Path(scratch)), flush=True)
             if installed("tensorflow"):
                 print(check_training(Path(scratch)), flush=True)
             else:

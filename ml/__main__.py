@@ -128,6 +128,8 @@ def cmd_caption(args: argparse.Namespace) -> int:
             print(json.dumps([_as_dict(r) for r in results], indent=2))
         if args.sidecars:
             _write_sidecars(results, paths, args.overwrite)
+        if args.write_metadata:
+            _write_metadata(results)
     return 0 if all(not r.error for r in results) else 1
 
 
@@ -140,6 +142,23 @@ def _write_attention_map(captioner, result, folder: Path) -> None:
     target = folder / f"{result.path.stem}.attention.png"
     save_attention_sheet(target, open_rgb(result.path), maps, result.caption.split())
     print(f"{result.path}: attention map in {target}", file=sys.stderr)
+
+
+def _write_metadata(results) -> None:
+    """Each caption into its photo as its description (EXIF/XMP, or a .xmp sidecar); failures in one line."""
+    from .errors import UserError
+    from .metadata import write_caption
+
+    written = 0
+    for result in results:
+        if result.error:
+            continue
+        try:
+            write_caption(result.path, result.caption)
+            written += 1
+        except (UserError, OSError) as error:
+            print(str(error) if isinstance(error, UserError) else f"{result.path}: {error.strerror or error}", file=sys.stderr)
+    print(f"Saved {written} caption{'s' * (written != 1)} into the photos' metadata", file=sys.stderr)
 
 
 def _write_sidecars(results, paths: list[Path], overwrite: bool) -> None:
@@ -245,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also write each caption next to its photo (photo.txt; photo.jpg.txt where names collide)")
     caption.add_argument("--overwrite", action="store_true",
                          help="with --sidecars: replace existing files that hold other text (kept otherwise)")
+    caption.add_argument("--write-metadata", action="store_true",
+                         help="also write each caption into its photo as its description (EXIF ImageDescription, "
+                              "XMP dc:description, PNG iTXt Description; a .xmp sidecar for other formats)")
     caption.add_argument("--attention-map", type=Path, metavar="FOLDER",
                          help="also write FOLDER/PHOTO.attention.png: where the model looked for each word")
     caption.add_argument("--encoder-weights", type=Path, help=weights_help)

@@ -4,7 +4,8 @@ Layouts:
 - "flickr8k": the original download, `Flicker8k_Dataset/` (or `Flickr8k_Dataset/`) with
   `Flickr8k_text/Flickr8k.token.txt` and the `Flickr_8k.{train,dev,test}Images.txt` split files;
 - "csv": a CSV with header `image,caption` (`captions.txt` or one `*.csv`), photos in `Images/` or
-  beside the CSV; several rows per photo allowed; a seeded split is derived.
+  beside the CSV; several rows per photo allowed; a seeded split is derived;
+- "coco" (MS-COCO 2017 captions) and "flickr30k": see ml/large_datasets.py.
 """
 from __future__ import annotations
 
@@ -111,9 +112,12 @@ def _name_problem(name: str) -> Optional[str]:
     return None
 
 
-def _add_caption(dataset, name, text, where):
+def _add_caption(dataset, name, text, where, folder=""):
+    """Keep a caption of a photo that exists; `folder`: the data set's own photo folder the name is in
+    (COCO's train2017/), added after the name itself is checked."""
     words = clean_caption(text)
     problem = _name_problem(name)
+    name = f"{folder}/{name}" if folder and name else name
     if not name or not words:
         dataset.bad_lines.append(f"{where}: empty photo name or caption")
     elif problem:
@@ -195,9 +199,20 @@ def _find_csv(root) -> Path:
 
 def load_dataset(root: PathLike) -> Dataset:
     """Detect the layout of a data set folder and read it."""
+    from .large_datasets import flickr30k_image_dir, layout_of, read_coco, read_flickr30k
+
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: folder not found")
+    layout = layout_of(root)
+    if layout == "coco":
+        dataset = Dataset(root, "coco", root)
+        read_coco(dataset)
+        return dataset
+    if layout == "flickr30k":
+        dataset = Dataset(root, "flickr30k", flickr30k_image_dir(root))
+        read_flickr30k(dataset)
+        return dataset
     image_dirs = [root / d for d in ORIGINAL_IMAGE_DIRS if (root / d).is_dir()]
     if image_dirs and (root / TOKEN_FILE).is_file():
         dataset = Dataset(root, "flickr8k", image_dirs[0])

@@ -42,10 +42,10 @@ def dataset_features(dataset: Dataset, encoder_name: str, names: Sequence[str],
                      weights_path: Optional[PathLike] = None, grid: bool = False,
                      flipped: bool = False) -> tuple[FeaturesByName, list[str]]:
     """Features by photo name for the given photos, and the one-line errors of unreadable ones."""
-    paths = [dataset.image_path(name) for name in names]
-    result = extract_features(paths, encoder_name, on_progress=on_progress, cancel=cancel,
+    path_of = {name: dataset.image_path(name) for name in names}
+    result = extract_features(list(path_of.values()), encoder_name, on_progress=on_progress, cancel=cancel,
                               weights_path=weights_path, grid=grid, flipped=flipped)
-    features = {path.name: vector for path, vector in result.features.items()}
+    features = {name: result.features[path] for name, path in path_of.items() if path in result.features}
     return features, list(result.errors.values())
 
 

@@ -70,6 +70,7 @@ class CaptionController:
         for event, handler in {"<<OpenPhoto>>": self.ask_photo, "<<CaptionRequested>>": self.caption,
                                "<<SpeakRequested>>": self.speak, "<<StopSpeech>>": self.stop_speech,
                                "<<CopyCaption>>": self.copy_caption, "<<SaveSpeech>>": self.ask_save_speech,
+                               "<<SaveIntoPhoto>>": self.save_into_photo,
                                "<<ModelChosen>>": self.model_chosen, "<<SettingsChanged>>": self.settings_changed,
                                "<<HistoryChosen>>": self.history_chosen, "<<ClearHistory>>": self.clear_history,
                                "<<PhotoDropped>>": self.photo_dropped}.items():
@@ -332,6 +333,24 @@ class CaptionController:
             self.app.clipboard_clear()
             self.app.clipboard_append(text)
             self.view.set_status("Caption copied")
+
+    def save_into_photo(self) -> None:
+        """Write the plain caption into the open photo's metadata (its description), on a worker; only when
+        the user presses the button."""
+        path, caption = self.photo_path, self.plain_caption or self.view.get_caption()
+        if path is None or not caption:
+            return
+
+        def work(report, cancel):
+            from ml.metadata import write_caption
+
+            return write_caption(path, caption)
+
+        def done(written):
+            where = written.name if written == path else f"{written.name} beside it (its format holds no description)"
+            self.view.set_status(f"Caption saved into {where}")
+
+        self.runner.submit("files", work, on_done=done, on_error=lambda error: self.app.show_error(str(error)))
 
     def ask_save_speech(self) -> None:
         text = self.view.get_caption()

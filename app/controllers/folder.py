@@ -143,6 +143,9 @@ class FolderController:
         export_format = self.view.export_format
         if export_format is None:
             return
+        if export_format == ExportFormat.METADATA:
+            self.save_into_photos()
+            return
         if export_format == ExportFormat.SIDECAR:
             in_the_way = self.captions.sidecars_in_the_way()
             overwrite = bool(in_the_way) and self.app.dialogs.confirm(
@@ -153,6 +156,24 @@ class FolderController:
         target = self.app.dialogs.save_captions(self.captions.folder, export_format)
         if target:
             self.export(export_format, target)
+
+    def save_into_photos(self, ask: bool = True) -> None:
+        """Write each caption into its photo's metadata, on a worker, after the user says yes."""
+        count = len(self.captions.captioned())
+        if not count or (ask and not self.app.dialogs.confirm(
+                "Save captions into the photos?",
+                f"Write each caption into its photo as its description (EXIF and XMP; {count} photos). Only the "
+                "description changes: the picture and its other details are kept. Photos whose format cannot "
+                "hold it get a .xmp file beside them.")):
+            return
+        self.view.set_folder("Saving captions into the photos…")
+        self.runner.submit("files", lambda report, cancel: self.captions.export_metadata(), on_done=self._saved_into_photos,
+                           on_error=lambda error: self.app.show_error(str(error)))
+
+    def _saved_into_photos(self, report) -> None:
+        self.view.set_folder(report.summary())
+        if report.failed:
+            self.view.set_errors(self.captions.errors() + report.failed)
 
     def export(self, export_format: ExportFormat, target: Optional[PathLike] = None, overwrite: bool = False) -> None:
         """Write the captions; sidecars replace other files only with overwrite (the user said yes)."""

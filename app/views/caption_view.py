@@ -12,7 +12,7 @@ BEAM_CHOICES = ["1 (greedy)", "3", "5"]
 
 class CaptionView(PageFrame):
     """Draws the caption page and raises <<OpenPhoto>>, <<CaptionRequested>>, <<SpeakRequested>>,
-    <<StopSpeech>>, <<CopyCaption>>, <<SaveSpeech>>, <<ModelChosen>>, <<SettingsChanged>>, <<HistoryChosen>>.
+    <<StopSpeech>>, <<CopyCaption>>, <<SaveSpeech>>, <<SaveIntoPhoto>>, <<ModelChosen>>, <<SettingsChanged>>, <<HistoryChosen>>.
     Choosing a word of the caption (click, hover, or Tab and Space) shows where the model looked for it."""
 
     def __init__(self, master, **kwargs):
@@ -31,7 +31,8 @@ class CaptionView(PageFrame):
         self._build_photo_and_caption()
         self._build_side()
         tab_order(self.open_button, self.model_menu, self.beam_menu, self.auto_speak_switch)
-        tab_order(self.caption_button, self.speak_button, self.stop_button, self.copy_button, self.save_button)
+        tab_order(self.caption_button, self.speak_button, self.stop_button, self.copy_button, self.save_button,
+                  self.into_photo_button)
         tk.Misc.lift(self.words_frame)  # Tab reaches the words after the buttons
         self.set_photo_loaded(False)
 
@@ -76,6 +77,7 @@ class CaptionView(PageFrame):
         self.tags_label.grid(row=3, column=0, sticky="ew", padx=10, pady=(0, 4))
         self.words_frame = ctk.CTkFrame(main, fg_color="transparent")  # where the model looked, word by word
         self.words_frame.grid(row=4, column=0, pady=(0, 8))
+        self.words_frame.grid_remove()  # shown once there are words (an empty frame would take 200 px)
         self.word_buttons = []
         self._build_buttons(main)
         self.status_label = ctk.CTkLabel(main, text="", text_color="gray50")
@@ -95,8 +97,10 @@ class CaptionView(PageFrame):
                                          command=lambda: self.emit("<<CopyCaption>>"))
         self.save_button = ctk.CTkButton(buttons, text="Save speech…", width=120, height=40, fg_color="gray40",
                                          command=lambda: self.emit("<<SaveSpeech>>"))
+        self.into_photo_button = ctk.CTkButton(buttons, text="Save into photo", width=130, height=40, fg_color="gray40",
+                                               command=lambda: self.emit("<<SaveIntoPhoto>>"))
         for column, button in enumerate([self.caption_button, self.speak_button, self.stop_button,
-                                         self.copy_button, self.save_button]):
+                                         self.copy_button, self.save_button, self.into_photo_button]):
             button.grid(row=0, column=column, padx=5)
 
     # ============ side: model card and history ============
@@ -205,7 +209,9 @@ class CaptionView(PageFrame):
             widget.destroy()
         self.word_buttons, self._heatmaps, self.chosen_word_index = [], list(heatmaps), None
         if not words:
+            self.words_frame.grid_remove()
             return
+        self.words_frame.grid()
         ctk.CTkLabel(self.words_frame, text="Where it looked:").grid(row=0, column=0, padx=(0, 4))
         for column, word in enumerate(["photo", *words], start=1):
             index = column - 2 if column > 1 else None
@@ -250,6 +256,7 @@ class CaptionView(PageFrame):
         self.stop_button.configure(state=state(speaking))
         self.save_button.configure(state=state(available and has_caption))
         self.copy_button.configure(state=state(has_caption))
+        self.into_photo_button.configure(state=state(has_caption))
         self.auto_speak_switch.configure(state=state(available))
 
     def set_history(self, entries):

@@ -86,7 +86,7 @@ class FolderView(PageFrame):
         exports.grid(row=0, column=1)
         self.export_buttons = []
         for row, export_format in enumerate(ExportFormat):
-            button = ctk.CTkButton(exports, text=f"Export {export_format.value}", width=150,
+            button = ctk.CTkButton(exports, text=export_format.button_text, width=150,
                                    command=lambda f=export_format: self._export(f))
             button.grid(row=row, column=0, pady=2)
             self.export_buttons.append(button)

@@ -175,6 +175,24 @@ def test_the_spoken_caption_is_hedged_exactly_when_unsure(app, tmp_path, flickr8
         assert app.clipboard_get() == plain
 
 
+def _description(photo):
+    run = subprocess.run(["exiftool", "-j", "-XMP-dc:Description", str(photo)], capture_output=True, text=True, check=True)
+    return json.loads(run.stdout)[0].get("Description")
+
+
+def test_save_into_photo_writes_the_plain_caption_into_its_metadata(app, tmp_path):
+    photo = tmp_path / "coffee.jpg"
+    photo.write_bytes((SAMPLES / "coffee.jpg").read_bytes())
+    app.show_page(Page.CAPTION)
+    view = app.pages[Page.CAPTION]
+    app.caption.open_photo(photo)
+    run_until(app.update, lambda: app.caption.photo_path == photo and view.get_confidence(), 60, "a caption")
+    assert _description(photo) is None  # captioning alone never writes into the photo
+    view.into_photo_button.invoke()
+    run_until(app.update, lambda: "saved into" in view.status_label.cget("text"), 30, "the caption saved")
+    assert _description(photo) == app.caption.plain_caption and not app.errors  # not the hedged sentence
+
+
 def test_choosing_a_word_shows_where_the_model_looked(app, flickr8k):
     app.show_page(Page.CAPTION)
     view = app.pages[Page.CAPTION]
@@ -305,11 +323,16 @@ def test_folder_caption_edit_export(app, tmp_path, bad_photos, flickr8k):
     view.edit_entry._entry.event_generate("<Return>")
     app.update()
     assert view.tree.set("0", "caption") == "my own words" and view.tree.set("0", "sure") == ""
-    assert view.tree.set("1", "sure").endswith(" %")  # the model's confidence, until the user edits a row
+    others = [row for row in view.tree.get_children() if row != "0"]
+    assert all(view.tree.set(row, "sure").endswith(" %") for row in others)  # the model's confidence until edited
     app.folder.export(ExportFormat.SIDECAR)
     app.folder.export(ExportFormat.CSV, tmp_path / "out.csv")
     app.folder.export(ExportFormat.JSON, tmp_path / "out.json")
     assert (photos / DOG_PHOTOS[0]).with_suffix(".txt").read_text() == "my own words\n"
+    answer_question(app, "yes")  # "Save captions into the photos?"
+    view._export(ExportFormat.METADATA)
+    run_until(app.update, lambda: "Saved captions into 3 photos" in view.folder_label.cget("text"), 60, "captions saved into photos")
+    assert _description(photos / DOG_PHOTOS[0]) == "my own words"
     rows = list(csv.reader((tmp_path / "out.csv").open()))
     assert rows[0] == ["image", "caption", "confidence", "unsure", "tags"] and len(rows) == 4
     exported = json.loads((tmp_path / "out.json").read_text())
@@ -450,7 +473,7 @@ def _enabled(widget):
 
 @pytest.mark.parametrize("page, controls", [
     (Page.CAPTION, ["open_button", "model_menu", "beam_menu", "auto_speak_switch", "caption_button",
-                    "speak_button", "stop_button", "copy_button", "save_button"]),
+                    "speak_button", "stop_button", "copy_button", "save_button", "into_photo_button"]),
     (Page.TRAIN, ["choose_button", "encoder_menu", "epochs_entry", "advanced_switch", "start_button",
                   "cancel_button", "resume_button", "results_box", "name_entry", "use_button"]),
     (Page.FOLDER, ["choose_button", "start_button", "cancel_button", "tree", "edit_entry", "errors_box"]),

@@ -1,0 +1,120 @@
+"""Captions into the photos' metadata (issue 17): written where photo managers look, read back by exiftool (an
+independent reader, Debian's libimage-exiftool-perl), with the pixels and every other field kept."""
+import io
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from ml.metadata import MetadataError, read_caption, sidecar_path, write_caption
+from tests.conftest import REPO
+
+CAPTION = "a brown dog runs über den Strand"  # not only ASCII: user-edited captions may be anything
+
+
+def exiftool(*args):
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool missing (scripts/setup.sh installs libimage-exiftool-perl)")
+    run = subprocess.run(["exiftool", "-j", "-G1", *map(str, args)], capture_output=True, text=True, check=True)
+    return json.loads(run.stdout)[0]
+
+
+def photo_with_metadata(path, image_format):
+    """A photo with camera EXIF fields and an ICC profile, as cameras and editors write them."""
+    pixels = (np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0132] = "TestMake", "TestModel", "2024:01:02 03:04:05"
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    options = {"JPEG": {"quality": 90}, "WEBP": {"lossless": True}, "PNG": {}}[image_format]
+    Image.fromarray(pixels).save(path, image_format, exif=exif, icc_profile=icc, **options)
+    return path
+
+
+def decoded(path):
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB")), image.info.get("icc_profile")
+
+
+@pytest.mark.parametrize("name, image_format", [("photo.jpg", "JPEG"), ("photo.png", "PNG"), ("photo.webp", "WEBP")])
+def test_the_caption_is_written_where_readers_look_and_nothing_else_changes(tmp_path, name, image_format):
+    photo = photo_with_metadata(tmp_path / name, image_format)
+    pixels_before, icc_before = decoded(photo)
+    tags_before = exiftool(photo)
+    assert write_caption(photo, CAPTION) == photo
+    tags = exiftool(photo)
+    assert tags["IFD0:ImageDescription"] == CAPTION and tags["XMP-dc:Description"] == CAPTION
+    assert tags["IFD0:XPComment"] == CAPTION and tags["ExifIFD:UserComment"] == CAPTION
+    if image_format == "PNG":
+        assert tags["PNG:Description"] == CAPTION  # the iTXt chunk PNG readers show
+    pixels_after, icc_after = decoded(photo)
+    assert np.array_equal(pixels_before, pixels_after) and icc_after == icc_before
+    for key in ("IFD0:Make", "IFD0:Model", "IFD0:ModifyDate", "File:ImageWidth", "File:ImageHeight"):
+        if key in tags_before:
+            assert tags[key] == tags_before[key], key
+    assert read_caption(photo) == CAPTION
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temp file left, no sidecar
+
+
+def test_a_format_without_room_for_it_gets_an_xmp_sidecar_that_keeps_its_other_fields(tmp_path):
+    photo = tmp_path / "scan.bmp"
+    Image.new("RGB", (20, 10), "red").save(photo)
+    before = photo.read_bytes()
+    assert write_caption(photo, "a red square") == sidecar_path(photo) == tmp_path / "scan.bmp.xmp"
+    assert photo.read_bytes() == before
+    assert exiftool(sidecar_path(photo))["XMP-dc:Description"] == "a red square"
+    import pyexiv2
+
+    with pyexiv2.Image(str(sidecar_path(photo))) as sidecar:  # a field another program put there
+        sidecar.modify_xmp({"Xmp.dc.creator": ["Someone"]})
+    write_caption(photo, "a red square again")
+    tags = exiftool(sidecar_path(photo))
+    assert tags["XMP-dc:Description"] == "a red square again" and tags["XMP-dc:Creator"] == "Someone"
+
+
+def test_a_failed_write_leaves_the_photo_as_it_was(tmp_path, monkeypatch):
+    import ml.metadata
+
+    photo = photo_with_metadata(tmp_path / "photo.jpg", "JPEG")
+    before = photo.read_bytes()
+
+    def broken(path, caption, image_format):
+        path.write_bytes(b"half a photo")
+        raise RuntimeError("disk trouble")
+
+    monkeypatch.setattr(ml.metadata, "_edit", broken)
+    with pytest.raises(MetadataError, match="photo.jpg: its metadata cannot be written"):
+        write_caption(photo, CAPTION)
+    assert photo.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg"]
+
+
+def test_what_is_not_a_photo_is_refused_in_one_line(tmp_path):
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("not a photo")
+    with pytest.raises(MetadataError, match="notes.jpg: not a photo"):
+        write_caption(fake, CAPTION)
+    assert fake.read_text() == "not a photo"
+
+
+def test_the_cli_writes_metadata_only_when_asked(tmp_path):
+    photo = tmp_path / "cat.jpg"
+    photo.write_bytes((REPO / "assets" / "samples" / "cat.jpg").read_bytes())
+    before = photo.read_bytes()
+    command = [sys.executable, "-m", "ml", "caption", "--beam", "1", str(photo)]
+    caption = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=True).stdout
+    assert photo.read_bytes() == before
+    run = subprocess.run(command + ["--write-metadata", "--json"], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0 and "Saved 1 caption into the photos' metadata" in run.stderr, run.stderr
+    plain = json.loads(run.stdout)[0]["caption"]
+    assert plain in caption and exiftool(photo)["XMP-dc:Description"] == plain
+
+
+def test_pillow_reads_the_png_description_too(tmp_path):
+    photo = photo_with_metadata(tmp_path / "photo.png", "PNG")
+    write_caption(photo, CAPTION)
+    with Image.open(io.BytesIO(photo.read_bytes())) as image:
+        image.load()
+        assert image.text.get("Description") == CAPTION
