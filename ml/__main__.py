@@ -170,8 +170,11 @@ def _write_sidecars(results, paths: list[Path], overwrite: bool) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .distribute import prepare_devices
     from .pipeline import train_model
     from .train_config import TrainConfig
+
+    prepare_devices()  # before anything starts TensorFlow (IMAGE_CAPTIONER_CPU_DEVICES, ml/distribute.py)
 
     train_config = TrainConfig(encoder=args.encoder, decoder=args.decoder, epochs=args.epochs,
                                batch_size=args.batch_size, learning_rate=args.learning_rate, units=args.units,

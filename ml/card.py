@@ -118,7 +118,7 @@ def training_card(name: str, config: Any, result: Any, dataset: Any, data_root: 
         "feature_dim": spec.feature_dim,
         "features": "grid" if config.decoder == "attention" else "pooled",
         "decoder": config.decoder,
-        "training": dataclasses.asdict(config),
+        "training": dataclasses.asdict(config) | {"replicas": getattr(result, "replicas", 1)},
         "best_epoch": result.best_epoch,
         "history": result.history,
         "self_critical": result.self_critical,

@@ -19,6 +19,7 @@ from . import config as defaults
 from .annotations import CaptionArrays, FeaturesByName, PathLike
 from .atomic import remove_stale_temp_files, replace_atomically, set_aside, write_text_atomically
 from .decoder import build_decoder
+from .distribute import training_strategy
 from .errors import TrainingError
 from .progress import CancelFlag, Cancelled, Phase, Progress, ProgressCallback, ProgressMeter
 from .train_config import TrainConfig
@@ -46,6 +47,7 @@ class TrainResult:
     history: list  # one dict per epoch: epoch, loss, val_loss, seconds
     best_epoch: int
     self_critical: Optional[dict] = None  # settings, mean reward of the first and last batches, seconds
+    replicas: int = 1  # devices the cross-entropy epochs ran on (ml/distribute.py)
 
 
 def build_vocabulary(dataset: Dataset, config: TrainConfig) -> Vocabulary:
@@ -302,28 +304,37 @@ def train_decoder(dataset: Dataset, features_by_name: FeaturesByName, config: Tr
 
     With config.mirrored, `mirrored_by_name` holds the training photos' mirror-image features."""
     run_dir = Path(run_dir)
+    strategy = training_strategy()
+    replicas = strategy.num_replicas_in_sync
+    # batch_size is per replica; the learning rate grows with the global batch (linear scaling rule).
+    run_config = dataclasses.replace(config, batch_size=config.batch_size * replicas,
+                                     learning_rate=config.learning_rate * replicas) if replicas > 1 else config
     vocab = build_vocabulary(dataset, config)
     train = caption_arrays(dataset.splits["train"], dataset, features_by_name, vocab)
     if config.mirrored:
         train = with_mirrored(train, dataset.splits["train"], features_by_name, mirrored_by_name or {})
     dev = caption_arrays(dataset.splits["dev"], dataset, features_by_name, vocab)
-    model, state = _start_or_resume(run_dir, vocab, train[0].shape[-1], config, dataset.fingerprint())
-    steps = -(-len(train[1]) // config.batch_size)
+    feature_dim = train[0].shape[-1]
+    with strategy.scope():  # variables (and so every replica's copy) are made here
+        model, state = _start_or_resume(run_dir, vocab, feature_dim, run_config, dataset.fingerprint())
+    steps = -(-len(train[1]) // run_config.batch_size)
     stop_on_cancel = StopOnCancel(cancel)
-    callbacks = [ReportProgress(state, config, steps, on_progress), stop_on_cancel,
-                 RunCheckpoint(run_dir, state, config, stop_on_cancel, on_progress)]
+    callbacks = [ReportProgress(state, run_config, steps, on_progress), stop_on_cancel,
+                 RunCheckpoint(run_dir, state, run_config, stop_on_cancel, on_progress)]
     if state["epoch"] < config.epochs and not state["stopped_early"]:
-        model.fit(make_tf_dataset(train, config.batch_size, config.seed + state["epoch"]),
-                  validation_data=make_tf_dataset(dev, config.batch_size),
+        model.fit(make_tf_dataset(train, run_config.batch_size, config.seed + state["epoch"]),
+                  validation_data=make_tf_dataset(dev, run_config.batch_size),
                   epochs=config.epochs, initial_epoch=state["epoch"], callbacks=callbacks, verbose=0)
     if stop_on_cancel.cancelled:
         raise Cancelled()
+    if replicas > 1:  # fine-tuning and saving run on one device, on a model outside the strategy
+        model = _compiled_decoder(vocab, feature_dim, config)
     model.load_weights(run_dir / "best.weights.h5")
     fine_tuned = None
     if config.self_critical_epochs > 0:
         fine_tuned = _self_critical_stage(model, vocab, dataset, features_by_name, config, run_dir, state,
                                           on_progress, cancel)
-    return TrainResult(model, vocab, state["history"], state["best_epoch"], fine_tuned)
+    return TrainResult(model, vocab, state["history"], state["best_epoch"], fine_tuned, replicas)
 
 
 def _self_critical_stage(model, vocab, dataset, features_by_name, config, run_dir, state, on_progress, cancel):

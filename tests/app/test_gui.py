@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from app.constants import ExportFormat, Page
-from app.event_loop import run_until
+from app.event_loop import run_for, run_until
 from app.views.widgets import MessageDialog
 from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
 
@@ -50,7 +50,7 @@ imported_on = set()  # the threads that import TensorFlow or Keras
 sys.addaudithook(lambda event, args: imported_on.add(threading.current_thread().name) if event == "import"
                  and args[0].split(".")[0] in ("tensorflow", "keras") else None)
 from app.application import App
-from app.event_loop import run_until
+from app.event_loop import run_for, run_until
 app = App(sys.argv[1:2])
 caption_view, train_view, train = app.pages["Caption"], app.pages["Train"], app.train
 run_until(app.update, caption_view.get_caption, 120, "the first caption")
@@ -369,7 +369,7 @@ def test_models_page_one_active_model_delete_asks_and_the_shipped_model_takes_ov
     view.buttons["<<UseModel>>"].invoke()  # the one active model: this page, the Caption page, restarts, the CLI
     run_until(app.update, lambda: app.caption.captioner_path == Path(imported), 120, "the Caption page to load it")
     assert str(active_model_path()) == imported and "active" in view.tree.set(imported, "flags")
-    restart = ("from app.application import App; from app.event_loop import run_until\n"
+    restart = ("from app.application import App; from app.event_loop import run_for, run_until\n"
                "app = App(); run_until(app.update, lambda: app.caption.captioner is not None, 300)\n"
                "print(app.caption.captioner_path); app.close()\n")
     restarted = subprocess.run([sys.executable, "-c", restart], cwd=REPO, capture_output=True, text=True, timeout=600)
@@ -540,7 +540,7 @@ def test_the_models_page_shows_a_readable_read_only_card(app):
 def test_a_photo_from_the_command_line_is_described_and_spoken_at_once(display, tmp_path):
     """python -m app PHOTO (the packaged app's 'Open with' too): no second click. Auto-speak is on by
     default; ALSA points at a card that does not exist, so the spoken caption shows as a failed playback."""
-    code = ("import sys; from app.application import App; from app.event_loop import run_until\n"
+    code = ("import sys; from app.application import App; from app.event_loop import run_for, run_until\n"
             "app = App(sys.argv[1:]); view = app.pages['Caption']\n"
             "run_until(app.update, lambda: view.get_caption() and app.errors, 300, 'the caption and its speech')\n"
             "print(view.get_caption()); print(app.errors[-1]); app.close()\n")
@@ -571,6 +571,28 @@ def test_a_pasted_photo_file_is_described_at_once_and_history_is_kept_and_cleare
     assert [e.path for e in app.history.entries].count(photo) == 1  # no duplicate entry
     view.clear_history_button.invoke()
     assert app.history.entries == [] and CaptionHistory(path=app.history.path).load() == []
+
+
+def test_a_copied_image_is_described_on_ctrl_v(app, tmp_path):
+    """An image (not a file) on the X clipboard, put there by xclip as an image editor or browser would
+    (image/png); the app keeps it as a PNG in the user data folder and describes it."""
+    if shutil.which("xclip") is None:
+        pytest.skip("xclip missing (scripts/setup.sh installs it)")
+    from PIL import Image
+
+    png = tmp_path / "copied.png"
+    Image.open(SAMPLES / "coffee.jpg").save(png)
+    owner = subprocess.Popen(["xclip", "-selection", "clipboard", "-t", "image/png", "-i", str(png)])
+    try:
+        app.show_page(Page.CAPTION)
+        view = app.pages[Page.CAPTION]
+        run_for(app.update, 0.3)  # xclip owns the clipboard
+        app.event_generate("<Control-v>")
+        run_until(app.update, lambda: app.caption.photo_path and app.caption.photo_path.name.startswith("pasted-")
+                  and view.get_caption(), 60, "the pasted image's caption")
+        assert app.caption.photo_path.suffix == ".png" and "espresso" in view.get_tags() and not app.errors
+    finally:
+        owner.kill()
 
 
 def test_dark_theme_reaches_the_tables_and_the_loss_plot_which_has_axes(app):

@@ -147,3 +147,38 @@ def test_mirrored_training_sees_every_caption_with_both_views(flickr8k, tmp_path
     np.testing.assert_array_equal(features[index[len(index) // 2:]], -features[index[: len(index) // 2]])
     card = train_model(flickr8k, tmp_path / "m.captioner", config, run_dir=tmp_path / "run", max_train_photos=30)
     assert card["training"]["mirrored"] and len(card["history"]) == 1
+
+
+def test_training_runs_on_two_replicas_under_a_mirrored_strategy(flickr8k, tmp_path):
+    """The multi-replica path (tf.distribute.MirroredStrategy) on two logical CPU devices, in a new process
+    (TensorFlow splits the CPU only before it starts): the global batch and learning rate double."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    environment = dict(os.environ, IMAGE_CAPTIONER_CPU_DEVICES="2")
+    run = subprocess.run([sys.executable, "-m", "ml", "train", "--data", str(flickr8k), "--output",
+                          str(tmp_path / "two.captioner"), "--encoder", "efficientnet-lite0", "--epochs", "2",
+                          "--units", "64", "--batch-size", "32", "--self-critical-epochs", "0", "--max-train-photos", "60",
+                          "--run-dir", str(tmp_path / "run")], capture_output=True, text=True, cwd=REPO, env=environment)
+    assert run.returncode == 0, run.stderr[-2000:]
+    from ml.bundle import read_card
+
+    card = read_card(tmp_path / "two.captioner")
+    assert card["training"]["replicas"] == 2 and card["training"]["batch_size"] == 32
+    losses = [epoch["loss"] for epoch in card["history"]]
+    assert len(losses) == 2 and losses[1] < losses[0]
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["batch_size"] == 64  # global batch
+    assert Captioner.load(tmp_path / "two.captioner").caption(sorted(ORIGINALS.glob("*.jpg"))[:1], beam_width=1)[0].caption
+
+
+def test_a_bad_device_count_is_one_line(monkeypatch):
+    from ml.distribute import training_strategy
+    from ml.errors import TrainingError
+
+    monkeypatch.setenv("IMAGE_CAPTIONER_CPU_DEVICES", "two")
+    with pytest.raises(TrainingError, match="must be a whole number of devices, not 'two'"):
+        training_strategy()
