@@ -14,6 +14,7 @@ import hashlib
 import json
 import random
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
@@ -43,7 +44,7 @@ class DatasetError(UserError, ValueError):
 def clean_caption(text: str) -> list:
     """Lowercase words without punctuation; tokens containing digits dropped, one-letter words kept."""
     words = _NOT_WORD.sub(" ", text.lower().replace("'", "")).split()
-    return [word for word in words if word.isalpha()]
+    return [sys.intern(word) for word in words if word.isalpha()]  # one copy of each word: COCO has 6M
 
 
 @dataclass

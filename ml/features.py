@@ -58,11 +58,14 @@ class FeatureCache:
 
     def get(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """The cached features of those keys that have them, reading only the shards that hold them."""
+        return dict(self.stream(keys))
+
+    def stream(self, keys: Sequence[str]) -> Iterator[tuple[str, np.ndarray]]:
+        """(key, features) for those keys that have them, one shard in memory at a time (training tables)."""
         by_shard: dict[Path, list[str]] = {}
         for key in keys:
             if key in self.shard_of:
                 by_shard.setdefault(self.shard_of[key], []).append(key)
-        found: dict[str, np.ndarray] = {}
         for shard, shard_keys in by_shard.items():
             try:
                 with np.load(shard, allow_pickle=False) as data:
@@ -72,8 +75,7 @@ class FeatureCache:
                 set_aside(shard, error)
                 self.shard_of = {key: where for key, where in self.shard_of.items() if where != shard}
                 continue
-            found.update(zip(shard_keys, rows))
-        return found
+            yield from zip(shard_keys, rows)
 
     def add(self, keys: Sequence[str], features: np.ndarray) -> np.ndarray:
         """Store one batch durably (temp file, then rename); grids are kept as float16 to halve the disk."""
@@ -99,6 +101,8 @@ class FeatureResult:
 
     features: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
+    keys: dict = field(default_factory=dict)  # readable photo path -> its cache key
+    cache: Optional[FeatureCache] = None
 
 
 def _load_batch(paths, image_size, flipped):
@@ -159,9 +163,11 @@ def extract_features(paths: Sequence[PathLike], encoder_name: str, cache_dir: Op
                      batch_size: int = FEATURE_BATCH_SIZE, on_progress: Optional[ProgressCallback] = None,
                      cancel: Optional[CancelFlag] = None, encoder: Optional[keras.Model] = None,
                      weights_path: Optional[PathLike] = None, grid: bool = False,
-                     flipped: bool = False) -> FeatureResult:
+                     flipped: bool = False, load: bool = True) -> FeatureResult:
     """Features (pooled vectors, or spatial grids with grid=True) for every readable photo in `paths`,
     of the mirrored photos with flipped=True (training augmentation); unreadable ones are reported, not fatal.
+    load=False: only make sure they are cached (result.keys, result.cache), not held in memory (training
+    reads them from a FeatureTable, ml/feature_table.py).
 
     Raises progress.Cancelled when `cancel` is set; batches finished before that stay cached.
     """
@@ -174,8 +180,8 @@ def extract_features(paths: Sequence[PathLike], encoder_name: str, cache_dir: Op
             keys[path] = file_key(path)
         except OSError as error:
             result.errors[path] = f"{path}: cannot read file ({error.strerror or error})"
-    found = cache.get(sorted(set(keys.values())))
-    todo = [p for p, k in keys.items() if k not in found]
+    found = cache.get(sorted(set(keys.values()))) if load else {}
+    todo = [p for p, k in keys.items() if k not in (found if load else cache.shard_of)]
     meter = ProgressMeter(Phase.FEATURES, len(keys), on_progress, already_done=len(keys) - len(todo))
     if todo:
         check_cancel(cancel)
@@ -192,7 +198,11 @@ def extract_features(paths: Sequence[PathLike], encoder_name: str, cache_dir: Op
                     result.errors[batch_paths[i]] = e
             if good:
                 batch_keys = [keys[batch_paths[i]] for i in good]
-                found.update(zip(batch_keys, cache.add(batch_keys, vectors[good])))
+                stored = cache.add(batch_keys, vectors[good])
+                if load:
+                    found.update(zip(batch_keys, stored))
             meter.advance(len(batch_paths))
     result.features = {path: found[key] for path, key in keys.items() if key in found}
+    result.keys = {path: key for path, key in keys.items() if path not in result.errors}
+    result.cache = cache
     return result

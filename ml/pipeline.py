@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from .datasets import load_dataset
 from .decoding import decode_captions
 from .errors import TrainingError
 from .evaluation import caption_metrics
+from .feature_table import FeatureSources, FeatureTable, write_feature_table
 from .features import extract_features
 from .lite_encoder import pooled
 from .progress import CancelFlag, ProgressCallback
@@ -47,6 +49,51 @@ def dataset_features(dataset: Dataset, encoder_name: str, names: Sequence[str],
                               weights_path=weights_path, grid=grid, flipped=flipped)
     features = {name: result.features[path] for name, path in path_of.items() if path in result.features}
     return features, list(result.errors.values())
+
+
+def dataset_feature_table(dataset: Dataset, encoder_name: str, names: Sequence[str], target: PathLike,
+                          on_progress: Optional[ProgressCallback] = None, cancel: Optional[CancelFlag] = None,
+                          weights_path: Optional[PathLike] = None, grid: bool = False) -> tuple[FeatureTable, list[str]]:
+    """The photos' features as a FeatureTable at `target` (written from the cache one shard at a time: memory
+    does not grow with the photos), and the one-line errors of unreadable ones."""
+    path_of = {name: dataset.image_path(name) for name in names}
+    result = extract_features(list(path_of.values()), encoder_name, on_progress=on_progress, cancel=cancel,
+                              weights_path=weights_path, grid=grid, load=False)
+    readable = [name for name, path in path_of.items() if path in result.keys]
+    if not readable:
+        raise TrainingError(f"{dataset.root}: none of the {len(names)} training photos can be read")
+    rows_of_key: dict[str, list[int]] = {}
+    for row, name in enumerate(readable):
+        rows_of_key.setdefault(result.keys[path_of[name]], []).append(row)
+    cache = result.cache
+    assert cache is not None  # extract_features always says which cache it used
+
+    def stored_rows():
+        done = set()
+        for key, features in cache.stream(list(rows_of_key)):
+            done.add(key)
+            yield from ((row, features) for row in rows_of_key[key])
+        left = [readable[rows[0]] for key, rows in rows_of_key.items() if key not in done]
+        if left:  # a shard found damaged while reading: its photos are computed again
+            again = extract_features([path_of[name] for name in left], encoder_name, weights_path=weights_path, grid=grid)
+            for key, rows in rows_of_key.items():
+                if key not in done:
+                    features = again.features[path_of[readable[rows[0]]]]
+                    yield from ((row, features) for row in rows)
+
+    rows = stored_rows()
+    first_row, first = next(rows)
+    table = write_feature_table(target, readable, itertools.chain([(first_row, first)], rows), first.shape, first.dtype)
+    return table, list(result.errors.values())
+
+
+# Training photos the typicality centres are fitted on (all of Flickr8k's; a sample of COCO's).
+CENTROID_SAMPLE = 20_000
+
+
+def sample_rows(table: FeatureTable, count: int) -> np.ndarray:
+    """Up to `count` rows of a table, evenly spread (a fixed sample, so a rerun fits the same centres)."""
+    return table.rows(np.linspace(0, len(table) - 1, min(count, len(table))).astype(int))
 
 
 def report_unreadable(errors: list[str], shown: int = 20) -> None:
@@ -112,15 +159,19 @@ def _train_model(data_root, output_path, config, run_dir, max_train_photos, on_p
         "max_train_photos": max_train_photos, "config": dataclasses.asdict(config)}, indent=2))
     dataset = limit_training_photos(load_dataset(data_root), max_train_photos)
     log.info("%s", dataset.summary())
-    names = [n for split in ("train", "dev", "test") for n in dataset.splits[split]]
     grid = config.decoder == "attention"
-    features, errors = dataset_features(dataset, config.encoder, names, on_progress, cancel, weights_path, grid)
+    evaluation = [n for split in ("dev", "test") for n in dataset.splits[split]]
+    features, errors = dataset_features(dataset, config.encoder, evaluation, on_progress, cancel, weights_path, grid)
+    train_table, train_errors = dataset_feature_table(dataset, config.encoder, dataset.splits["train"],
+                                                      Path(run_dir) / "train-features.npy", on_progress, cancel,
+                                                      weights_path, grid)
+    errors += train_errors
     report_unreadable(errors)
     mirrored = None
     if config.mirrored:
         mirrored, _ = dataset_features(dataset, config.encoder, dataset.splits["train"], on_progress, cancel,
                                        weights_path, grid, flipped=True)
-    result = train_decoder(dataset, features, config, run_dir, on_progress=on_progress, cancel=cancel,
+    result = train_decoder(dataset, FeatureSources(features, train_table), config, run_dir, on_progress=on_progress, cancel=cancel,
                            mirrored_by_name=mirrored)
     metrics = {metric_key(split, 1): evaluate_decoder([model_arrays(result.decoder)], result.vocab, dataset, features, split, 1)
                for split in SPLITS}
@@ -128,7 +179,7 @@ def _train_model(data_root, output_path, config, run_dir, max_train_photos, on_p
                          time.monotonic() - started, command)
     save_bundle(output_path, result.decoder, result.vocab, card)
     calibrated = calibrate_decoders([model_arrays(result.decoder)], result.vocab, dataset, features,
-                                    pooled(np.stack([features[n] for n in dataset.splits["train"] if n in features])))
+                                    pooled(sample_rows(train_table, CENTROID_SAMPLE)))
     if calibrated is not None:
         card["confidence"], centroids = calibrated
         add_calibration(output_path, card["confidence"], centroids)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import collections
 import json
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class Vocabulary:
         return len(self.words)
 
     @classmethod
-    def build(cls, captions: Sequence[Words], min_count: int, max_length: int) -> Vocabulary:
+    def build(cls, captions: Iterable[Words], min_count: int, max_length: int) -> Vocabulary:
         """Vocabulary of words seen at least min_count times, most frequent first (ties by word)."""
         counts = collections.Counter(word for words in captions for word in words)
         kept = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
@@ -68,6 +68,15 @@ class Vocabulary:
             if word not in SPECIAL_TOKENS:
                 words.append(word)
         return words
+
+    def caption_ids(self, captions: Iterable[Words], count: int, dtype=np.int32) -> np.ndarray:
+        """(count, max_length + 2) ids, one row per caption: <start> words <end>, then padding. Training
+        reads inputs and targets as two views of it (row[:-1], row[1:]): half the memory of two arrays."""
+        ids = np.zeros((count, self.max_length + 2), dtype)
+        for row, words in enumerate(captions):
+            encoded = self.encode(words)
+            ids[row, : len(encoded)] = encoded
+        return ids
 
     def teacher_forcing_arrays(self, captions: Sequence[Words]) -> tuple[np.ndarray, np.ndarray]:
         """(inputs, targets) int32 arrays (N, max_length + 1): targets are inputs shifted by one word."""
