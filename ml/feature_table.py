@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence, Union
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .annotations import PathLike
 from .atomic import replace_atomically
@@ -58,7 +59,7 @@ class RowFile:
             pass
 
 
-def write_rows(target: PathLike, shape: tuple, dtype, rows: Iterable[tuple[int, np.ndarray]]) -> Path:
+def write_rows(target: PathLike, shape: tuple, dtype: DTypeLike, rows: Iterable[tuple[int, np.ndarray]]) -> Path:
     """Write a .npy of `shape` from (row index, row) pairs in any order, atomically, holding one row at a time."""
     dtype = np.dtype(dtype)
     row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
@@ -112,7 +113,7 @@ def names_path(path: PathLike) -> Path:
 
 
 def write_feature_table(target: PathLike, names: Sequence[str], rows: Iterable[tuple[int, np.ndarray]],
-                        row_shape: tuple, dtype) -> FeatureTable:
+                        row_shape: tuple, dtype: DTypeLike) -> FeatureTable:
     """A FeatureTable of `names` (row i is names[i]) from (row index, features) pairs."""
     write_rows(target, (len(names),) + tuple(row_shape), dtype, rows)
     replace_atomically(names_path(target), lambda temp: Path(temp).write_text(json.dumps(list(names)), encoding="utf-8"))

@@ -6,6 +6,7 @@ import json
 from typing import Iterable, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .annotations import TokenIds, Words
 from .config import LARGEST_VOCABULARY, LONGEST_CAPTION_LIMIT
@@ -69,7 +70,7 @@ class Vocabulary:
                 words.append(word)
         return words
 
-    def caption_ids(self, captions: Iterable[Words], count: int, dtype=np.int32) -> np.ndarray:
+    def caption_ids(self, captions: Iterable[Words], count: int, dtype: DTypeLike = np.int32) -> np.ndarray:
         """(count, max_length + 2) ids, one row per caption: <start> words <end>, then padding. Training
         reads inputs and targets as two views of it (row[:-1], row[1:]): half the memory of two arrays."""
         ids = np.zeros((count, self.max_length + 2), dtype)

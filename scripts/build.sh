@@ -4,8 +4,9 @@
 # full:    dist/ImageCaptioner/          caption, speak and train (TensorFlow: tensorflow-cpu)
 # caption: dist/ImageCaptioner-caption/  caption and speak only (LiteRT + numpy, no TensorFlow)
 # Each build gets the desktop entry and install script, and an archive dist/NAME-VERSION-linux-ARCH.tar.zst.
-# Symbol tables are stripped from TensorFlow's and Python's libraries only: PyInstaller's strip=True
-# also strips numpy's OpenBLAS, which then fails to load.
+# Symbol tables are stripped from the libraries listed below (TensorFlow, LiteRT, Python, exiv2, h5py,
+# Pillow, matplotlib ...; 22 MiB of the full build), not by PyInstaller's strip=True: that also strips
+# numpy's OpenBLAS, which then fails to load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >&2
@@ -31,7 +32,10 @@ build() {
   .venv/bin/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath "build/$name" build.spec -- "$@" >&2
   local folder="dist/$name"
   find "$folder/_internal" \( -path '*/tensorflow/*.so*' -o -path '*/ai_edge_litert/*.so*' \
-    -o -name 'libpython3*.so*' \) -type f -exec strip --strip-unneeded {} +
+    -o -name 'libpython3*.so*' -o -path '*/pyexiv2/*.so*' -o -path '*/h5py*/*.so*' -o -path '*/kiwisolver/*.so*' \
+    -o -path '*/pillow.libs/*.so*' -o -path '*/PIL/*.so*' -o -path '*/regex/*.so*' -o -path '*/matplotlib/*.so*' \
+    -o -path '*/lib-dynload/*.so*' -o -path '*/rpds/*.so*' -o -path '*/ml_dtypes/*.so*' \) \
+    -type f -exec strip --strip-unneeded {} +
   cp packaging/linux/image-captioner.desktop packaging/linux/install.sh "$folder/"
   local archive="dist/$name-$version-linux-$(uname -m).tar.zst"
   tar -C dist -cf - "$name" | zstd -q -T0 -12 -f -o "$archive"

@@ -117,6 +117,7 @@ def test_the_preview_grows_with_the_window(app):
     view = app.pages[Page.CAPTION]
     app.caption.open_photo(SAMPLES / "astronaut.jpg")
     run_until(app.update, lambda: app.caption.photo_path.name == "astronaut.jpg", 30, "the photo")
+    run_until(app.update, lambda: view.get_attention_words(), 60, "the caption and its words row")
     app.geometry("1100x720")
     run_until(app.update, lambda: view.winfo_width() < 1000, 10, "the window at 1100 x 720")
     app.after(300, lambda: None)
@@ -160,6 +161,7 @@ def test_the_spoken_caption_is_hedged_exactly_when_unsure(app, tmp_path, flickr8
     for photo, unsure in ((ORIGINALS / DOG_PHOTOS[0], False), (SAMPLES / "cat.jpg", True)):
         app.caption.open_photo(photo)
         run_until(app.update, lambda: app.caption.photo_path == photo and view.get_confidence(), 60, "a judged caption")
+        run_until(app.update, lambda: app.runner.unfinished == 0, 60, "the caption's heatmaps")
         plain, shown = app.caption.plain_caption, view.get_caption()
         assert (shown != plain) is unsure and ("not sure" in view.get_confidence()) is unsure, (shown, view.get_confidence())
         assert ("I'm not sure" in shown) is unsure and plain in shown
