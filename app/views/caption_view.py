@@ -78,7 +78,9 @@ class CaptionView(PageFrame):
         self.words_frame = ctk.CTkFrame(main, fg_color="transparent")  # where the model looked, word by word
         self.words_frame.grid(row=4, column=0, pady=(0, 8))
         self.words_frame.grid_remove()  # shown once there are words (an empty frame would take 200 px)
-        self.word_buttons = []
+        self.word_buttons = []  # the shown ones, "photo" first
+        self._word_button_pool = []
+        ctk.CTkLabel(self.words_frame, text="Where it looked:").grid(row=0, column=0, padx=(0, 4))
         self._build_buttons(main)
         self.status_label = ctk.CTkLabel(main, text="", text_color="gray50")
         self.status_label.grid(row=6, column=0, pady=(0, 8))
@@ -119,7 +121,8 @@ class CaptionView(PageFrame):
                                                   command=lambda: self.emit("<<ClearHistory>>"))
         self.clear_history_button.grid(row=4, column=0, sticky="e", padx=10, pady=(0, 10))
         keyboard_reachable(self.clear_history_button, self.clear_history_button.invoke)
-        self.history_buttons = []
+        self.history_buttons = []  # the shown ones, newest first
+        self._history_pool = []
 
     def accept_drops(self, file_type):
         """Let photos be dropped on the preview (tkdnd is loaded by the application)."""
@@ -204,25 +207,33 @@ class CaptionView(PageFrame):
 
     def set_attention(self, words, heatmaps):
         """One button per word of the caption; choosing one (click, hover, or Tab and Space) shows its heatmap
-        over the photo, 'photo' shows the photo alone. No words: nothing (a model without attention)."""
-        for widget in self.words_frame.winfo_children():
-            widget.destroy()
-        self.word_buttons, self._heatmaps, self.chosen_word_index = [], list(heatmaps), None
+        over the photo, 'photo' shows the photo alone. No words: nothing (a model without attention).
+        The buttons are kept and relabelled, not made anew for each caption: destroyed Tk widgets leave
+        fonts in reference cycles, and a worker thread that collects them calls Tk and hangs."""
+        self._heatmaps, self.chosen_word_index = list(heatmaps), None
+        for button in self._word_button_pool:
+            button.grid_remove()
+        self.word_buttons = []
         if not words:
             self.words_frame.grid_remove()
             return
         self.words_frame.grid()
-        ctk.CTkLabel(self.words_frame, text="Where it looked:").grid(row=0, column=0, padx=(0, 4))
         for column, word in enumerate(["photo", *words], start=1):
-            index = column - 2 if column > 1 else None
-            button = ctk.CTkButton(self.words_frame, text=word, width=20, height=26, border_width=1,
-                                   fg_color="transparent", text_color=("gray10", "gray90"),
-                                   command=lambda i=index: self.choose_word(i))
+            if len(self._word_button_pool) < column:
+                self._word_button_pool.append(self._word_button(column))
+            button = self._word_button_pool[column - 1]
+            button.configure(text=word)
             button.grid(row=0, column=column, padx=2)
-            button.bind("<Enter>", lambda _event, i=index: self.choose_word(i), add="+")
-            keyboard_reachable(button, button.invoke)
             self.word_buttons.append(button)
         self.choose_word(None)
+
+    def _word_button(self, column):
+        index = column - 2 if column > 1 else None
+        button = ctk.CTkButton(self.words_frame, text="", width=20, height=26, border_width=1, fg_color="transparent",
+                               text_color=("gray10", "gray90"), command=lambda: self.choose_word(index))
+        button.bind("<Enter>", lambda _event: self.choose_word(index), add="+")
+        keyboard_reachable(button, button.invoke)
+        return button
 
     def choose_word(self, index):
         """Show where the model looked for word `index` of the caption (None: the photo alone)."""
@@ -260,17 +271,20 @@ class CaptionView(PageFrame):
         self.auto_speak_switch.configure(state=state(available))
 
     def set_history(self, entries):
-        for button in self.history_buttons:
-            button.destroy()
-        self.history_buttons = []
+        """One button per entry, kept and relabelled (like the word buttons, so no destroyed widget's font is
+        left for a worker thread's garbage collection to free through Tk)."""
+        for button in self._history_pool[len(entries):]:
+            button.grid_remove()
         for index, entry in enumerate(entries):
-            text = "\n".join([entry.path.name] + textwrap.wrap(entry.caption, 36))
-            button = ctk.CTkButton(self.history_frame, text=text, anchor="w",
-                                   fg_color="transparent", text_color=("gray10", "gray90"), hover_color=("gray80", "gray30"),
-                                   command=lambda i=index: self._choose_history(i))
-            button.grid(row=index, column=0, sticky="ew", pady=1)
-            keyboard_reachable(button, button.invoke)
-            self.history_buttons.append(button)
+            if index == len(self._history_pool):
+                button = ctk.CTkButton(self.history_frame, text="", anchor="w", fg_color="transparent",
+                                       text_color=("gray10", "gray90"), hover_color=("gray80", "gray30"),
+                                       command=lambda i=index: self._choose_history(i))
+                keyboard_reachable(button, button.invoke)
+                self._history_pool.append(button)
+            self._history_pool[index].configure(text="\n".join([entry.path.name] + textwrap.wrap(entry.caption, 36)))
+            self._history_pool[index].grid(row=index, column=0, sticky="ew", pady=1)
+        self.history_buttons = self._history_pool[:len(entries)]
 
     def _choose_history(self, index):
         self.chosen_history_index = index
