@@ -329,7 +329,8 @@ def test_folder_caption_edit_export(app, tmp_path, bad_photos, flickr8k):
     app.update()
     assert view.tree.set("0", "caption") == "my own words" and view.tree.set("0", "sure") == ""
     others = [row for row in view.tree.get_children() if row != "0"]
-    assert all(" %" in view.tree.set(row, "sure") for row in others)  # the model's confidence, until edited
+    calibrated = app.caption.captioner.calibration is not None  # a model trained on 60 photos may be in use: none
+    assert all((" %" in view.tree.set(row, "sure")) is calibrated for row in others)  # its confidence, until edited
     app.folder.export(ExportFormat.SIDECAR)
     app.folder.export(ExportFormat.CSV, tmp_path / "out.csv")
     app.folder.export(ExportFormat.JSON, tmp_path / "out.json")
@@ -344,7 +345,7 @@ def test_folder_caption_edit_export(app, tmp_path, bad_photos, flickr8k):
     assert [r["image"] for r in exported] == sorted(DOG_PHOTOS)
     edited = next(r for r in exported if r["caption"] == "my own words")
     assert edited["edited"] and edited["confidence"] is None and edited["tags"]  # the encoder's tags stay
-    assert all(0 <= r["confidence"] <= 1 and len(r["tags"]) == 3 for r in exported if r is not edited)
+    assert all((r["confidence"] is not None) is calibrated and len(r["tags"]) == 3 for r in exported if r is not edited)
     assert not app.errors
 
 
