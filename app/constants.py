@@ -29,6 +29,11 @@ class ExportFormat(str, Enum):
         return "Save into photos" if self is ExportFormat.METADATA else f"Export {self.value}"
 
 
+def percent_text(fraction: float) -> str:
+    """0.72 -> '72 %' (with the space people read it with)."""
+    return f"{fraction:.0%}".replace("%", " %")
+
+
 def format_duration(seconds: float) -> str:
     """'4 min 10 s', '35 s': how long is left, for people."""
     seconds = int(round(seconds))
@@ -55,4 +60,4 @@ SHORTCUTS = [
 ENCODER_CHOICES = tuple(ENCODERS)
 DECODER_CHOICES = DECODER_TYPES
 __all__ = ["DECODER_CHOICES", "DEFAULT_DECODER", "DEFAULT_ENCODER", "ENCODER_CHOICES", "MIN_WINDOW", "POLL_MS",
-           "PREVIEW_SIZE", "PREVIEW_SOURCE_SIZE", "SHORTCUTS", "ExportFormat", "Page", "Theme", "format_duration"]
+           "PREVIEW_SIZE", "PREVIEW_SOURCE_SIZE", "SHORTCUTS", "ExportFormat", "Page", "Theme", "format_duration", "percent_text"]

@@ -23,12 +23,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ml.calibration import sentence_cider  # noqa: E402
 from ml.captioner import Captioner  # noqa: E402
 from ml.confidence import spearman  # noqa: E402
 from ml.config import BEAM_WIDTH, default_model_path  # noqa: E402
 from ml.datasets import load_dataset  # noqa: E402
-from ml.evaluation import caption_metrics  # noqa: E402
+from ml.evaluation import caption_metrics, sentence_cider  # noqa: E402
 from ml.pipeline import dataset_features  # noqa: E402
 from ml.results import CaptionResult  # noqa: E402
 
@@ -58,12 +57,8 @@ def split_figures(captioner: Captioner, data: Path, split: str) -> None:
     names = sorted(features)
     vectors = np.stack([features[n] for n in names])
     captions = captioner.caption_features(vectors, BEAM_WIDTH)
-    tags = captioner.tags(vectors)
-    results = []
-    for row, (name, caption) in enumerate(zip(names, captions)):
-        result = CaptionResult(Path(name), caption, tags=tags[row] if tags else [])
-        captioner.judge(result, vectors[row])
-        results.append(result)
+    results = [CaptionResult(Path(name), caption) for name, caption in zip(names, captions)]
+    captioner.judge(results, vectors)
     references = dataset.references(split)
     scores = sentence_cider({n: c.split() for n, c in zip(names, captions)}, references)
     rho = spearman(np.array([r.confidence for r in results]), np.array([scores[n] for n in names]))

@@ -72,10 +72,9 @@ def _expand_images(items: list[str]) -> list[Path]:
 
 def _as_dict(result) -> dict:
     """A result as JSON: the plain caption, the hedged text the app shows and speaks, how sure and why."""
-    tags = [{"label": label, "probability": probability} for label, probability in result.tags]
     return {"image": str(result.path), "caption": result.caption, "text": result.text,
             "confidence": result.confidence, "unsure": result.unsure, "reasons": result.reasons,
-            "looks_like": result.looks_like or None, "error": result.error, "tags": tags}
+            "looks_like": result.looks_like or None, "error": result.error, "tags": result.tags_json()}
 
 
 def _print_result(result, args: argparse.Namespace) -> None:
@@ -146,18 +145,12 @@ def _write_attention_map(captioner, result, folder: Path) -> None:
 
 def _write_metadata(results) -> None:
     """Each caption into its photo as its description (EXIF/XMP, or a .xmp sidecar); failures in one line."""
-    from .errors import UserError
-    from .metadata import write_caption
+    from .metadata import write_captions
 
-    written = 0
-    for result in results:
-        if result.error:
-            continue
-        try:
-            write_caption(result.path, result.caption)
-            written += 1
-        except (UserError, OSError) as error:
-            print(str(error) if isinstance(error, UserError) else f"{result.path}: {error.strerror or error}", file=sys.stderr)
+    report = write_captions(results)
+    for failure in report.failed:
+        print(failure, file=sys.stderr)
+    written = len(report.photos) + len(report.sidecars)
     print(f"Saved {written} caption{'s' * (written != 1)} into the photos' metadata", file=sys.stderr)
 
 

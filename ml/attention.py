@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from .annotations import PathLike
 from .atomic import replace_atomically
 from .confidence import teacher_forced
+from .step_decoder import members_of
 
 if TYPE_CHECKING:
     from .step_decoder import StepDecoderLike
@@ -25,7 +26,7 @@ def attention_maps(step_decoder: StepDecoderLike, vocab: Vocabulary, grid: np.nd
                    words: Sequence[str]) -> Optional[np.ndarray]:
     """One (side, side) map per word of the caption, each summing to 1, for one photo's feature grid
     (regions, dim); None when no member attends or the features are pooled."""
-    members = [m for m in getattr(step_decoder, "members", [step_decoder]) if m.attends]
+    members = [member for member in members_of(step_decoder) if member.attends]
     grid = np.asarray(grid, np.float32)
     if not members or grid.ndim != 2 or not words:
         return None

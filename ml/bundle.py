@@ -92,8 +92,9 @@ def _arrays_file(decoder) -> bytes:
 
 
 def save_bundle(path: PathLike, decoders: Union[keras.Model, Sequence[keras.Model]], vocab: Vocabulary,
-                card: dict) -> Path:
-    """Write decoder(s), vocabulary and card into one zip file, atomically."""
+                card: dict, centroids: Optional[np.ndarray] = None) -> Path:
+    """Write decoder(s), vocabulary, card and, for a calibrated model, its training-feature centres into one
+    zip file, atomically."""
     decoders = decoders if isinstance(decoders, (list, tuple)) else [decoders]
     card = stored_card(card, len(decoders))
 
@@ -109,8 +110,27 @@ def save_bundle(path: PathLike, decoders: Union[keras.Model, Sequence[keras.Mode
                 # Stored, not deflated: float16 weights shrink by 8 % at most, and inflating them took
                 # 0.2 s of the 0.3 s captioning waited for before it could start.
                 archive.writestr(arrays_member(index), _arrays_file(stored), compress_type=zipfile.ZIP_STORED)
+            if centroids is not None:
+                archive.writestr(DOMAIN_MEMBER, _centroids_file(centroids))
 
     return replace_atomically(path, write_zip)
+
+
+def _centroids_file(centroids: np.ndarray) -> bytes:
+    """The training-feature centres as the domain.npz member (float16, no pickles)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, centroids=np.asarray(centroids, np.float16))
+    return buffer.getvalue()
+
+
+def _write_members(target: PathLike, members: dict[str, bytes]) -> Path:
+    """A model file of these members, atomically; arrays stored, not deflated (see save_bundle)."""
+    def write_zip(temp):
+        with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data, compress_type=zipfile.ZIP_STORED if name.endswith(".npz") else None)
+
+    return replace_atomically(target, write_zip)
 
 
 def _check_sizes(path: Path, infos) -> None:
@@ -217,20 +237,10 @@ def add_calibration(path: PathLike, calibration: dict, centroids: np.ndarray) ->
     card = read_card(path)
     card["confidence"] = calibration
     validate_card(path, card)
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, centroids=np.asarray(centroids, np.float16))
     with zipfile.ZipFile(path) as source:
-        kept = [(info, source.read(info)) for info in source.infolist()
-                if info.filename not in ("card.json", DOMAIN_MEMBER)]
-
-    def write_zip(temp):
-        with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("card.json", json.dumps(card, indent=2))
-            for info, data in kept:
-                archive.writestr(info, data)
-            archive.writestr(DOMAIN_MEMBER, buffer.getvalue())
-
-    return replace_atomically(path, write_zip)
+        kept = {name: source.read(name) for name in source.namelist() if name not in ("card.json", DOMAIN_MEMBER)}
+    members = {"card.json": json.dumps(card, indent=2).encode("utf-8"), **kept, DOMAIN_MEMBER: _centroids_file(centroids)}
+    return _write_members(path, members)
 
 
 def load_keras_decoders(path: PathLike) -> list[keras.Model]:
@@ -334,13 +344,7 @@ def caption_only_copy(path: PathLike, target: PathLike) -> Path:
     load_bundle(path)  # only a sound file is copied
     with zipfile.ZipFile(path) as source:
         kept = {name: source.read(name) for name in source.namelist() if not name.endswith(".keras")}
-
-    def write_zip(temp):
-        with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, data in kept.items():
-                archive.writestr(name, data, compress_type=zipfile.ZIP_STORED if name.endswith(".npz") else None)
-
-    return replace_atomically(target, write_zip)
+    return _write_members(target, kept)
 
 
 def combine_bundles(paths: Sequence[PathLike], output: PathLike, name: Optional[str] = None) -> Path:

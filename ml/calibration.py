@@ -19,6 +19,7 @@ from .config import BEAM_WIDTH
 from .confidence import caption_signals, fit_calibration, spearman, training_centroids, typicality
 from .decoding import decode_captions
 from .errors import TrainingError
+from .evaluation import sentence_cider
 from .lite_encoder import pooled
 from .step_decoder import step_decoder_for
 
@@ -31,17 +32,6 @@ log = logging.getLogger(__name__)
 
 # Fewer dev captions than this give no calibration worth storing (a tiny test data set).
 MIN_DEV_CAPTIONS = 50
-
-
-def sentence_cider(captions: dict[str, list], references: dict[str, list]) -> dict[str, float]:
-    """Each caption's CIDEr-D against its photo's human captions (document frequencies from these photos)."""
-    from pycocoevalcap.cider.cider import Cider
-
-    names = sorted(captions)
-    gts = {n: [" ".join(r) for r in references[n]] for n in names}
-    res = {n: [" ".join(captions[n]) or "<empty>"] for n in names}
-    _, scores = Cider().compute_score(gts, res)
-    return dict(zip(names, map(float, scores)))
 
 
 def split_signals(decoder_arrays: Sequence[DecoderArrays], vocab: Vocabulary, dataset: Dataset,

@@ -65,32 +65,30 @@ class Captioner:
         size = self.spec.image_size
         self.features(np.zeros((1, size, size, 3), np.float32))
 
-    def tags(self, features: np.ndarray) -> list:
-        """What the encoder recognises in each photo (ImageNet classes), from the features captioning uses;
-        none for an encoder without a classifier head."""
-        if self.imagenet_head is None:
-            return []
-        return self.imagenet_head.top_tags(pooled(features))
-
-    def judge(self, result: CaptionResult, features: np.ndarray) -> None:
-        """Set a captioned result's confidence, whether it is unsure and why, from one photo's features."""
-        words = result.caption.split()
+    def judge(self, results: Sequence[CaptionResult], features: np.ndarray) -> None:
+        """Set captioned results' tags, confidence, whether each is unsure and why, from their photos' features
+        (one row each), for the whole batch at once: the pooled vectors and class probabilities once, and
+        the captions scored together."""
+        pooled_vectors = pooled(features)
         if self.imagenet_head is not None:
-            probabilities = self.imagenet_head.probabilities(pooled(features[None]))[0]
-            top = int(probabilities.argmax())
-            if probabilities[top] >= CONFIDENT_LABEL and contradicts(words, top):
-                result.looks_like = self.imagenet_head.names[top]
-                result.reasons.append(f"the encoder sees {result.looks_like} ({probabilities[top]:.0%}), "
-                                      "not what the caption names")
+            probabilities = self.imagenet_head.probabilities(pooled_vectors)
+            for result, row, tags in zip(results, probabilities, self.imagenet_head.tags_of(probabilities)):
+                result.tags, top = tags, int(row.argmax())
+                if row[top] >= CONFIDENT_LABEL and contradicts(result.caption.split(), top):
+                    result.looks_like = self.imagenet_head.names[top]
+                    result.reasons.append(f"the encoder sees {result.looks_like} ({row[top]:.0%}), not what the caption names")
         if self.calibration is not None and self.bundle.centroids is not None:
-            signals = caption_signals(self.step_decoder, self.vocab, features[None], [words],
-                                      typicality(pooled(features[None]), self.bundle.centroids))
-            result.confidence = round(float(self.calibration.confidence(signals)[0]), 3)
-            if result.confidence < self.calibration.threshold:
-                result.reasons.append("the model finds its own words unlikely")
-            if self.calibration.unusual(signals)[0]:
-                result.reasons.append("the photo is unlike the photos the model learned from")
-        result.unsure = bool(result.reasons)
+            signals = caption_signals(self.step_decoder, self.vocab, features, [r.caption.split() for r in results],
+                                      typicality(pooled_vectors, self.bundle.centroids))
+            for result, confidence, unusual in zip(results, self.calibration.confidence(signals),
+                                                   self.calibration.unusual(signals)):
+                result.confidence = round(float(confidence), 3)
+                if confidence < self.calibration.threshold:
+                    result.reasons.append("the model finds its own words unlikely")
+                if unusual:
+                    result.reasons.append("the photo is unlike the photos the model learned from")
+        for result in results:
+            result.unsure = bool(result.reasons)
 
     @property
     def attends(self) -> bool:
@@ -128,11 +126,9 @@ class Captioner:
                     results[index].error = str(error)
             if readable:
                 vectors = self.features(np.stack([pixels for _, pixels in readable]))
-                tags = self.tags(vectors)
-                for row, ((index, _), text) in enumerate(zip(readable, self.caption_features(vectors, beam_width))):
+                for (index, _), text in zip(readable, self.caption_features(vectors, beam_width)):
                     results[index].caption = text
-                    results[index].tags = tags[row] if tags else []
-                    self.judge(results[index], vectors[row])
+                self.judge([results[index] for index, _ in readable], vectors)
             yield results
 
     def caption(self, paths: Sequence[PathLike], beam_width: int = BEAM_WIDTH,

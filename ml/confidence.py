@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
-from .vocab import END
+from .step_decoder import member_features, members_of, mixture
+from .vocab import PAD
 
 if TYPE_CHECKING:
     from .step_decoder import StepDecoderLike
@@ -29,27 +30,14 @@ if TYPE_CHECKING:
 SIGNALS = ("mean_log_prob", "worst_log_prob", "member_spread", "typicality")
 
 
-def _members(step_decoder: StepDecoderLike) -> list:
-    return list(getattr(step_decoder, "members", [step_decoder]))
-
-
-def _member_features(member, features: np.ndarray) -> np.ndarray:
-    """What one member reads: pooled members get the mean of a grid."""
-    return features.mean(axis=-2) if (features.ndim == 3 and not member.attends) else features
-
-
 def teacher_forced(vocab: Vocabulary, word_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Inputs (N, T), targets (N, T) and a mask (N, T) for scoring given captions word by word
-    (targets end with <end>)."""
-    encoded = [vocab.encode(list(words)) for words in word_lists]
-    length = max(len(ids) for ids in encoded) - 1
-    inputs = np.full((len(encoded), length), vocab.index[END], np.int64)
-    targets = inputs.copy()
-    mask = np.zeros((len(encoded), length), bool)
-    for row, ids in enumerate(encoded):
-        inputs[row, :len(ids) - 1], targets[row, :len(ids) - 1] = ids[:-1], ids[1:]
-        mask[row, :len(ids) - 1] = True
-    return inputs, targets, mask
+    """Inputs (N, T), targets (N, T) and a mask (N, T) for scoring given captions word by word (targets end
+    with <end>), from the ids training uses, cut to the longest caption."""
+    ids = vocab.caption_ids((list(words) for words in word_lists), len(word_lists), np.int64)
+    targets = ids[:, 1:]
+    mask = targets != vocab.index[PAD]
+    length = int(mask.sum(axis=1).max())
+    return ids[:, :length], targets[:, :length], mask[:, :length]
 
 
 def member_word_log_probs(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np.ndarray,
@@ -58,8 +46,8 @@ def member_word_log_probs(step_decoder: StepDecoderLike, vocab: Vocabulary, feat
     inputs, targets, mask = teacher_forced(vocab, word_lists)
     rows = np.arange(len(inputs))
     per_member = []
-    for member in _members(step_decoder):
-        memory, state = member.start(_member_features(member, np.asarray(features, np.float32)))
+    for member in members_of(step_decoder):
+        memory, state = member.start(member_features(member, np.asarray(features, np.float32)))
         scores = np.zeros(inputs.shape, np.float32)
         for position in range(inputs.shape[1]):
             log_probs, state = member.step(memory, state, inputs[:, position])
@@ -72,11 +60,10 @@ def caption_signals(step_decoder: StepDecoderLike, vocab: Vocabulary, features: 
                     word_lists: Sequence[Sequence[str]], typical: np.ndarray) -> np.ndarray:
     """The signals (N, len(SIGNALS)) for captions already chosen for these photos' features."""
     member_scores, mask = member_word_log_probs(step_decoder, vocab, features, word_lists)
-    top = member_scores.max(axis=0)  # the ensemble's mixture, as decoding computes it
-    mixture = top + np.log(np.exp(member_scores - top).mean(axis=0))
+    ensemble_scores = mixture(member_scores)  # the ensemble's word log-probabilities, as decoding computes them
     counts = mask.sum(axis=1)
-    mean_log_prob = np.where(mask, mixture, 0).sum(axis=1) / counts
-    worst_log_prob = np.where(mask, mixture, np.inf).min(axis=1)
+    mean_log_prob = np.where(mask, ensemble_scores, 0).sum(axis=1) / counts
+    worst_log_prob = np.where(mask, ensemble_scores, np.inf).min(axis=1)
     member_means = np.where(mask, member_scores, 0).sum(axis=2) / counts
     member_spread = member_means.std(axis=0)
     return np.stack([mean_log_prob, worst_log_prob, member_spread, typical], axis=1).astype(np.float64)

@@ -20,14 +20,26 @@ def bleu_scores(candidates: dict[str, Words], references: References) -> dict:
     return {f"bleu{n}": round(100 * s, 2) for n, s in enumerate(scores, 1)}
 
 
-def cider_score(candidates: dict[str, Words], references: References) -> float:
-    """CIDEr-D x 100 (corpus-level document frequencies from the references given)."""
+def _cider(candidates: dict[str, Words], references: References) -> tuple[float, list]:
+    """CIDEr-D of the corpus and of each candidate (in sorted name order), document frequencies from the
+    references given."""
     from pycocoevalcap.cider.cider import Cider
 
-    gts = {n: [" ".join(r) for r in references[n]] for n in candidates}
-    res = {n: [" ".join(candidates[n]) or "<empty>"] for n in candidates}
-    score, _ = Cider().compute_score(gts, res)
-    return round(100 * float(score), 2)
+    names = sorted(candidates)
+    gts = {n: [" ".join(r) for r in references[n]] for n in names}
+    res = {n: [" ".join(candidates[n]) or "<empty>"] for n in names}
+    score, scores = Cider().compute_score(gts, res)
+    return float(score), [float(value) for value in scores]
+
+
+def cider_score(candidates: dict[str, Words], references: References) -> float:
+    """CIDEr-D x 100 (corpus-level document frequencies from the references given)."""
+    return round(100 * _cider(candidates, references)[0], 2)
+
+
+def sentence_cider(candidates: dict[str, Words], references: References) -> dict[str, float]:
+    """Each caption's CIDEr-D against its photo's human captions (what the confidence is calibrated on)."""
+    return dict(zip(sorted(candidates), _cider(candidates, references)[1]))
 
 
 def caption_metrics(candidates: dict[str, Words], references: References) -> dict:

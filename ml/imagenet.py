@@ -105,8 +105,12 @@ class ImageNetHead:
 
     def top_tags(self, pooled: np.ndarray, count: int = 3) -> list[Tags]:
         """For each row of pooled features, its `count` most probable classes with their probabilities."""
+        return self.tags_of(self.probabilities(pooled), count)
+
+    def tags_of(self, probabilities: np.ndarray, count: int = 3) -> list[Tags]:
+        """The `count` most probable classes of each row of class probabilities (from `probabilities`)."""
         rows = []
-        for probabilities in self.probabilities(pooled):
-            best = np.argsort(probabilities)[::-1][:count]
-            rows.append([(self.names[index], round(float(probabilities[index]), 4)) for index in best])
+        for row in probabilities:
+            best = np.argsort(row)[::-1][:count]
+            rows.append([(self.names[index], round(float(row[index]), 4)) for index in best])
         return rows

@@ -12,13 +12,16 @@ crash never leaves half a photo. Nothing here runs unless the user asks (a butto
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from PIL import Image, UnidentifiedImageError
 
 from .annotations import PathLike
 from .atomic import replace_atomically
 from .errors import UserError
+from .results import CaptionResult
 
 # Formats whose files carry EXIF and XMP inside (as exiv2 writes them).
 IN_FILE_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
@@ -85,7 +88,43 @@ def write_caption(photo: PathLike, caption: str) -> Path:
         except RuntimeError as error:  # exiv2 reports every problem this way
             raise MetadataError(f"{photo}: its metadata cannot be written ({error})") from None
 
-    return replace_atomically(target, write, suffix=target.suffix)
+    try:
+        return replace_atomically(target, write, suffix=target.suffix)
+    except OSError as error:  # the folder or the photo cannot be written
+        raise MetadataError(f"{photo}: cannot write ({error.strerror or error})") from None
+
+
+@dataclass
+class MetadataReport:
+    """What writing captions into photos did: photos written, sidecars written, one-line failures."""
+
+    photos: list[Path] = field(default_factory=list)
+    sidecars: list[Path] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"Saved captions into {len(self.photos)} photo{'s' * (len(self.photos) != 1)}"]
+        if self.sidecars:
+            parts.append(f"{len(self.sidecars)} as .xmp files beside photos that cannot hold them")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed (listed below)")
+        return "; ".join(parts)
+
+
+def write_captions(results: Iterable[CaptionResult]) -> MetadataReport:
+    """Each captioned result's caption into its photo (or sidecar); a photo that cannot be written is
+    reported in one line and the rest go on."""
+    report = MetadataReport()
+    for result in results:
+        if result.error:
+            continue
+        try:
+            written = write_caption(result.path, result.caption)
+        except MetadataError as error:
+            report.failed.append(str(error))
+            continue
+        (report.photos if written == result.path else report.sidecars).append(written)
+    return report
 
 
 def read_caption(photo: PathLike) -> str:

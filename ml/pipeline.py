@@ -14,7 +14,7 @@ import numpy as np
 
 from .annotations import FeaturesByName, PathLike
 from .atomic import locked_folder, write_text_atomically
-from .bundle import add_calibration, save_bundle
+from .bundle import save_bundle
 from .calibration import calibrate_decoders
 from .card import SPLITS, metric_key, training_card
 from .config import BEAM_WIDTH, user_data_dir
@@ -177,12 +177,12 @@ def _train_model(data_root, output_path, config, run_dir, max_train_photos, on_p
                for split in SPLITS}
     card = training_card(Path(output_path).stem, config, result, dataset, data_root, len(errors), metrics,
                          time.monotonic() - started, command)
-    save_bundle(output_path, result.decoder, result.vocab, card)
     calibrated = calibrate_decoders([model_arrays(result.decoder)], result.vocab, dataset, features,
                                     pooled(sample_rows(train_table, CENTROID_SAMPLE)))
+    centroids = None
     if calibrated is not None:
         card["confidence"], centroids = calibrated
-        add_calibration(output_path, card["confidence"], centroids)
+    save_bundle(output_path, result.decoder, result.vocab, card, centroids)
     return card
 
 

@@ -25,6 +25,10 @@ class CaptionResult:
     reasons: list[str] = field(default_factory=list)
     looks_like: str = ""
 
+    def tags_json(self) -> list[dict]:
+        """The tags as JSON objects, as the CLI prints them and exports keep them."""
+        return [{"label": label, "probability": probability} for label, probability in self.tags]
+
     @property
     def text(self) -> str:
         """What the app shows and speaks: the caption, hedged when unsure."""

@@ -107,6 +107,17 @@ class StepDecoder:
         return _log_softmax(merged @ self.logits_kernel + self.logits_bias), (hidden, cell)
 
 
+def member_features(member: StepDecoder, features: np.ndarray) -> np.ndarray:
+    """What one member reads: a member without attention gets the pooled vector (the mean of a grid)."""
+    return features.mean(axis=-2) if (features.ndim == 3 and not member.attends) else features
+
+
+def mixture(member_log_probs: np.ndarray) -> np.ndarray:
+    """Log of the members' mean probability (axis 0 holds the members), without overflow."""
+    top = member_log_probs.max(axis=0)
+    return top + np.log(np.exp(member_log_probs - top).mean(axis=0))
+
+
 class EnsembleStepDecoder:
     """Several step decoders over one vocabulary; each step averages their word probabilities (a mixture:
     on dev, beam 5, BLEU-4 21.95 -> 22.13 and CIDEr 54.2 -> 55.1 against averaging log-probabilities).
@@ -124,8 +135,7 @@ class EnsembleStepDecoder:
         features = np.asarray(features, np.float32)
         memories, hiddens, cells = [], [], []
         for member in self.members:
-            own = features.mean(axis=-2) if (features.ndim == 3 and not member.attends) else features
-            memory, (hidden, cell) = member.start(own)
+            memory, (hidden, cell) = member.start(member_features(member, features))
             memories.append(memory)
             hiddens.append(hidden)
             cells.append(cell)
@@ -144,14 +154,16 @@ class EnsembleStepDecoder:
             hiddens.append(h)
             cells.append(c)
             memory_at, unit_at = memory_at + size, unit_at + member.units
-        stacked = np.stack(log_probs)
-        top = stacked.max(axis=0)  # log of the mean probability, without overflow:
-        mixed = top + np.log(np.exp(stacked - top).mean(axis=0))
-        return mixed, (np.concatenate(hiddens, axis=1), np.concatenate(cells, axis=1))
+        return mixture(np.stack(log_probs)), (np.concatenate(hiddens, axis=1), np.concatenate(cells, axis=1))
 
 
 # What decoding steps through: one decoder, or an ensemble averaging its members' word probabilities.
 StepDecoderLike = Union["StepDecoder", "EnsembleStepDecoder"]
+
+
+def members_of(step_decoder: StepDecoderLike) -> list[StepDecoder]:
+    """The single decoders of a step decoder: an ensemble's members, or the decoder itself."""
+    return list(step_decoder.members) if isinstance(step_decoder, EnsembleStepDecoder) else [step_decoder]
 
 
 def step_decoder_for(decoder_arrays: Sequence[DecoderArrays]) -> StepDecoderLike:

@@ -67,6 +67,11 @@ def _feature_source(photos: Sequence[str], features_by_name: FeaturesByName) -> 
     return np.stack([features_by_name[name] for name in photos]), list(range(len(photos)))
 
 
+def _row_shape(source: Any) -> tuple:
+    """The shape of one photo's features in a feature source (a FeatureTable or an array)."""
+    return source.row_shape if isinstance(source, FeatureTable) else source.shape[1:]
+
+
 def caption_arrays(names: Sequence[str], dataset: Dataset, features_by_name: FeaturesByName,
                    vocab: Vocabulary) -> CaptionArrays:
     """Photo features once per photo (a FeatureTable's rows, or an array), and one row per caption: (photo
@@ -114,7 +119,7 @@ def make_tf_dataset(arrays: CaptionArrays, batch_size: int, shuffle_seed: Option
 
     source, photo_index, inputs, targets = arrays
     read = source.rows if isinstance(source, FeatureTable) else source.__getitem__
-    row_shape = source.row_shape if isinstance(source, FeatureTable) else source.shape[1:]
+    row_shape = _row_shape(source)
     feature_key = "grid" if len(row_shape) == 2 else "image"
     order = np.random.default_rng(shuffle_seed)
 
@@ -348,7 +353,7 @@ def train_decoder(dataset: Dataset, features_by_name: FeaturesByName, config: Tr
     if config.mirrored:
         train = with_mirrored(train, dataset.splits["train"], features_by_name, mirrored_by_name or {})
     dev = caption_arrays(dataset.splits["dev"], dataset, features_by_name, vocab)
-    feature_dim = (train[0].row_shape if isinstance(train[0], FeatureTable) else train[0].shape[1:])[-1]
+    feature_dim = _row_shape(train[0])[-1]
     with strategy.scope():  # variables (and so every replica's copy) are made here
         model, state = _start_or_resume(run_dir, vocab, feature_dim, run_config, dataset.fingerprint())
     steps = -(-len(train[1]) // run_config.batch_size)

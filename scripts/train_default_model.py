@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ml.bundle import combine_bundles, load_bundle, load_keras_decoders, read_card, save_bundle  # noqa: E402
+from ml.calibration import calibrate_model  # noqa: E402
 from ml.card import SPLITS, editable_card, metric_key  # noqa: E402
 from ml.captioner import Captioner  # noqa: E402
 from ml.pipeline import evaluate_model, train_model  # noqa: E402
@@ -73,6 +74,8 @@ def main():
                 training_epoch_seconds=round(epoch_seconds), fine_tuning_seconds=round(fine_tune_seconds),
                 command="python scripts/train_default_model.py --data ../shared/flickr8k")
     save_bundle(args.output, load_keras_decoders(args.output), bundle.vocab, card)
+    # The ensemble's confidence, fitted on dev (combining drops the members' own: captions change).
+    calibrate_model(args.output, args.data, command="python -m ml calibrate --model default.captioner --data flickr8k --beam 5")
     print(metrics)
 
 

@@ -17,7 +17,7 @@ from ml.config import user_data_dir
 from ml.images import IMAGE_SUFFIXES
 from ml.results import CaptionResult
 
-from ..constants import PREVIEW_SOURCE_SIZE
+from ..constants import PREVIEW_SOURCE_SIZE, percent_text
 
 if TYPE_CHECKING:
     from ..application import App
@@ -41,7 +41,7 @@ def confidence_text(result: CaptionResult) -> str:
     has no calibration."""
     if result.confidence is None and not result.reasons:
         return ""
-    parts = [] if result.confidence is None else [f"Confidence {result.confidence:.0%}".replace("%", " %")]
+    parts = [] if result.confidence is None else [f"Confidence {percent_text(result.confidence)}"]
     if result.unsure:
         parts.append("not sure: " + "; ".join(result.reasons))
     return " · ".join(parts)
@@ -51,7 +51,7 @@ def tags_text(tags: list[tuple[str, float]]) -> str:
     """What the encoder recognises, as the line under the caption: "The encoder sees: espresso 86 %, …"."""
     if not tags:
         return ""
-    return "The encoder sees: " + ", ".join(f"{label} {probability:.0%}".replace("%", " %") for label, probability in tags)
+    return "The encoder sees: " + ", ".join(f"{label} {percent_text(probability)}" for label, probability in tags)
 
 
 class CaptionController:

@@ -9,7 +9,7 @@ from ml.annotations import PathLike
 from ml.progress import Phase, Progress, ProgressMeter
 from ml.results import CaptionResult
 
-from ..constants import ExportFormat, format_duration
+from ..constants import ExportFormat, format_duration, percent_text
 
 if TYPE_CHECKING:
     from ml.captioner import Captioner
@@ -25,7 +25,7 @@ def sure_text(result: CaptionResult) -> str:
     """The table's Confidence cell: '72 %', 'not sure (8 %)', or empty (no calibration, or edited)."""
     if result.confidence is None:
         return "not sure" if result.unsure else ""
-    percent = f"{result.confidence:.0%}".replace("%", " %")
+    percent = percent_text(result.confidence)
     return f"not sure ({percent})" if result.unsure else percent
 
 

@@ -12,29 +12,11 @@ from typing import Optional
 
 from ml.annotations import PathLike
 from ml.atomic import write_text_atomically
-from ml.errors import UserError
 from ml.exports import SidecarReport, existing_sidecars, write_sidecars
-from ml.metadata import write_caption
+from ml.metadata import MetadataReport, write_captions
 from ml.results import CaptionResult
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass
-class MetadataReport:
-    """What saving captions into photos did: photos written, sidecars written, one-line failures."""
-
-    photos: list[Path] = dataclasses.field(default_factory=list)
-    sidecars: list[Path] = dataclasses.field(default_factory=list)
-    failed: list[str] = dataclasses.field(default_factory=list)
-
-    def summary(self) -> str:
-        parts = [f"Saved captions into {len(self.photos)} photo{'s' * (len(self.photos) != 1)}"]
-        if self.sidecars:
-            parts.append(f"{len(self.sidecars)} as .xmp files beside photos that cannot hold them")
-        if self.failed:
-            parts.append(f"{len(self.failed)} failed (listed below)")
-        return "; ".join(parts)
 
 
 class FolderCaptions:
@@ -67,7 +49,7 @@ class FolderCaptions:
         """One row as exported and autosaved: the plain caption with how sure it is and the encoder's tags."""
         row = self.rows[index]
         return {"image": row.path.name, "caption": row.caption, "confidence": row.confidence, "unsure": row.unsure,
-                "reasons": row.reasons, "tags": [{"label": label, "probability": p} for label, p in row.tags],
+                "reasons": row.reasons, "tags": row.tags_json(),
                 "edited": index in self.edited}
 
     # ============ autosave ============
@@ -136,15 +118,7 @@ class FolderCaptions:
     def export_metadata(self) -> MetadataReport:
         """Each captioned photo's caption into its own metadata (or its .xmp sidecar); a photo that cannot
         be written is reported and the rest go on. Runs on a worker: it rewrites many files."""
-        report = MetadataReport()
-        for row in self.captioned():
-            try:
-                written = write_caption(row.path, row.caption)
-            except (UserError, OSError) as error:
-                report.failed.append(str(error) if isinstance(error, UserError) else f"{row.path}: {error.strerror or error}")
-                continue
-            (report.sidecars if written != row.path else report.photos).append(written)
-        return report
+        return write_captions(self.captioned())
 
     def export_json(self, target: PathLike) -> None:
         data = self._captioned_facts()

@@ -120,8 +120,8 @@ def test_attention_maps_have_one_map_per_word_and_the_heatmap_the_photo_aspect(c
 
 
 def test_the_cli_writes_an_attention_map_and_json_with_confidence(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "ml", "caption", "--json", "--beam", "1", "--attention-map",
-                          str(tmp_path), str(SAMPLES / "coffee.jpg")], capture_output=True, text=True, cwd=REPO)
+    run = subprocess.run([sys.executable, "-m", "ml", "caption", "--json", "--beam", "1", "--model", str(default_model_path()),
+                          "--attention-map", str(tmp_path), str(SAMPLES / "coffee.jpg")], capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 0, run.stderr
     row = json.loads(run.stdout)[0]
     assert row["unsure"] is True and 0 <= row["confidence"] < 1 and row["looks_like"] == "espresso"
