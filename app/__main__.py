@@ -11,7 +11,7 @@ if len(sys.argv) > 1 and sys.argv[1] == "--speech-worker":
     sys.exit(speech_main(sys.argv[2:]))
 
 if len(sys.argv) > 1 and sys.argv[1] == "--version":
-    from ml.config import VERSION
+    from ml.core.defaults import VERSION
 
     print(f"Image Captioner {VERSION}")
     sys.exit(0)

@@ -1,8 +1,8 @@
 """Names and sizes shared by views and controllers."""
 from enum import Enum
 
-from ml.config import DECODER_TYPES, DEFAULT_DECODER, DEFAULT_ENCODER
-from ml.encoders import ENCODERS
+from ml.core.defaults import DECODER_TYPES, DEFAULT_DECODER, DEFAULT_ENCODER
+from ml.encoders.registry import ENCODERS
 
 
 class Page(str, Enum):
@@ -22,7 +22,7 @@ class ExportFormat(str, Enum):
     SIDECAR = "txt sidecars"
     CSV = "CSV"
     JSON = "JSON"
-    METADATA = "into the photos"  # EXIF/XMP/PNG description in each photo (ml/metadata.py)
+    METADATA = "into the photos"  # EXIF/XMP/PNG description in each photo (ml/outputs/metadata.py)
 
     @property
     def button_text(self) -> str:

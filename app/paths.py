@@ -6,7 +6,7 @@ from pathlib import Path
 
 import appdirs
 
-from ml.config import APP_NAME, asset_path, default_model_path, user_data_dir, user_log_dir, user_models_dir
+from ml.core.defaults import APP_NAME, asset_path, default_model_path, user_data_dir, user_log_dir, user_models_dir
 
 __all__ = ["APP_NAME", "asset_path", "default_model_path", "system_program_environment", "user_config_dir",
            "user_data_dir", "user_log_dir", "user_models_dir"]

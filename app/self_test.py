@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from ml.config import asset_path, default_model_path, installed
+from ml.core.defaults import asset_path, default_model_path, installed
 
 SAMPLE = "cat.jpg"
 # The bundled samples and what they show (assets/samples/SOURCES.md), for the tiny training set.
@@ -30,7 +30,7 @@ SAMPLE_CAPTIONS = {"astronaut.jpg": "a woman in an orange suit smiles in front o
 
 
 def check_caption() -> tuple[str, str]:
-    from ml.captioner import Captioner
+    from ml.captioning.captioner import Captioner
 
     started = time.monotonic()
     result = Captioner.load(default_model_path()).caption([asset_path("samples", SAMPLE)])[0]
@@ -59,7 +59,7 @@ def check_speech(text: str, scratch: Path) -> str:
 
 def check_metadata(caption: str, scratch: Path) -> str:
     """Write the caption into a copy of the sample photo's metadata (exiv2) and read it back."""
-    from ml.metadata import read_caption, write_caption
+    from ml.outputs.metadata import read_caption, write_caption
 
     photo = scratch / SAMPLE
     photo.write_bytes(asset_path("samples", SAMPLE).read_bytes())
@@ -89,9 +89,9 @@ def tiny_dataset(folder: Path) -> Path:
 
 
 def check_training(scratch: Path) -> str:
-    from ml.captioner import Captioner
-    from ml.pipeline import train_model
-    from ml.train_config import TrainConfig
+    from ml.captioning.captioner import Captioner
+    from ml.training.pipeline import train_model
+    from ml.training.config import TrainConfig
 
     started = time.monotonic()
     config = TrainConfig(epochs=1, units=32, batch_size=8, min_word_count=1, self_critical_epochs=0)

@@ -17,7 +17,7 @@ import tempfile
 import wave
 
 from app.paths import system_program_environment
-from ml.atomic import replace_atomically
+from ml.core.atomic import replace_atomically
 
 # Words per piece on Linux: well under the ~10 s of audio the espeak driver can keep.
 WORDS_PER_PIECE = 14

@@ -47,8 +47,8 @@ app.close()
 
 
 def encoder_figures(photos):
-    from ml.images import load_pixels
-    from ml.lite_encoder import LiteEncoder, shipped_encoder_path, tensorflow_encoder
+    from ml.data.images import load_pixels
+    from ml.encoders.litert import LiteEncoder, shipped_encoder_path, tensorflow_encoder
 
     pixels = np.stack([load_pixels(p, 260) for p in photos[:64]])
     encoders = {"LiteRT": LiteEncoder(shipped_encoder_path("efficientnet-lite2")),
@@ -69,8 +69,8 @@ def encoder_figures(photos):
 
 def extraction_figures(photos):
     """Feature extraction for training (the pipeline: decode beside the encoder, cache shards), both encoders."""
-    from ml.encoders import build_encoder
-    from ml.features import extract_features
+    from ml.encoders.registry import build_encoder
+    from ml.features.cache import extract_features
 
     with tempfile.TemporaryDirectory() as scratch:
         for label, encoder in (("LiteRT", None), ("TensorFlow", build_encoder("efficientnet-lite2"))):
@@ -122,11 +122,11 @@ def app_figures(tree, env, runs=3):
 
 
 def dev_agreement(data, count):
-    from ml.captioner import Captioner
-    from ml.config import BEAM_WIDTH, default_model_path
-    from ml.datasets import load_dataset
-    from ml.evaluation import caption_metrics
-    from ml.images import load_pixels
+    from ml.captioning.captioner import Captioner
+    from ml.core.defaults import BEAM_WIDTH, default_model_path
+    from ml.data.datasets import load_dataset
+    from ml.data.metrics import caption_metrics
+    from ml.data.images import load_pixels
 
     dataset = load_dataset(data)
     names = dataset.splits["dev"][:count]
@@ -160,7 +160,7 @@ def main():
     parser.add_argument("--baseline", default="5d060a4", help="commit whose caption path loads TensorFlow")
     parser.add_argument("--dev-photos", type=int, default=1000)
     args = parser.parse_args()
-    from ml.datasets import load_dataset
+    from ml.data.datasets import load_dataset
 
     dataset = load_dataset(args.data)
     test_paths = [dataset.image_path(name) for name in dataset.splits["test"][:100]]

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 SHIPPED = REPO / "assets" / "models" / "default.captioner"
 PEAK = "print('peak', int(re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1)) // 1024)"
-READ = ("import re, sys\nfrom ml.bundle import {reader}\ntry:\n    {reader}(sys.argv[1])\n"
+READ = ("import re, sys\nfrom ml.model_file.bundle import {reader}\ntry:\n    {reader}(sys.argv[1])\n"
         "    print('outcome: read')\nexcept Exception as error:\n    print('outcome:', str(error)[:150])\n" + PEAK)
 
 
@@ -53,7 +53,7 @@ def zip_with(path, members, big_name, big_mib, copies=1):
 
 
 def six_photo_set(flickr8k, folder):
-    from ml.datasets import load_dataset
+    from ml.data.datasets import load_dataset
 
     dataset = load_dataset(flickr8k)
     names = dataset.splits["test"][:6]
@@ -91,7 +91,7 @@ def main():
     print("evaluate, 6-photo data set, empty cache:", peak_of(evaluate, *command, env=env))
     sys.path.insert(0, str(REPO))
     os.environ["IMAGE_CAPTIONER_DATA_DIR"] = str(data_dir)
-    from ml.features import FeatureCache, default_cache_dir
+    from ml.features.cache import FeatureCache, default_cache_dir
 
     cache = FeatureCache(default_cache_dir("efficientnet-lite2", grid=True))
     for start in range(0, 2000, 500):  # other data sets' photos, in shards as extraction writes them

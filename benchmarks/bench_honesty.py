@@ -23,13 +23,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ml.captioner import Captioner  # noqa: E402
-from ml.confidence import spearman  # noqa: E402
-from ml.config import BEAM_WIDTH, default_model_path  # noqa: E402
-from ml.datasets import load_dataset  # noqa: E402
-from ml.evaluation import caption_metrics, sentence_cider  # noqa: E402
-from ml.pipeline import dataset_features  # noqa: E402
-from ml.results import CaptionResult  # noqa: E402
+from ml.captioning.captioner import Captioner  # noqa: E402
+from ml.honesty.confidence import spearman  # noqa: E402
+from ml.core.defaults import BEAM_WIDTH, default_model_path  # noqa: E402
+from ml.data.datasets import load_dataset  # noqa: E402
+from ml.data.metrics import caption_metrics, sentence_cider  # noqa: E402
+from ml.training.pipeline import dataset_features  # noqa: E402
+from ml.captioning.results import CaptionResult  # noqa: E402
 
 OUT_OF_DOMAIN = REPO / "tests" / "data" / "out_of_domain"
 
@@ -93,8 +93,8 @@ def cost(captioner: Captioner, data: Path, count: int) -> None:
     with_, without = np.mean(times["with"]), np.mean(times["without"])
     print(f"caption time per photo (file to caption, beam {BEAM_WIDTH}, {len(photos)} photos): with confidence and "
           f"tags {with_ * 1000:.1f} ms, without {without * 1000:.1f} ms (ratio {with_ / without:.3f})")
-    from ml.attention import heatmap
-    from ml.images import open_rgb
+    from ml.honesty.attention import heatmap
+    from ml.data.images import open_rgb
 
     heat = []
     for photo in photos[:20]:

@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from ml.datasets import load_dataset  # noqa: E402
-from ml.encoders import build_encoder, get_spec  # noqa: E402
-from ml.features import compiled_forward, extract_features  # noqa: E402
-from ml.images import load_pixels  # noqa: E402
+from ml.data.datasets import load_dataset  # noqa: E402
+from ml.encoders.registry import build_encoder, get_spec  # noqa: E402
+from ml.features.cache import compiled_forward, extract_features  # noqa: E402
+from ml.data.images import load_pixels  # noqa: E402
 
 BATCH_SIZE = 32
 
@@ -48,7 +48,7 @@ def bench_extraction(dataset, encoder_name, photo_count):
 
 
 def bench_decoding(model_path, dataset, photo_count):
-    from ml.captioner import Captioner
+    from ml.captioning.captioner import Captioner
 
     captioner = Captioner.load(model_path)
     names = dataset.splits["test"][:photo_count]
@@ -96,8 +96,8 @@ def _word_level_model(vocab_size, feature_dim, units):
 
 
 def bench_training(dataset, caption_count):
-    from ml.pipeline import dataset_features
-    from ml.training import TrainConfig, _compiled_decoder, build_vocabulary, caption_arrays, make_tf_dataset
+    from ml.training.pipeline import dataset_features
+    from ml.training.loop import TrainConfig, _compiled_decoder, build_vocabulary, caption_arrays, make_tf_dataset
 
     config = TrainConfig()
     vocab = build_vocabulary(dataset, config)

@@ -18,8 +18,8 @@ def main():
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
     parser.add_argument("--sizes", type=int, nargs="+", default=[60, 200, 600, 2000])
     args = parser.parse_args()
-    from ml.pipeline import train_model
-    from ml.train_config import TrainConfig
+    from ml.training.pipeline import train_model
+    from ml.training.config import TrainConfig
 
     config = TrainConfig(encoder="efficientnet-lite0", epochs=8, self_critical_epochs=0)
     scratch = Path(tempfile.mkdtemp())

@@ -4,7 +4,7 @@ photo over a 3,000-word vocabulary), with the training photos' features read fro
 (what `train_model` does now) and, as the baseline in the same run, held in memory as a dict.
 
 Each size runs in a new process: it builds the data set, writes the table, counts the vocabulary, makes
-the caption rows and the tf.data pipeline with train_decoder's own functions (ml/training.py), and fits a
+the caption rows and the tf.data pipeline with train_decoder's own functions (ml/training/loop.py), and fits a
 128-unit merge decoder for one epoch of 200 steps (a full epoch of 500k captions would take 15 minutes
 here; the pipeline's full-shuffle buffer of every caption row is filled before the first step either way).
 
@@ -31,7 +31,7 @@ STEPS = 200
 
 
 def synthetic_dataset(photos: int, root: Path):
-    from ml.datasets import Dataset
+    from ml.data.datasets import Dataset
 
     rng = np.random.default_rng(0)
     words = [f"w{index}" for index in range(3000)]
@@ -46,9 +46,9 @@ def synthetic_dataset(photos: int, root: Path):
 
 def child(photos: int, storage: str, scratch: Path) -> dict:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    from ml.feature_table import FeatureSources, write_feature_table
-    from ml.train_config import TrainConfig
-    from ml.training import _compiled_decoder, build_vocabulary, caption_arrays, make_tf_dataset
+    from ml.features.table import FeatureSources, write_feature_table
+    from ml.training.config import TrainConfig
+    from ml.training.loop import _compiled_decoder, build_vocabulary, caption_arrays, make_tf_dataset
 
     dataset = synthetic_dataset(photos, scratch)
     train = dataset.splits["train"]

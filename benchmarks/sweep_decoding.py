@@ -17,12 +17,12 @@ from nltk.translate.bleu_score import brevity_penalty, closest_ref_length, modif
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ml.captioner import Captioner  # noqa: E402
-from ml.config import LENGTH_PENALTY  # noqa: E402
-from ml.datasets import load_dataset  # noqa: E402
-from ml.decoding import decode_captions  # noqa: E402
-from ml.evaluation import caption_metrics  # noqa: E402
-from ml.pipeline import dataset_features  # noqa: E402
+from ml.captioning.captioner import Captioner  # noqa: E402
+from ml.core.defaults import LENGTH_PENALTY  # noqa: E402
+from ml.data.datasets import load_dataset  # noqa: E402
+from ml.decoders.search import decode_captions  # noqa: E402
+from ml.data.metrics import caption_metrics  # noqa: E402
+from ml.training.pipeline import dataset_features  # noqa: E402
 
 
 def bleu_parts(captions, references) -> dict:

@@ -14,12 +14,12 @@ from typing import Callable, Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
 
-from . import config  # noqa: E402
-from .card import metric_key  # noqa: E402
-from .encoders import ENCODERS  # noqa: E402
-from .errors import UserError  # noqa: E402
-from .images import IMAGE_SUFFIXES, ImageError, list_images  # noqa: E402
-from .progress import Cancelled, Phase, Progress  # noqa: E402
+from ml.core import defaults as config  # noqa: E402
+from ml.model_file.card import metric_key  # noqa: E402
+from ml.encoders.registry import ENCODERS  # noqa: E402
+from ml.core.errors import UserError  # noqa: E402
+from ml.data.images import IMAGE_SUFFIXES, ImageError, list_images  # noqa: E402
+from ml.core.progress import Cancelled, Phase, Progress  # noqa: E402
 
 # What the user can cause and fix: the project's own errors, and the system's word on a file (missing,
 # unreadable, disk full), which names the file. Anything else is a bug and is logged with its traceback.
@@ -90,9 +90,9 @@ def _print_result(result, args: argparse.Namespace) -> None:
 def cmd_caption(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .captioner import Captioner
+    from ml.captioning.captioner import Captioner
 
-    from .bundle import read_card
+    from ml.model_file.bundle import read_card
 
     paths = _expand_images(args.images)
     read_card(args.model)  # a missing or foreign model file is told first, in a moment
@@ -134,8 +134,8 @@ def cmd_caption(args: argparse.Namespace) -> int:
 
 def _write_attention_map(captioner, result, folder: Path) -> None:
     """FOLDER/PHOTO.attention.png: one panel per word of the caption, where the model looked for it."""
-    from .attention import save_attention_sheet
-    from .images import open_rgb
+    from ml.honesty.attention import save_attention_sheet
+    from ml.data.images import open_rgb
 
     maps = captioner.attention_maps(result.path, result.caption)
     target = folder / f"{result.path.stem}.attention.png"
@@ -145,7 +145,7 @@ def _write_attention_map(captioner, result, folder: Path) -> None:
 
 def _write_metadata(results) -> None:
     """Each caption into its photo as its description (EXIF/XMP, or a .xmp sidecar); failures in one line."""
-    from .metadata import write_captions
+    from ml.outputs.metadata import write_captions
 
     report = write_captions(results)
     for failure in report.failed:
@@ -155,7 +155,7 @@ def _write_metadata(results) -> None:
 
 
 def _write_sidecars(results, paths: list[Path], overwrite: bool) -> None:
-    from .exports import write_sidecars
+    from ml.outputs.sidecars import write_sidecars
 
     report = write_sidecars(results, overwrite, all_photos=paths)
     advice = "; --overwrite replaces them" if report.kept else ""
@@ -163,11 +163,11 @@ def _write_sidecars(results, paths: list[Path], overwrite: bool) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .distribute import prepare_devices
-    from .pipeline import train_model
-    from .train_config import TrainConfig
+    from ml.training.distribute import prepare_devices
+    from ml.training.pipeline import train_model
+    from ml.training.config import TrainConfig
 
-    prepare_devices()  # before anything starts TensorFlow (IMAGE_CAPTIONER_CPU_DEVICES, ml/distribute.py)
+    prepare_devices()  # before anything starts TensorFlow (IMAGE_CAPTIONER_CPU_DEVICES, ml/training/distribute.py)
 
     train_config = TrainConfig(encoder=args.encoder, decoder=args.decoder, epochs=args.epochs,
                                batch_size=args.batch_size, learning_rate=args.learning_rate, units=args.units,
@@ -183,8 +183,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .captioner import Captioner
-    from .pipeline import evaluate_model
+    from ml.captioning.captioner import Captioner
+    from ml.training.pipeline import evaluate_model
 
     captioner = Captioner.load(args.model, encoder_weights_path=args.encoder_weights)
     progress = TqdmProgress()
@@ -196,8 +196,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_features(args: argparse.Namespace) -> int:
-    from .datasets import load_dataset
-    from .pipeline import dataset_features
+    from ml.data.datasets import load_dataset
+    from ml.training.pipeline import dataset_features
 
     dataset = load_dataset(args.data)
     print(dataset.summary())
@@ -212,7 +212,7 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
-    from .bundle import combine_bundles
+    from ml.model_file.bundle import combine_bundles
 
     combine_bundles(args.models, args.output)
     print(f"saved {args.output}: ensemble of {len(args.models)} models (evaluate it to score it)")
@@ -220,7 +220,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from .calibration import calibrate_model
+    from ml.honesty.calibration import calibrate_model
 
     command = f"python -m ml calibrate --model {args.model.name} --data {args.data.name} --beam {args.beam}"
     entry = calibrate_model(args.model, args.data, args.beam, command)

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >&2
-version=$(.venv/bin/python -c "from ml.config import VERSION; print(VERSION)")
+version=$(.venv/bin/python -c "from ml.core.defaults import VERSION; print(VERSION)")
 
 glibc_needed() {  # the newest glibc symbol version any bundled ELF file asks for
   find "$1" -type f \( -name '*.so*' -o -perm -u+x \) -print0 |
@@ -19,10 +19,10 @@ glibc_needed() {  # the newest glibc symbol version any bundled ELF file asks fo
 
 package_assets() {  # what build.spec packs instead of the source tree's model and torch weight files
   mkdir -p build/package-assets/models build/package-assets/encoders
-  .venv/bin/python -c "from ml.bundle import caption_only_copy as copy; \
+  .venv/bin/python -c "from ml.model_file.bundle import caption_only_copy as copy; \
     copy('assets/models/default.captioner', 'build/package-assets/models/default.captioner')"
   [ -f build/package-assets/encoders/efficientnet-lite0.tflite ] || TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -c \
-    "from ml.lite_encoder import convert_encoder as convert; \
+    "from ml.encoders.litert import convert_encoder as convert; \
      convert('efficientnet-lite0', 'build/package-assets/encoders/efficientnet-lite0.tflite')" 2>/dev/null
 }
 

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ml.config import BEAM_WIDTH  # noqa: E402
+from ml.core.defaults import BEAM_WIDTH  # noqa: E402
 
 CELL, TEXT_HEIGHT, COLUMNS = 240, 64, 5
 
@@ -26,8 +26,8 @@ def main():
     parser.add_argument("--beam", type=int, default=BEAM_WIDTH)
     parser.add_argument("--output", type=Path, default=REPO / ".cache" / "caption_grid.jpg")
     args = parser.parse_args()
-    from ml.captioner import Captioner
-    from ml.images import list_images, open_rgb
+    from ml.captioning.captioner import Captioner
+    from ml.data.images import list_images, open_rgb
 
     paths = list_images(args.folder)
     results = Captioner.load(args.model).caption(paths, beam_width=args.beam)

@@ -14,12 +14,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ml.bundle import combine_bundles, load_bundle, load_keras_decoders, read_card, save_bundle  # noqa: E402
-from ml.calibration import calibrate_model  # noqa: E402
-from ml.card import SPLITS, editable_card, metric_key  # noqa: E402
-from ml.captioner import Captioner  # noqa: E402
-from ml.pipeline import evaluate_model, train_model  # noqa: E402
-from ml.train_config import TrainConfig  # noqa: E402
+from ml.model_file.bundle import combine_bundles, load_bundle, load_keras_decoders, read_card, save_bundle  # noqa: E402
+from ml.honesty.calibration import calibrate_model  # noqa: E402
+from ml.model_file.card import SPLITS, editable_card, metric_key  # noqa: E402
+from ml.captioning.captioner import Captioner  # noqa: E402
+from ml.training.pipeline import evaluate_model, train_model  # noqa: E402
+from ml.training.config import TrainConfig  # noqa: E402
 
 # Every member steps its learning rate down from its best weights when dev loss stops falling
 # (TrainConfig.lr_decay): inject's dev BLEU-4 went from 16.3 to 17.7 greedy with that alone. Then each is

@@ -29,7 +29,7 @@ def _untyped_public_functions(path: Path) -> list:
 
 
 def test_every_public_function_says_what_it_takes_and_gives():
-    files = [path for folder in TYPED for path in sorted((REPO / folder).glob("*.py"))]
+    files = [path for folder in TYPED for path in sorted((REPO / folder).rglob("*.py"))]
     assert [line for path in files for line in _untyped_public_functions(path)] == []
 
 

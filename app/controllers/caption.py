@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from PIL import Image
 
-from ml.annotations import PathLike
-from ml.atomic import replace_atomically
-from ml.card import scores_text
-from ml.config import user_data_dir
-from ml.images import IMAGE_SUFFIXES
-from ml.results import CaptionResult
+from ml.core.types import PathLike
+from ml.core.atomic import replace_atomically
+from ml.model_file.card import scores_text
+from ml.core.defaults import user_data_dir
+from ml.data.images import IMAGE_SUFFIXES
+from ml.captioning.results import CaptionResult
 
 from ..constants import PREVIEW_SOURCE_SIZE, percent_text
 
@@ -119,7 +119,7 @@ class CaptionController:
         self.view.set_photo_loaded(False)
 
         def work(report, cancel):
-            from ml.captioner import Captioner
+            from ml.captioning.captioner import Captioner
 
             captioner = Captioner.load(path)
             captioner.warm_up()
@@ -170,7 +170,7 @@ class CaptionController:
         self.settings_model.update(last_open_dir=str(path.parent))
 
         def work(report, cancel):
-            from ml.images import open_rgb
+            from ml.data.images import open_rgb
 
             image = open_rgb(path)
             image.thumbnail(PREVIEW_SOURCE_SIZE, Image.Resampling.LANCZOS)
@@ -231,7 +231,7 @@ class CaptionController:
             return
 
         def work(report, cancel):
-            from ml.attention import heatmap
+            from ml.honesty.attention import heatmap
 
             maps = captioner.attention_maps(result.path, result.caption)
             return [heatmap(image, weights) for weights in maps]
@@ -342,7 +342,7 @@ class CaptionController:
             return
 
         def work(report, cancel):
-            from ml.metadata import write_caption
+            from ml.outputs.metadata import write_caption
 
             return write_caption(path, caption)
 

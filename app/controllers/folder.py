@@ -5,14 +5,14 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
-from ml.annotations import PathLike
-from ml.progress import Phase, Progress, ProgressMeter
-from ml.results import CaptionResult
+from ml.core.types import PathLike
+from ml.core.progress import Phase, Progress, ProgressMeter
+from ml.captioning.results import CaptionResult
 
 from ..constants import ExportFormat, format_duration, percent_text
 
 if TYPE_CHECKING:
-    from ml.captioner import Captioner
+    from ml.captioning.captioner import Captioner
 
     from ..application import App
     from ..models import SettingsModel
@@ -51,7 +51,7 @@ class FolderController:
         folder = Path(folder)
 
         def work(report, cancel):
-            from ml.images import list_images
+            from ml.data.images import list_images
 
             return list_images(folder)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
-from ml.annotations import PathLike
-from ml.card import card_facts, headline_metrics
+from ml.core.types import PathLike
+from ml.model_file.card import card_facts, headline_metrics
 
 from ..models import RegistryError
 

@@ -11,7 +11,7 @@ import queue
 import threading
 from typing import Any, Callable, Optional
 
-from ml.progress import Cancelled, Progress
+from ml.core.progress import Cancelled, Progress
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
-from ml.annotations import PathLike
-from ml.config import installed, user_data_dir
-from ml.progress import Phase
-from ml.train_config import MIN_TRAIN_PHOTOS, TrainConfig
+from ml.core.types import PathLike
+from ml.core.defaults import installed, user_data_dir
+from ml.core.progress import Phase
+from ml.training.config import MIN_TRAIN_PHOTOS, TrainConfig
 
 from ..constants import format_duration
 from ..models.registry import SHIPPED_NAME, RegistryError
@@ -112,7 +112,7 @@ class TrainController:
         self.view.set_dataset_report(f"Reading {folder}…")
 
         def work(report, cancel):
-            from ml.datasets import load_dataset
+            from ml.data.datasets import load_dataset
 
             dataset = load_dataset(folder)
             return dataset.summary(), len(dataset.splits["train"])
@@ -151,7 +151,7 @@ class TrainController:
     def list_unfinished_runs(self) -> None:
         """Find, on a worker, the runs a restart left unfinished (the Train page offers to resume them)."""
         def work(report, cancel):
-            from ml.runs import unfinished_runs
+            from ml.training.runs import unfinished_runs
 
             return unfinished_runs(user_data_dir() / "runs")
 
@@ -185,7 +185,7 @@ class TrainController:
         in_use = self.registry.active_path()
 
         def work(report, cancel):
-            from ml.pipeline import compare_models, train_model  # TensorFlow: on the worker, never the UI thread
+            from ml.training.pipeline import compare_models, train_model  # TensorFlow: on the worker, never the UI thread
 
             card = train_model(folder, output, config, run_dir=run_dir, max_train_photos=photos,
                                on_progress=report, cancel=cancel)

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ml.annotations import PathLike
-from ml.atomic import copy_atomically, remove_stale_temp_files, write_text_atomically
-from ml.bundle import BUNDLE_SUFFIX, BundleError, read_card
-from ml.config import ACTIVE_MODEL_RECORD, recorded_active_model
-from ml.errors import UserError
+from ml.core.types import PathLike
+from ml.core.atomic import copy_atomically, remove_stale_temp_files, write_text_atomically
+from ml.model_file.bundle import BUNDLE_SUFFIX, BundleError, read_card
+from ml.core.defaults import ACTIVE_MODEL_RECORD, recorded_active_model
+from ml.core.errors import UserError
 
 
 # How the shipped model is listed (its file is assets/models/default.captioner).
@@ -61,7 +61,7 @@ class ModelRegistry:
             return ModelEntry(name, path, {}, shipped, problem=str(error).removeprefix(f"{path}: "))
 
     def active_path(self) -> Path:
-        """The model in use (the same record the CLI reads, ml.config.active_model_path); the shipped
+        """The model in use (the same record the CLI reads, ml.core.defaults.active_model_path); the shipped
         model when none was chosen or its file is gone."""
         return recorded_active_model(self.user_dir, self.shipped_model)
 

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml.atomic import write_text_atomically
+from ml.core.atomic import write_text_atomically
 
 log = logging.getLogger(__name__)
 

@@ -361,7 +361,7 @@ def _models_page_on_the_shipped_model(app):
 
 
 def test_models_page_one_active_model_delete_asks_and_the_shipped_model_takes_over(app, tiny_model):
-    from ml.config import active_model_path
+    from ml.core.defaults import active_model_path
 
     view, shipped = _models_page_on_the_shipped_model(app)
     assert view.buttons["<<DeleteModel>>"].cget("state") == "disabled"
@@ -629,9 +629,9 @@ def test_a_run_left_unfinished_is_listed_and_resumed_after_a_restart(app, flickr
     import threading
 
     from app.paths import user_data_dir
-    from ml.pipeline import train_model
-    from ml.progress import Cancelled, Phase
-    from ml.train_config import TrainConfig
+    from ml.training.pipeline import train_model
+    from ml.core.progress import Cancelled, Phase
+    from ml.training.config import TrainConfig
 
     run_dir = user_data_dir() / "runs" / "left-by-a-restart"
     shutil.rmtree(run_dir, ignore_errors=True)

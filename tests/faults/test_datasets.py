@@ -3,7 +3,7 @@ bad line (a 10 KB photo name stopped the load with 'File name too long'; split e
 were dropped silently; train printed no summary and never named unreadable photos)."""
 import pytest
 
-from ml.datasets import load_dataset
+from ml.data.datasets import load_dataset
 from tests.ml.test_bundle_and_cli import run_cli
 
 

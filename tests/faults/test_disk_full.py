@@ -5,7 +5,7 @@ import errno
 import pytest
 
 from app.models import ModelRegistry
-from ml.atomic import write_text_atomically
+from ml.core.atomic import write_text_atomically
 from tests.conftest import REPO
 
 SHIPPED = REPO / "assets" / "models" / "default.captioner"  # 27 MB, on a 4 MiB disk

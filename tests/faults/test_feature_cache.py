@@ -7,12 +7,12 @@ import sys
 
 import numpy as np
 
-from ml.features import FeatureCache, extract_features
+from ml.features.cache import FeatureCache, extract_features
 from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
 
 
 def test_a_truncated_shard_is_set_aside_and_its_photos_recomputed(tmp_path, caplog):
-    from ml.encoders import build_encoder
+    from ml.encoders.registry import build_encoder
 
     lite0 = build_encoder("efficientnet-lite0")
     photos = [ORIGINALS / name for name in DOG_PHOTOS]
@@ -30,7 +30,7 @@ def test_a_truncated_shard_is_set_aside_and_its_photos_recomputed(tmp_path, capl
 
 
 PEAK_MEMORY = ("import re, sys\n"
-               "from ml.features import FeatureCache\n"
+               "from ml.features.cache import FeatureCache\n"
                "found = FeatureCache(sys.argv[1]).get(sys.argv[2:])\n"
                "status = open('/proc/self/status').read()\n"
                "print(len(found), int(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1)) // 1024)\n")

@@ -2,9 +2,9 @@
 never mixed into the old run's weights (issue: the second run trained nothing and saved a broken model)."""
 import pytest
 
-from ml.errors import TrainingError
-from ml.pipeline import train_model
-from ml.training import TrainConfig
+from ml.core.errors import TrainingError
+from ml.training.pipeline import train_model
+from ml.training.loop import TrainConfig
 
 CONFIG = TrainConfig(encoder="efficientnet-lite0", epochs=1, units=16, min_word_count=3, self_critical_epochs=0)
 
@@ -23,7 +23,7 @@ def test_another_photo_limit_on_the_same_run_folder_is_refused(flickr8k, finishe
 
 
 def test_another_data_set_on_the_same_run_folder_is_refused(flickr8k, finished_run, tmp_path):
-    from ml.datasets import load_dataset
+    from ml.data.datasets import load_dataset
 
     # The same 30 + 5 + 5 photos, written as a CSV data set whose captions are only the first of five.
     dataset = load_dataset(flickr8k)

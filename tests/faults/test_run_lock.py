@@ -5,12 +5,12 @@ import sys
 
 import pytest
 
-from ml.atomic import FolderInUse, locked_folder
-from ml.pipeline import train_model
-from ml.training import TrainConfig
+from ml.core.atomic import FolderInUse, locked_folder
+from ml.training.pipeline import train_model
+from ml.training.loop import TrainConfig
 from tests.conftest import REPO
 
-HOLD = ("import sys, time\nfrom ml.atomic import locked_folder\n"
+HOLD = ("import sys, time\nfrom ml.core.atomic import locked_folder\n"
         "with locked_folder(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(60)\n")
 
 

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from app.models.folder_captions import FolderCaptions
-from ml.results import CaptionResult
+from ml.captioning.results import CaptionResult
 from tests.conftest import DOG_PHOTOS, ORIGINALS
 from tests.ml.test_bundle_and_cli import run_cli
 

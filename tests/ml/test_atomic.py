@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.atomic import copy_atomically, replace_atomically, write_text_atomically
+from ml.core.atomic import copy_atomically, replace_atomically, write_text_atomically
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from ml.captioner import Captioner
-from ml.config import default_model_path
-from ml.images import load_pixels
+from ml.captioning.captioner import Captioner
+from ml.core.defaults import default_model_path
+from ml.data.images import load_pixels
 from tests.conftest import CITY_PHOTO, DOG_PHOTOS, ICE_CLIMB_PHOTO, ORIGINALS, REPO
 from tests.ml.test_bundle_and_cli import OLD_FORMAT_DROPS, _rezip
 
@@ -73,7 +73,7 @@ def test_litert_features_match_tensorflow_on_real_photos(flickr8k):
     """The shipped .tflite against the Keras encoder it was converted from, on four real photos. Tolerance:
     1e-4 absolute on features in [0, 6] (ReLU6 outputs), measured here at about 4e-5; pooled features
     (the mean of the 81 regions) agree to 1e-5."""
-    from ml.lite_encoder import LiteEncoder, shipped_encoder_path, tensorflow_encoder
+    from ml.encoders.litert import LiteEncoder, shipped_encoder_path, tensorflow_encoder
 
     pixels = np.stack([load_pixels(ORIGINALS / name, 260) for name in DOG_PHOTOS[:2] + [ICE_CLIMB_PHOTO, CITY_PHOTO]])
     lite = LiteEncoder(shipped_encoder_path("efficientnet-lite2"))(pixels)
@@ -103,7 +103,7 @@ def test_an_old_format_model_file_still_captions(tiny_model, tmp_path, flickr8k)
 
 
 def test_an_encoder_not_shipped_is_converted_once_and_kept(tiny_model, tmp_path, monkeypatch):
-    from ml import lite_encoder
+    from ml.encoders import litert as lite_encoder
 
     monkeypatch.setenv("IMAGE_CAPTIONER_DATA_DIR", str(tmp_path))
     conversions = []
@@ -116,8 +116,8 @@ def test_an_encoder_not_shipped_is_converted_once_and_kept(tiny_model, tmp_path,
 
 
 def test_a_damaged_encoder_file_is_one_line(tmp_path):
-    from ml.encoders import EncoderError
-    from ml.lite_encoder import LiteEncoder
+    from ml.encoders.registry import EncoderError
+    from ml.encoders.litert import LiteEncoder
 
     bad = tmp_path / "efficientnet-lite2.tflite"
     bad.write_bytes(b"TFL3 not really")

@@ -1,7 +1,7 @@
 """Data set layouts users have, caption cleaning, and clear errors for broken input."""
 import pytest
 
-from ml.datasets import DatasetError, clean_caption, derive_splits, load_dataset
+from ml.data.datasets import DatasetError, clean_caption, derive_splits, load_dataset
 
 
 def test_clean_caption_keeps_one_letter_words_drops_digits_and_punctuation():

@@ -4,9 +4,9 @@ import pickle
 import numpy as np
 import pytest
 
-from ml.encoders import EncoderError, build_classifier, build_encoder, get_spec
-from ml.images import load_pixels
-from ml.torch_weights import TorchWeightsError, load_state_dict
+from ml.encoders.registry import EncoderError, build_classifier, build_encoder, get_spec
+from ml.data.images import load_pixels
+from ml.encoders.torch_weights import TorchWeightsError, load_state_dict
 from tests.conftest import DOG_PHOTOS, ORIGINALS
 
 # ImageNet-1k class ids 151..268 are dog breeds; 970 alp, 972 cliff, 976 promontory, 979 valley.

@@ -5,9 +5,9 @@ import threading
 import numpy as np
 import pytest
 
-from ml.encoders import build_encoder
-from ml.features import FeatureCache, extract_features
-from ml.progress import Cancelled
+from ml.encoders.registry import build_encoder
+from ml.features.cache import FeatureCache, extract_features
+from ml.core.progress import Cancelled
 from tests.conftest import DOG_PHOTOS, ORIGINALS
 
 
@@ -65,7 +65,7 @@ def test_bad_photos_are_reported_and_the_batch_goes_on(photos, bad_photos, lite0
 
 
 def test_features_match_a_bare_forward_pass(flickr8k, lite0, tmp_path):
-    from ml.images import load_pixels
+    from ml.data.images import load_pixels
 
     path = ORIGINALS / DOG_PHOTOS[0]
     cached = extract_features([path], "efficientnet-lite0", tmp_path / "cache", encoder=lite0).features[path]

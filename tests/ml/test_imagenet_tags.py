@@ -2,9 +2,9 @@
 probabilities, right on real photos, at no TensorFlow cost."""
 import numpy as np
 
-from ml.captioner import Captioner
-from ml.config import default_model_path
-from ml.imagenet import ImageNetHead, head_arrays_from_torch, shipped_head_path
+from ml.captioning.captioner import Captioner
+from ml.core.defaults import default_model_path
+from ml.encoders.imagenet import ImageNetHead, head_arrays_from_torch, shipped_head_path
 from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
 
 SAMPLES = REPO / "assets" / "samples"
@@ -42,7 +42,7 @@ def test_xception_tags_come_from_keras_full_weights_where_downloaded(tmp_path, m
     import keras
     from keras.src.legacy.saving import legacy_h5_format
 
-    from ml.imagenet import XCEPTION_FULL_WEIGHTS
+    from ml.encoders.imagenet import XCEPTION_FULL_WEIGHTS
 
     model = keras.applications.Xception(weights=None, include_top=True)
     (tmp_path / "models").mkdir()

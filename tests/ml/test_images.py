@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml.images import ImageError, list_images, load_pixels, open_rgb
+from ml.data.images import ImageError, list_images, load_pixels, open_rgb
 
 
 @pytest.mark.parametrize("kind", ["grayscale", "cmyk", "rgba", "palette", "16-bit", "animated"])

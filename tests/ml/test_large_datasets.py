@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ml.datasets import DatasetError, load_dataset
+from ml.data.datasets import DatasetError, load_dataset
 from tests.conftest import ORIGINALS
 
 CAPTIONS = ["A dog runs on the grass .", "Two people walk along the beach", "A child plays in the snow"]
@@ -117,8 +117,8 @@ def test_a_wrong_header_or_json_is_one_line(tmp_path):
 
 def test_training_reads_photos_from_coco_folders(tmp_path):
     """Names with their folder reach the features and the model: a short real run on the COCO layout."""
-    from ml.pipeline import train_model
-    from ml.training import TrainConfig
+    from ml.training.pipeline import train_model
+    from ml.training.loop import TrainConfig
 
     root = write_coco(tmp_path / "coco")
     config = TrainConfig(encoder="efficientnet-lite0", epochs=1, units=32, min_word_count=1, self_critical_epochs=0)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from ml.metadata import MetadataError, read_caption, sidecar_path, write_caption
+from ml.outputs.metadata import MetadataError, read_caption, sidecar_path, write_caption
 from tests.conftest import REPO
 
 CAPTION = "a brown dog runs über den Strand"  # not only ASCII: user-edited captions may be anything
@@ -76,7 +76,7 @@ def test_a_format_without_room_for_it_gets_an_xmp_sidecar_that_keeps_its_other_f
 
 
 def test_a_failed_write_leaves_the_photo_as_it_was(tmp_path, monkeypatch):
-    import ml.metadata
+    import ml.outputs.metadata
 
     photo = photo_with_metadata(tmp_path / "photo.jpg", "JPEG")
     before = photo.read_bytes()
@@ -85,7 +85,7 @@ def test_a_failed_write_leaves_the_photo_as_it_was(tmp_path, monkeypatch):
         path.write_bytes(b"half a photo")
         raise RuntimeError("disk trouble")
 
-    monkeypatch.setattr(ml.metadata, "_edit", broken)
+    monkeypatch.setattr(ml.outputs.metadata, "_edit", broken)
     with pytest.raises(MetadataError, match="photo.jpg: its metadata cannot be written"):
         write_caption(photo, CAPTION)
     assert photo.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg"]

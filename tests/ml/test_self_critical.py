@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 
-from ml.self_critical import CaptionReward, advantages, fine_tune, sample_captions, teacher_forcing_pair
-from ml.vocab import END, PAD, START, UNK, Vocabulary
+from ml.training.self_critical import CaptionReward, advantages, fine_tune, sample_captions, teacher_forcing_pair
+from ml.data.vocab import END, PAD, START, UNK, Vocabulary
 from tests.conftest import TINY_TRAIN_PHOTOS
 
 
 @pytest.fixture(scope="module")
 def dev_references(flickr8k):
-    from ml.datasets import load_dataset
+    from ml.data.datasets import load_dataset
 
     dataset = load_dataset(flickr8k)
     return {name: dataset.captions[name] for name in dataset.splits["dev"][:40]}
@@ -43,8 +43,8 @@ def test_bleu_part_rewards_right_words_and_punishes_short_captions(dev_reference
 def test_samples_end_once_and_never_show_padding_start_or_unknown():
     import keras
 
-    from ml.decoder import build_decoder
-    from ml.step_decoder import StepDecoder
+    from ml.decoders.keras_models import build_decoder
+    from ml.decoders.numpy_step import StepDecoder
 
     keras.utils.set_random_seed(3)
     vocab = Vocabulary.build([["a", "dog", "runs", "on", "grass"]] * 3, 1, 6)
@@ -78,10 +78,10 @@ def test_teacher_forcing_pair_starts_with_start_and_keeps_end_as_a_target():
 def tiny_decoder(tiny_model, flickr8k):
     """The tiny model's decoder as a float32 Keras model (the file holds float16 weights; training runs on
     float32, as after training), its vocabulary, 32 training photos, their features and the data set."""
-    from ml.bundle import load_bundle, load_keras_decoders
-    from ml.datasets import load_dataset
-    from ml.decoder import build_decoder
-    from ml.pipeline import dataset_features
+    from ml.model_file.bundle import load_bundle, load_keras_decoders
+    from ml.data.datasets import load_dataset
+    from ml.decoders.keras_models import build_decoder
+    from ml.training.pipeline import dataset_features
 
     bundle = load_bundle(tiny_model[0])
     vocab, card = bundle.vocab, bundle.card
@@ -96,8 +96,8 @@ def tiny_decoder(tiny_model, flickr8k):
 def test_fine_tuning_raises_the_score_of_greedy_captions(tiny_decoder):
     """Real decoder, real features and captions: the greedy captions of 32 training photos score higher
     against their human captions after a few fine-tuning passes over them."""
-    from ml.step_decoder import StepDecoder
-    from ml.decoding import greedy_decode
+    from ml.decoders.numpy_step import StepDecoder
+    from ml.decoders.search import greedy_decode
 
     model, vocab, photos, features, dataset = tiny_decoder
     reward = CaptionReward({name: dataset.captions[name] for name in photos})
@@ -116,8 +116,8 @@ def test_fine_tuning_raises_the_score_of_greedy_captions(tiny_decoder):
 
 
 def test_training_fine_tunes_once_and_reuses_the_run_when_only_fine_tuning_changes(tiny_model, flickr8k, tmp_path):
-    from ml.pipeline import train_model
-    from ml.training import TrainConfig
+    from ml.training.pipeline import train_model
+    from ml.training.loop import TrainConfig
 
     stage = tiny_model[1]["self_critical"]
     assert stage["batches"] == round(0.5 * TINY_TRAIN_PHOTOS / 16) and stage["settings"]["epochs"] == 0.5
@@ -139,7 +139,7 @@ def test_fine_tuning_freezes_the_heap_only_while_it_runs_even_when_cancelled(tin
     data: the app's window stopped pausing 0.28 s); afterwards, finished or cancelled, nothing stays frozen."""
     import gc
 
-    from ml.progress import Cancelled
+    from ml.core.progress import Cancelled
 
     model, vocab, photos, features, dataset = tiny_decoder
     frozen_during = []
@@ -160,7 +160,7 @@ def test_fine_tuning_freezes_the_heap_only_while_it_runs_even_when_cancelled(tin
 def test_weighting_the_human_captions_keeps_the_decoder_closer_to_them(tiny_decoder):
     """The same fine-tuning from the same weights, without and with the human captions' cross-entropy:
     with it, the human captions stay more likely (lower loss per word)."""
-    from ml.self_critical import _human_captions
+    from ml.training.self_critical import _human_captions
 
     model, vocab, photos, features, dataset = tiny_decoder
     start = model.get_weights()

@@ -2,7 +2,7 @@
 import json
 import zipfile
 
-from ml.captioner import Captioner
+from ml.captioning.captioner import Captioner
 from tests.conftest import REPO
 
 SHIPPED = REPO / "assets" / "models" / "default.captioner"

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from ml.config import NO_REPEAT_NGRAM
-from ml.decoder import build_decoder
-from ml.step_decoder import StepDecoder
-from ml.decoding import beam_decode, decode_captions, greedy_decode, repeating_words
-from ml.evaluation import bleu_scores, caption_metrics
-from ml.vocab import Vocabulary, VocabularyError
+from ml.core.defaults import NO_REPEAT_NGRAM
+from ml.decoders.keras_models import build_decoder
+from ml.decoders.numpy_step import StepDecoder
+from ml.decoders.search import beam_decode, decode_captions, greedy_decode, repeating_words
+from ml.data.metrics import bleu_scores, caption_metrics
+from ml.data.vocab import Vocabulary, VocabularyError
 
 CAPTIONS = [["a", "dog", "runs"], ["a", "dog", "jumps"], ["a", "cat", "sleeps"], ["the", "dog", "runs"]]
 
@@ -98,7 +98,7 @@ def test_bleu_of_perfect_and_disjoint_captions():
 def test_ensemble_averages_members_and_pools_grids_for_non_attention_members():
     import keras
 
-    from ml.step_decoder import EnsembleStepDecoder
+    from ml.decoders.numpy_step import EnsembleStepDecoder
 
     keras.utils.set_random_seed(2)
     vocab = Vocabulary.build(CAPTIONS, 1, max_length=6)

@@ -4,10 +4,10 @@ import threading
 import numpy as np
 import pytest
 
-from ml.captioner import Captioner
-from ml.pipeline import train_model
-from ml.progress import Cancelled, Phase
-from ml.training import TrainConfig
+from ml.captioning.captioner import Captioner
+from ml.training.pipeline import train_model
+from ml.core.progress import Cancelled, Phase
+from ml.training.loop import TrainConfig
 from tests.conftest import ORIGINALS, TINY_TRAIN_PHOTOS
 
 
@@ -80,8 +80,8 @@ def test_attention_decoder_trains_and_captions_from_grids(flickr8k, tmp_path):
 
 
 def test_a_worse_epoch_goes_back_to_the_best_weights_with_half_the_learning_rate(tmp_path):
-    from ml.training import RunCheckpoint, StopOnCancel, _compiled_decoder
-    from ml.vocab import Vocabulary
+    from ml.training.loop import RunCheckpoint, StopOnCancel, _compiled_decoder
+    from ml.data.vocab import Vocabulary
 
     vocab = Vocabulary.build([["a", "dog", "runs"]] * 5, 1, 30)
     config = TrainConfig(units=8, learning_rate=1e-3, lr_decay=0.5, patience=3)
@@ -104,8 +104,8 @@ def test_a_worse_epoch_goes_back_to_the_best_weights_with_half_the_learning_rate
 
 
 def test_the_checkpoint_stops_after_patience_epochs_without_a_better_dev_loss(tmp_path):
-    from ml.training import RunCheckpoint, StopOnCancel, _compiled_decoder
-    from ml.vocab import Vocabulary
+    from ml.training.loop import RunCheckpoint, StopOnCancel, _compiled_decoder
+    from ml.data.vocab import Vocabulary
 
     config = TrainConfig(units=8, lr_decay=1.0, patience=2)
     model = _compiled_decoder(Vocabulary.build([["a", "dog", "runs"]] * 5, 1, 30), 16, config)
@@ -133,8 +133,8 @@ def test_runs_saved_before_new_settings_existed_resume_with_the_old_behaviour(fl
 
 
 def test_mirrored_training_sees_every_caption_with_both_views(flickr8k, tmp_path):
-    from ml.datasets import load_dataset
-    from ml.training import build_vocabulary, caption_arrays, with_mirrored
+    from ml.data.datasets import load_dataset
+    from ml.training.loop import build_vocabulary, caption_arrays, with_mirrored
 
     config = TrainConfig(encoder="efficientnet-lite0", epochs=1, units=16, min_word_count=3, mirrored=True)
     dataset = load_dataset(flickr8k)
@@ -165,7 +165,7 @@ def test_training_runs_on_two_replicas_under_a_mirrored_strategy(flickr8k, tmp_p
                           "--units", "64", "--batch-size", "32", "--self-critical-epochs", "0", "--max-train-photos", "60",
                           "--run-dir", str(tmp_path / "run")], capture_output=True, text=True, cwd=REPO, env=environment)
     assert run.returncode == 0, run.stderr[-2000:]
-    from ml.bundle import read_card
+    from ml.model_file.bundle import read_card
 
     card = read_card(tmp_path / "two.captioner")
     assert card["training"]["replicas"] == 2 and card["training"]["batch_size"] == 32
@@ -176,8 +176,8 @@ def test_training_runs_on_two_replicas_under_a_mirrored_strategy(flickr8k, tmp_p
 
 
 def test_a_bad_device_count_is_one_line(monkeypatch):
-    from ml.distribute import training_strategy
-    from ml.errors import TrainingError
+    from ml.training.distribute import training_strategy
+    from ml.core.errors import TrainingError
 
     monkeypatch.setenv("IMAGE_CAPTIONER_CPU_DEVICES", "two")
     with pytest.raises(TrainingError, match="must be a whole number of devices, not 'two'"):

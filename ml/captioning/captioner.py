@@ -1,0 +1,143 @@
+"""The narrow inference API the CLI and the app use: load a model file, caption photos.
+
+Nothing here imports TensorFlow or Keras: the encoder runs under LiteRT (ml/encoders/litert.py) and the
+decoders in numpy (ml/decoders/numpy_step.py), so the app is ready to describe a photo a moment after launch.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence
+
+import numpy as np
+
+from ml.core.types import PathLike
+from ml.honesty.attention import attention_maps
+from ml.model_file.bundle import load_bundle
+from ml.core.defaults import BEAM_WIDTH, LENGTH_PENALTY
+from ml.honesty.confidence import Calibration, caption_signals, typicality
+from ml.decoders.search import decode_captions
+from ml.encoders.registry import get_spec
+from ml.honesty.hedging import CONFIDENT_LABEL, contradicts
+from ml.encoders.imagenet import ImageNetHead
+from ml.data.images import ImageError, load_pixels
+from ml.encoders.litert import GridEncoder, grid_encoder, pooled
+from ml.core.progress import CancelFlag, Phase, ProgressCallback, ProgressMeter, check_cancel
+from ml.captioning.results import CaptionResult
+from ml.decoders.numpy_step import step_decoder_for
+
+if TYPE_CHECKING:
+    from ml.model_file.bundle import Bundle
+
+
+class Captioner:
+    """A model bundle with its encoder, ready to caption photos.
+
+    backend: "auto" runs the encoder under LiteRT where installed, "tensorflow" runs the Keras encoder
+    (for comparing the two, and where LiteRT has no wheel)."""
+
+    def __init__(self, bundle: Bundle, encoder: Optional[GridEncoder] = None,
+                 encoder_weights_path: Optional[PathLike] = None, backend: str = "auto"):
+        self.bundle, self.vocab, self.card = bundle, bundle.vocab, bundle.card
+        self.step_decoder = step_decoder_for(bundle.decoder_arrays)
+        self.spec = get_spec(self.card["encoder"])
+        self.uses_grid = self.card.get("features") == "grid"
+        self._encoder = encoder
+        self._encoder_weights_path = encoder_weights_path
+        self.backend = backend
+        self.imagenet_head = ImageNetHead.for_encoder(self.spec.name)
+        self.calibration = Calibration.from_card(self.card) if bundle.centroids is not None else None
+
+    @classmethod
+    def load(cls, model_path: PathLike, encoder_weights_path: Optional[PathLike] = None,
+             backend: str = "auto") -> Captioner:
+        return cls(load_bundle(model_path), encoder_weights_path=encoder_weights_path, backend=backend)
+
+    def features(self, pixels: np.ndarray) -> np.ndarray:
+        """Encoder features for a batch of pixel arrays (N, size, size, 3): grids for attention models,
+        else their mean over the regions (what the pooled encoder computes)."""
+        if self._encoder is None:
+            self._encoder = grid_encoder(self.spec.name, self._encoder_weights_path, self.backend)
+        grids = self._encoder(np.asarray(pixels, np.float32))
+        return grids if self.uses_grid else pooled(grids)
+
+    def warm_up(self) -> None:
+        """Load the encoder and run it once now, so the user's first caption is as fast as the next."""
+        size = self.spec.image_size
+        self.features(np.zeros((1, size, size, 3), np.float32))
+
+    def judge(self, results: Sequence[CaptionResult], features: np.ndarray) -> None:
+        """Set captioned results' tags, confidence, whether each is unsure and why, from their photos' features
+        (one row each), for the whole batch at once: the pooled vectors and class probabilities once, and
+        the captions scored together."""
+        pooled_vectors = pooled(features)
+        if self.imagenet_head is not None:
+            probabilities = self.imagenet_head.probabilities(pooled_vectors)
+            for result, row, tags in zip(results, probabilities, self.imagenet_head.tags_of(probabilities)):
+                result.tags, top = tags, int(row.argmax())
+                if row[top] >= CONFIDENT_LABEL and contradicts(result.caption.split(), top):
+                    result.looks_like = self.imagenet_head.names[top]
+                    result.reasons.append(f"the encoder sees {result.looks_like} ({row[top]:.0%}), not what the caption names")
+        if self.calibration is not None and self.bundle.centroids is not None:
+            signals = caption_signals(self.step_decoder, self.vocab, features, [r.caption.split() for r in results],
+                                      typicality(pooled_vectors, self.bundle.centroids))
+            for result, confidence, unusual in zip(results, self.calibration.confidence(signals),
+                                                   self.calibration.unusual(signals)):
+                result.confidence = round(float(confidence), 3)
+                if confidence < self.calibration.threshold:
+                    result.reasons.append("the model finds its own words unlikely")
+                if unusual:
+                    result.reasons.append("the photo is unlike the photos the model learned from")
+        for result in results:
+            result.unsure = bool(result.reasons)
+
+    @property
+    def attends(self) -> bool:
+        """Whether the model has attention members (and so maps of where it looked)."""
+        return self.uses_grid and self.step_decoder.attends
+
+    def attention_maps(self, path: PathLike, caption: str) -> Optional[np.ndarray]:
+        """Where the attention members looked for each word of a caption of this photo: (words, side, side),
+        or None for a model without attention. Asked for after the caption, never on its path."""
+        if not self.attends or not caption:
+            return None
+        grid = self.features(load_pixels(path, self.spec.image_size)[None])[0]
+        return attention_maps(self.step_decoder, self.vocab, grid, caption.split())
+
+    def caption_features(self, features: np.ndarray, beam_width: int = BEAM_WIDTH,
+                         length_penalty: float = LENGTH_PENALTY) -> list:
+        """Caption strings for precomputed feature vectors."""
+        word_lists = decode_captions(self.step_decoder, self.vocab, features, beam_width, length_penalty)
+        return [" ".join(words) for words in word_lists]
+
+    def caption_batches(self, paths: Sequence[PathLike], beam_width: int = BEAM_WIDTH, batch_size: int = 8,
+                        cancel: Optional[CancelFlag] = None) -> Iterator[list[CaptionResult]]:
+        """Each batch's results, in the order of `paths`, as soon as it is captioned (so a caller can show
+        or print them at once); an unreadable photo gets its one-line error and the rest go on."""
+        photo_paths = [Path(p) for p in paths]
+        for start in range(0, len(photo_paths), batch_size):
+            check_cancel(cancel)
+            batch = photo_paths[start:start + batch_size]
+            results: list[CaptionResult] = [CaptionResult(path) for path in batch]
+            readable = []
+            for index, path in enumerate(batch):
+                try:
+                    readable.append((index, load_pixels(path, self.spec.image_size)))
+                except ImageError as error:
+                    results[index].error = str(error)
+            if readable:
+                vectors = self.features(np.stack([pixels for _, pixels in readable]))
+                for (index, _), text in zip(readable, self.caption_features(vectors, beam_width)):
+                    results[index].caption = text
+                self.judge([results[index] for index, _ in readable], vectors)
+            yield results
+
+    def caption(self, paths: Sequence[PathLike], beam_width: int = BEAM_WIDTH,
+                on_progress: Optional[ProgressCallback] = None, cancel: Optional[CancelFlag] = None,
+                batch_size: int = 8) -> list[CaptionResult]:
+        """Caption each photo; unreadable photos get an error and the rest go on."""
+        results: list[CaptionResult] = []
+        meter = ProgressMeter(Phase.CAPTION, len(paths), on_progress)
+        for batch in self.caption_batches(paths, beam_width, batch_size, cancel):
+            results.extend(batch)
+            meter.advance(len(batch))
+        return results

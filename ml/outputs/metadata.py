@@ -1,0 +1,142 @@
+"""Captions into the photos themselves, where photo managers and screen readers look for a description.
+
+Written with exiv2 (the `pyexiv2` package: the library digiKam, darktable and GIMP read and write metadata
+with), which edits the metadata blocks and leaves the compressed image data alone:
+- JPEG, WebP, TIFF: EXIF ImageDescription, XPComment (Windows' "Comments", Unicode) and UserComment, and
+  XMP dc:description;
+- PNG: the same EXIF and XMP, and a "Description" iTXt chunk (PNG's own keyword for it);
+- any other format (BMP, GIF, ...): an XMP sidecar `photo.ext.xmp` (how darktable and digiKam name them).
+Every other field is kept. The photo is rewritten atomically: a copy is edited, then renamed over it, so a
+crash never leaves half a photo. Nothing here runs unless the user asks (a button, an export, a CLI flag).
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from PIL import Image, UnidentifiedImageError
+
+from ml.core.types import PathLike
+from ml.core.atomic import replace_atomically
+from ml.core.errors import UserError
+from ml.captioning.results import CaptionResult
+
+# Formats whose files carry EXIF and XMP inside (as exiv2 writes them).
+IN_FILE_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}
+EMPTY_XMP_PACKET = ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+                    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+                    '</rdf:RDF></x:xmpmeta>\n<?xpacket end="w"?>')
+
+
+class MetadataError(UserError):
+    """A photo whose metadata cannot be written; the message names the file and the problem."""
+
+
+def photo_format(photo: Path) -> str:
+    try:
+        with Image.open(photo) as image:
+            return image.format or ""
+    except (OSError, UnidentifiedImageError) as error:
+        raise MetadataError(f"{photo}: not a photo this app can read ({error})") from None
+
+
+def sidecar_path(photo: Path) -> Path:
+    return photo.with_name(photo.name + ".xmp")
+
+
+def _exif_fields(caption: str) -> dict:
+    return {"Exif.Image.ImageDescription": caption, "Exif.Image.XPComment": caption,
+            "Exif.Photo.UserComment": f"charset=Unicode {caption}"}
+
+
+def _xmp_fields(caption: str) -> dict:
+    return {"Xmp.dc.description": {'lang="x-default"': caption}}  # a language alternative, as XMP wants
+
+
+def _edit(path: Path, caption: str, image_format: str) -> None:
+    """Set the caption in the metadata of the file at `path`, in place (called on a temp copy)."""
+    import pyexiv2
+
+    with pyexiv2.Image(str(path)) as image:
+        if image_format in IN_FILE_FORMATS:
+            image.modify_exif(_exif_fields(caption))
+        image.modify_xmp(_xmp_fields(caption))
+        if image_format == "PNG":
+            image.modify_comment(caption)  # exiv2 writes a PNG's comment as the iTXt "Description" chunk
+
+
+def write_caption(photo: PathLike, caption: str) -> Path:
+    """Write the caption as the photo's description; returns the file written (the photo, or its sidecar)."""
+    photo = Path(photo)
+    caption = " ".join(caption.split())
+    if not caption:
+        raise MetadataError(f"{photo}: no caption to write")
+    image_format = photo_format(photo)
+    target = photo if image_format in IN_FILE_FORMATS else sidecar_path(photo)
+
+    def write(temp: Path) -> None:
+        if target == photo:
+            shutil.copy2(photo, temp)  # permissions and times kept; the copy is edited, then renamed
+        elif target.exists():
+            shutil.copy2(target, temp)  # an existing sidecar keeps its other fields
+        else:
+            temp.write_text(EMPTY_XMP_PACKET, encoding="utf-8")
+        try:
+            _edit(temp, caption, image_format if target == photo else "XMP")
+        except RuntimeError as error:  # exiv2 reports every problem this way
+            raise MetadataError(f"{photo}: its metadata cannot be written ({error})") from None
+
+    try:
+        return replace_atomically(target, write, suffix=target.suffix)
+    except OSError as error:  # the folder or the photo cannot be written
+        raise MetadataError(f"{photo}: cannot write ({error.strerror or error})") from None
+
+
+@dataclass
+class MetadataReport:
+    """What writing captions into photos did: photos written, sidecars written, one-line failures."""
+
+    photos: list[Path] = field(default_factory=list)
+    sidecars: list[Path] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"Saved captions into {len(self.photos)} photo{'s' * (len(self.photos) != 1)}"]
+        if self.sidecars:
+            parts.append(f"{len(self.sidecars)} as .xmp files beside photos that cannot hold them")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed (listed below)")
+        return "; ".join(parts)
+
+
+def write_captions(results: Iterable[CaptionResult]) -> MetadataReport:
+    """Each captioned result's caption into its photo (or sidecar); a photo that cannot be written is
+    reported in one line and the rest go on."""
+    report = MetadataReport()
+    for result in results:
+        if result.error:
+            continue
+        try:
+            written = write_caption(result.path, result.caption)
+        except MetadataError as error:
+            report.failed.append(str(error))
+            continue
+        (report.photos if written == result.path else report.sidecars).append(written)
+    return report
+
+
+def read_caption(photo: PathLike) -> str:
+    """The description written by `write_caption` (XMP dc:description of the photo or its sidecar)."""
+    import pyexiv2
+
+    photo = Path(photo)
+    source = photo if photo_format(photo) in IN_FILE_FORMATS else sidecar_path(photo)
+    if not source.exists():
+        return ""
+    with pyexiv2.Image(str(source)) as image:
+        description = image.read_xmp().get("Xmp.dc.description", "")
+    if isinstance(description, dict):
+        return str(description.get('lang="x-default"', next(iter(description.values()), "")))
+    return str(description)

@@ -1,0 +1,1 @@
+"""Training a model: its settings, tf.distribute strategy, run folders, the Keras training loop, self-critical fine-tuning, and the whole jobs (data set -> features -> trained, evaluated, calibrated model file). Only the loop and fine-tuning need TensorFlow; they load when a run starts."""
