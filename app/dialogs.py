@@ -1,8 +1,8 @@
 """Native file dialogs, in one place so the controllers ask for paths the same way everywhere."""
 from tkinter import filedialog, messagebox
 
-from ml.model_file.bundle import BUNDLE_SUFFIX
 from ml.data.images import IMAGE_SUFFIXES
+from ml.model_file.bundle import BUNDLE_SUFFIX
 
 PHOTO_TYPES = [("Photos", " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))), ("All files", "*")]
 

@@ -90,8 +90,8 @@ def tiny_dataset(folder: Path) -> Path:
 
 def check_training(scratch: Path) -> str:
     from ml.captioning.captioner import Captioner
-    from ml.training.pipeline import train_model
     from ml.training.config import TrainConfig
+    from ml.training.pipeline import train_model
 
     started = time.monotonic()
     config = TrainConfig(epochs=1, units=32, batch_size=8, min_word_count=1, self_critical_epochs=0)

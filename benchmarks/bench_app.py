@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 CHILD = """
 import time, sys
@@ -55,6 +54,7 @@ def launch_figures(photos, env):
     process = subprocess.Popen([sys.executable, "-c", CHILD, *map(str, photos)], cwd=REPO, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     figures = {}
+    assert process.stdout is not None  # stdout=PIPE
     for line in process.stdout:
         name, seconds = line.split()
         figures[name] = time.monotonic() - start if name in ("visible", "first") else float(seconds)

@@ -20,11 +20,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 # Runs `python -m ml ARGS` in the current folder and prints the process's peak memory (VmHWM) last.
 CLI_WITH_PEAK = ("import runpy, re, sys\nsys.argv = ['ml', *sys.argv[1:]]\n"
@@ -51,7 +51,7 @@ def encoder_figures(photos):
     from ml.encoders.litert import LiteEncoder, shipped_encoder_path, tensorflow_encoder
 
     pixels = np.stack([load_pixels(p, 260) for p in photos[:64]])
-    encoders = {"LiteRT": LiteEncoder(shipped_encoder_path("efficientnet-lite2")),
+    encoders: dict[str, Callable[[np.ndarray], np.ndarray]] = {"LiteRT": LiteEncoder(shipped_encoder_path("efficientnet-lite2")),
                 "TensorFlow": tensorflow_encoder("efficientnet-lite2")}
     print("Encoder (EfficientNet-Lite2, grid output), ms per photo, median:")
     for batch in (1, 32):
@@ -82,16 +82,18 @@ def extraction_figures(photos):
 
 def run_timed(command, cwd, env, runs=1):
     """Median wall seconds of a command, its last stderr, and its peak memory in MiB when it prints one."""
-    seconds, result = [], None
+    seconds: list[float] = []
+    result: subprocess.CompletedProcess[str] | None = None
     for _ in range(runs):
         began = time.monotonic()
         result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         seconds.append(time.monotonic() - began)
+    assert result is not None, "runs >= 1"
     peak = [int(line.split()[1]) // 1024 for line in result.stderr.splitlines() if line.startswith("peak_kb")]
     return statistics.median(seconds), result, (peak[0] if peak else None)
 
 
-def cli_figures(tree, photo, folder, env):
+def cli_figures(tree, photo, folder, env, count):
     cli = [sys.executable, "-c", CLI_WITH_PEAK]
     run_timed(cli + ["caption", photo], tree, env)  # untimed: first-use conversions, disk cache
     one, result, one_peak = run_timed(cli + ["caption", photo], tree, env, runs=3)
@@ -99,16 +101,16 @@ def cli_figures(tree, photo, folder, env):
     missing, result, _ = run_timed(cli + ["caption", "no-such-photo.jpg"], tree, env, runs=3)
     assert "file not found" in result.stderr, result.stderr[-1000:]
     hundred, result, peak = run_timed(cli + ["caption", folder], tree, env)
-    assert len(result.stdout.strip().splitlines()) == 100, result.stderr[-1000:]
+    assert len(result.stdout.strip().splitlines()) == count, result.stderr[-1000:]
     return {"one photo": f"{one:.2f} s", "missing photo": f"{missing:.2f} s",
-            "100 photos": f"{hundred:.1f} s ({100 / hundred:.1f} photos/s)",
-            "peak memory": f"{one_peak} MiB one photo, {peak} MiB 100 photos"}
+            f"{count} photos": f"{hundred:.1f} s ({count / hundred:.1f} photos/s)",
+            "peak memory": f"{one_peak} MiB one photo, {peak} MiB {count} photos"}
 
 
 def app_figures(tree, env, runs=3):
     if not os.environ.get("DISPLAY"):
         return {"app": "skipped (no DISPLAY)"}
-    figures = {"window": [], "ready": []}
+    figures: dict[str, list[float]] = {"window": [], "ready": []}
     for run in range(runs + 1):
         result = subprocess.run([sys.executable, "-c", APP_LAUNCH, str(time.time())], cwd=tree, env=env,
                                 capture_output=True, text=True, timeout=600)
@@ -125,8 +127,8 @@ def dev_agreement(data, count):
     from ml.captioning.captioner import Captioner
     from ml.core.defaults import BEAM_WIDTH, default_model_path
     from ml.data.datasets import load_dataset
-    from ml.data.metrics import caption_metrics
     from ml.data.images import load_pixels
+    from ml.data.metrics import caption_metrics
 
     dataset = load_dataset(data)
     names = dataset.splits["dev"][:count]
@@ -159,13 +161,15 @@ def main():
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
     parser.add_argument("--baseline", default="5d060a4", help="commit whose caption path loads TensorFlow")
     parser.add_argument("--dev-photos", type=int, default=1000)
+    parser.add_argument("--photos", type=int, default=100, help="photos the CLI captions as a folder (at least 64)")
     args = parser.parse_args()
     from ml.data.datasets import load_dataset
 
     dataset = load_dataset(args.data)
-    test_paths = [dataset.image_path(name) for name in dataset.splits["test"][:100]]
+    test_paths = [dataset.image_path(name) for name in dataset.splits["test"][:max(args.photos, 64)]]
     encoder_figures(test_paths)
-    extraction_figures([dataset.image_path(name) for name in dataset.splits["test"][:320]])
+    extraction_figures([dataset.image_path(name) for name in dataset.splits["test"][:max(320, args.photos)]] if args.photos >= 100
+                       else test_paths)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch, "photos")
         folder.mkdir()
@@ -180,7 +184,7 @@ def main():
         try:
             for label, tree in trees.items():
                 print(f"{label}:")
-                for name, value in {**cli_figures(tree, photo, str(folder), env), **app_figures(tree, env)}.items():
+                for name, value in {**cli_figures(tree, photo, str(folder), env, len(test_paths)), **app_figures(tree, env)}.items():
                     print(f"  {name}: {value}")
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(trees[list(trees)[1]])], cwd=REPO)

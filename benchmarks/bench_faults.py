@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 SHIPPED = REPO / "assets" / "models" / "default.captioner"
 PEAK = "print('peak', int(re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1)) // 1024)"
 READ = ("import re, sys\nfrom ml.model_file.bundle import {reader}\ntry:\n    {reader}(sys.argv[1])\n"
@@ -31,8 +30,8 @@ READ = ("import re, sys\nfrom ml.model_file.bundle import {reader}\ntry:\n    {r
 def peak_of(code, *args, env=None) -> str:
     result = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=REPO, capture_output=True, text=True,
                             env=env)
-    outcome = next((l for l in result.stdout.splitlines() if l.startswith("outcome")), f"rc {result.returncode}")
-    peak = next((l.split()[1] for l in result.stdout.splitlines() if l.startswith("peak")), "?")
+    outcome = next((line for line in result.stdout.splitlines() if line.startswith("outcome")), f"rc {result.returncode}")
+    peak = next((line.split()[1] for line in result.stdout.splitlines() if line.startswith("peak")), "?")
     return f"peak {peak} MiB; {outcome}"
 
 
@@ -89,7 +88,7 @@ def main():
     data = six_photo_set(args.data, scratch / "six")
     command = ["evaluate", "--data", data, "--split", "test", "--beam", "1"]
     print("evaluate, 6-photo data set, empty cache:", peak_of(evaluate, *command, env=env))
-    sys.path.insert(0, str(REPO))
+
     os.environ["IMAGE_CAPTIONER_DATA_DIR"] = str(data_dir)
     from ml.features.cache import FeatureCache, default_cache_dir
 

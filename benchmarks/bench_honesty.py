@@ -14,22 +14,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from ml.captioning.captioner import Captioner
+from ml.captioning.results import CaptionResult
+from ml.core.defaults import BEAM_WIDTH, default_model_path
+from ml.data.datasets import load_dataset
+from ml.data.metrics import caption_metrics, sentence_cider
+from ml.features.for_dataset import dataset_features
+from ml.honesty.confidence import spearman
 
-from ml.captioning.captioner import Captioner  # noqa: E402
-from ml.honesty.confidence import spearman  # noqa: E402
-from ml.core.defaults import BEAM_WIDTH, default_model_path  # noqa: E402
-from ml.data.datasets import load_dataset  # noqa: E402
-from ml.data.metrics import caption_metrics, sentence_cider  # noqa: E402
-from ml.training.pipeline import dataset_features  # noqa: E402
-from ml.captioning.results import CaptionResult  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
+
 
 OUT_OF_DOMAIN = REPO / "tests" / "data" / "out_of_domain"
 
@@ -45,21 +44,22 @@ def out_of_domain(captioner: Captioner) -> None:
     for result in results:
         print(f"  {'unsure' if result.unsure else 'SURE  '} {result.confidence:5.3f} {result.path.name}: {result.text}")
     head = captioner.imagenet_head
+    assert head is not None, "the shipped model's encoder has an ImageNet head"
     labelled = [r for r in results if judgements[r.path.name]["imagenet_classes"]]
     right = [r for r in labelled if any(r.tags[0][0] == head.names[i] for i in judgements[r.path.name]["imagenet_classes"])]
     print(f"ImageNet top-1 right where the object is an ImageNet class: {len(right)} of {len(labelled)} "
           f"({len(right) / max(len(labelled), 1):.0%})")
 
 
-def split_figures(captioner: Captioner, data: Path, split: str) -> None:
+def split_figures(captioner: Captioner, data: Path, split: str, limit: int | None = None) -> None:
     dataset = load_dataset(data)
-    features, _ = dataset_features(dataset, captioner.spec.name, dataset.splits[split], grid=captioner.uses_grid)
+    features, _ = dataset_features(dataset, captioner.spec.name, dataset.splits[split][:limit], grid=captioner.uses_grid)
     names = sorted(features)
     vectors = np.stack([features[n] for n in names])
     captions = captioner.caption_features(vectors, BEAM_WIDTH)
     results = [CaptionResult(Path(name), caption) for name, caption in zip(names, captions)]
     captioner.judge(results, vectors)
-    references = dataset.references(split)
+    references = {name: dataset.captions[name] for name in names}
     scores = sentence_cider({n: c.split() for n, c in zip(names, captions)}, references)
     rho = spearman(np.array([r.confidence for r in results]), np.array([scores[n] for n in names]))
     unsure = [r for r in results if r.unsure]
@@ -68,7 +68,7 @@ def split_figures(captioner: Captioner, data: Path, split: str) -> None:
     for label, group in (("sure", [r for r in results if not r.unsure]), ("unsure", unsure)):
         metrics = caption_metrics({str(r.path): r.caption.split() for r in group}, references)
         print(f"  {label:6s} {len(group):4d} captions: BLEU-4 {metrics['bleu4']:.2f}, CIDEr {metrics['cider']:.2f}")
-    reasons = {}
+    reasons: dict[str, int] = {}
     for result in unsure:
         for reason in result.reasons:
             key = reason.split(" (")[0] if "encoder sees" not in reason else "the encoder sees what the caption contradicts"
@@ -81,7 +81,7 @@ def cost(captioner: Captioner, data: Path, count: int) -> None:
     photos = [dataset.image_path(name) for name in dataset.splits["test"][:count]]
     head, calibration = captioner.imagenet_head, captioner.calibration
     captioner.caption(photos[:8], beam_width=BEAM_WIDTH)  # warm up
-    times = {"with": [], "without": []}
+    times: dict[str, list[float]] = {"with": [], "without": []}
     for start in range(0, len(photos), 10):
         batch = photos[start:start + 10]
         for mode in ("without", "with") if start % 20 else ("with", "without"):
@@ -93,30 +93,32 @@ def cost(captioner: Captioner, data: Path, count: int) -> None:
     with_, without = np.mean(times["with"]), np.mean(times["without"])
     print(f"caption time per photo (file to caption, beam {BEAM_WIDTH}, {len(photos)} photos): with confidence and "
           f"tags {with_ * 1000:.1f} ms, without {without * 1000:.1f} ms (ratio {with_ / without:.3f})")
-    from ml.honesty.attention import heatmap
     from ml.data.images import open_rgb
+    from ml.honesty.attention import heatmap
 
     heat = []
     for photo in photos[:20]:
         caption = captioner.caption([photo], beam_width=BEAM_WIDTH)[0].caption
         began = time.perf_counter()
         maps = captioner.attention_maps(photo, caption)
+        assert maps is not None, "the shipped model has attention members"
         image = open_rgb(photo)
         [heatmap(image, weights) for weights in maps]
         heat.append(time.perf_counter() - began)
     print(f"heatmaps of every word, per caption (after it, on demand): {np.mean(heat) * 1000:.1f} ms "
-          f"(maps and one image per word; 20 photos)")
+          f"(maps and one image per word; {len(heat)} photos)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
     parser.add_argument("--timing-photos", type=int, default=100)
+    parser.add_argument("--photos", type=int, default=None, help="dev and test photos (default: the whole splits)")
     args = parser.parse_args()
     captioner = Captioner.load(default_model_path())
     out_of_domain(captioner)
     for split in ("dev", "test"):
-        split_figures(captioner, args.data, split)
+        split_figures(captioner, args.data, split, args.photos)
     cost(captioner, args.data, args.timing_photos)
 
 

@@ -23,7 +23,7 @@ def start_figures(executable, env, log):
     log.unlink(missing_ok=True)
     started = time.monotonic()
     app = subprocess.Popen([executable, str(PHOTO)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    figures = {}
+    figures: dict[str, float] = {}
     try:
         while len(figures) < 3 and time.monotonic() - started < 120:
             now = time.monotonic() - started

@@ -10,20 +10,18 @@
 """
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from ml.data.datasets import load_dataset  # noqa: E402
-from ml.encoders.registry import build_encoder, get_spec  # noqa: E402
-from ml.features.cache import compiled_forward, extract_features  # noqa: E402
-from ml.data.images import load_pixels  # noqa: E402
+from ml.data.datasets import load_dataset
+from ml.data.images import load_pixels
+from ml.encoders.registry import build_encoder, compiled_forward, get_spec
+from ml.features.cache import extract_features
 
 BATCH_SIZE = 32
 
@@ -62,7 +60,7 @@ def bench_decoding(model_path, dataset, photo_count):
             captioner.caption_features(vector, beam)
         per_caption = (time.perf_counter() - start) / len(vectors) * 1000
         print(f"decoding beam {beam}: {per_caption:.2f} ms per caption ({len(vectors)} photos, one at a time, "
-              f"{len(captioner.bundle.decoders)} decoder(s): {captioner.card.get('decoder')})")
+              f"{len(captioner.bundle.decoder_arrays)} decoder(s): {captioner.card.get('decoder')})")
 
 
 def _word_level_arrays(images, inputs, targets):
@@ -95,14 +93,15 @@ def _word_level_model(vocab_size, feature_dim, units):
     return model
 
 
-def bench_training(dataset, caption_count):
-    from ml.training.pipeline import dataset_features
+def bench_training(dataset, caption_count, train_photos=None):
+    from ml.features.for_dataset import dataset_features
     from ml.training.loop import TrainConfig, _compiled_decoder, build_vocabulary, caption_arrays, make_tf_dataset
 
     config = TrainConfig()
     vocab = build_vocabulary(dataset, config)
-    features, _ = dataset_features(dataset, config.encoder, dataset.splits["train"])
-    full = caption_arrays(dataset.splits["train"], dataset, features, vocab)
+    train = dataset.splits["train"][:train_photos]
+    features, _ = dataset_features(dataset, config.encoder, train)
+    full = caption_arrays(train, dataset, features, vocab)
     photo_features, photo_index, inputs, targets = full
     subset = (photo_features, photo_index[:caption_count], inputs[:caption_count], targets[:caption_count])
     scale = len(photo_index) / caption_count
@@ -120,7 +119,7 @@ def bench_training(dataset, caption_count):
     start = time.perf_counter()
     word_model.fit([word_images, prefixes], nexts, batch_size=config.batch_size, verbose=0)
     word_seconds = (time.perf_counter() - start) * scale
-    print(f"training epoch on the full train split ({len(photo_index)} captions, measured on {caption_count}):")
+    print(f"training epoch on {len(train)} training photos ({len(photo_index)} captions, measured on {caption_count}):")
     print(f"  sequence-level teacher forcing {sequence_seconds:7.1f} s   one sample per word "
           f"({len(nexts)} samples) {word_seconds:7.1f} s   speed-up {word_seconds / sequence_seconds:.1f}x")
 
@@ -131,6 +130,8 @@ def main():
     parser.add_argument("--model", type=Path, default=Path("assets/models/default.captioner"))
     parser.add_argument("--photos", type=int, default=256, help="photos per extraction benchmark")
     parser.add_argument("--captions", type=int, default=3000, help="captions per training benchmark")
+    parser.add_argument("--decode-photos", type=int, default=200, help="test photos per decoding benchmark")
+    parser.add_argument("--train-photos", type=int, default=None, help="training photos (default: the whole split)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["features", "decoding", "training"])
     args = parser.parse_args()
     dataset = load_dataset(args.data)
@@ -139,9 +140,9 @@ def main():
         for encoder_name in ("efficientnet-lite2", "efficientnet-lite0", "xception"):
             bench_extraction(dataset, encoder_name, args.photos)
     if "decoding" not in args.skip:
-        bench_decoding(args.model, dataset, 200)
+        bench_decoding(args.model, dataset, args.decode_photos)
     if "training" not in args.skip:
-        bench_training(dataset, args.captions)
+        bench_training(dataset, args.captions, args.train_photos)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,10 @@ Train page warns below the size this shows (app/controllers/train.py, MIN_USEFUL
     .venv/bin/python benchmarks/bench_small_runs.py [--data ../shared/flickr8k] [--sizes 60 200 600 2000]
 """
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
 def main():
@@ -18,8 +16,8 @@ def main():
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
     parser.add_argument("--sizes", type=int, nargs="+", default=[60, 200, 600, 2000])
     args = parser.parse_args()
-    from ml.training.pipeline import train_model
     from ml.training.config import TrainConfig
+    from ml.training.pipeline import train_model
 
     config = TrainConfig(encoder="efficientnet-lite0", epochs=8, self_critical_epochs=0)
     scratch = Path(tempfile.mkdtemp())

@@ -19,12 +19,12 @@ import resource
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 FEATURE_DIM = 1280
 STEPS = 200
@@ -56,7 +56,7 @@ def child(photos: int, storage: str, scratch: Path) -> dict:
     dev_features = {name: rng.random(FEATURE_DIM, np.float32) for name in dataset.splits["dev"]}
     if storage == "table":
         rows = ((row, rng.random(FEATURE_DIM, np.float32)) for row in range(len(train)))
-        train_features = write_feature_table(scratch / "train.npy", train, rows, (FEATURE_DIM,), np.float32)
+        train_features: Mapping[str, np.ndarray] = write_feature_table(scratch / "train.npy", train, rows, (FEATURE_DIM,), np.float32)
     else:
         train_features = {name: rng.random(FEATURE_DIM, np.float32) for name in train}
     features = FeatureSources(dev_features, train_features)

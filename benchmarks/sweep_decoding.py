@@ -7,22 +7,21 @@ n-gram precisions, brevity penalty against the closest references, as NLTK's cor
 """
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from nltk.translate.bleu_score import brevity_penalty, closest_ref_length, modified_precision
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from ml.captioning.captioner import Captioner
+from ml.core.defaults import LENGTH_PENALTY
+from ml.data.datasets import load_dataset
+from ml.data.metrics import caption_metrics
+from ml.decoders.search import decode_captions
+from ml.features.for_dataset import dataset_features
 
-from ml.captioning.captioner import Captioner  # noqa: E402
-from ml.core.defaults import LENGTH_PENALTY  # noqa: E402
-from ml.data.datasets import load_dataset  # noqa: E402
-from ml.decoders.search import decode_captions  # noqa: E402
-from ml.data.metrics import caption_metrics  # noqa: E402
-from ml.training.pipeline import dataset_features  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+
 
 
 def bleu_parts(captions, references) -> dict:

@@ -15,11 +15,11 @@ from typing import Callable, Optional
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
 
 from ml.core import defaults as config  # noqa: E402
-from ml.model_file.card import metric_key  # noqa: E402
-from ml.encoders.registry import ENCODERS  # noqa: E402
 from ml.core.errors import UserError  # noqa: E402
-from ml.data.images import IMAGE_SUFFIXES, ImageError, list_images  # noqa: E402
 from ml.core.progress import Cancelled, Phase, Progress  # noqa: E402
+from ml.data.images import IMAGE_SUFFIXES, ImageError, list_images  # noqa: E402
+from ml.encoders.registry import ENCODERS  # noqa: E402
+from ml.model_file.card import metric_key  # noqa: E402
 
 # What the user can cause and fix: the project's own errors, and the system's word on a file (missing,
 # unreadable, disk full), which names the file. Anything else is a bug and is logged with its traceback.
@@ -91,7 +91,6 @@ def cmd_caption(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ml.captioning.captioner import Captioner
-
     from ml.model_file.bundle import read_card
 
     paths = _expand_images(args.images)
@@ -134,8 +133,8 @@ def cmd_caption(args: argparse.Namespace) -> int:
 
 def _write_attention_map(captioner, result, folder: Path) -> None:
     """FOLDER/PHOTO.attention.png: one panel per word of the caption, where the model looked for it."""
-    from ml.honesty.attention import save_attention_sheet
     from ml.data.images import open_rgb
+    from ml.honesty.attention import save_attention_sheet
 
     maps = captioner.attention_maps(result.path, result.caption)
     target = folder / f"{result.path.stem}.attention.png"
@@ -163,9 +162,9 @@ def _write_sidecars(results, paths: list[Path], overwrite: bool) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ml.training.config import TrainConfig
     from ml.training.distribute import prepare_devices
     from ml.training.pipeline import train_model
-    from ml.training.config import TrainConfig
 
     prepare_devices()  # before anything starts TensorFlow (IMAGE_CAPTIONER_CPU_DEVICES, ml/training/distribute.py)
 
@@ -197,7 +196,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_features(args: argparse.Namespace) -> int:
     from ml.data.datasets import load_dataset
-    from ml.training.pipeline import dataset_features
+    from ml.features.for_dataset import dataset_features
 
     dataset = load_dataset(args.data)
     print(dataset.summary())

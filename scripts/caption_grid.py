@@ -5,16 +5,15 @@
 The default output is under .cache/ (ignored by git): Flickr8k photos must never enter the repo.
 """
 import argparse
-import sys
 import textwrap
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from ml.core.defaults import BEAM_WIDTH
 
-from ml.core.defaults import BEAM_WIDTH  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+
 
 CELL, TEXT_HEIGHT, COLUMNS = 240, 64, 5
 

@@ -10,13 +10,13 @@ Speech is pointed at a sound card that does not exist, so no playback message co
 import argparse
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from app.constants import Page
+from app.event_loop import run_for, run_until
 
-from app.event_loop import run_for, run_until  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+
 
 SAMPLES = REPO / "assets" / "samples"
 
@@ -30,7 +30,6 @@ def shoot(app, name):
 
 
 def caption_page(app, theme):
-    from app.constants import Page
 
     app.show_page(Page.CAPTION)
     view = app.pages[Page.CAPTION]
@@ -95,7 +94,7 @@ def main():
     app = App()
     app.geometry("1280x800+0+0")
     app.settings_model.update(auto_speak=False)
-    app.pages["Caption"].set_auto_speak(False)
+    app.pages[Page.CAPTION].set_auto_speak(False)
     run_until(app.update, lambda: app.caption.captioner is not None, 300)
     for theme in ("light", "dark"):
         app.change_theme(theme.capitalize())

@@ -18,7 +18,7 @@ fi
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-stamp=.venv/.requirements-$(cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+stamp=.venv/.requirements-$(cat requirements.txt requirements-dev.txt pyproject.toml | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # tensorflow and tensorflow-cpu install the same package: an older setup's tensorflow goes first
@@ -27,5 +27,8 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip uninstall -q -y tensorflow
   fi
   .venv/bin/python -m pip install -q -r requirements-dev.txt
+  # The project itself, editable (pyproject.toml): scripts, benchmarks and tests import ml and app from any folder
+  # (compat mode: a plain path entry, so a script run in another checkout, e.g. a benchmark's baseline worktree, imports that checkout's code)
+  .venv/bin/python -m pip install -q --no-deps --no-build-isolation --config-settings editable_mode=compat -e .
   rm -f .venv/.requirements-* && touch "$stamp"
 fi

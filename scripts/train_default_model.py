@@ -7,19 +7,18 @@ at assets/models/default.captioner, and scores it on dev and test, greedy, beam 
 are the best found on the dev split (README, "Caption quality").
 """
 import argparse
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from ml.captioning.captioner import Captioner
+from ml.honesty.calibration import calibrate_model
+from ml.model_file.bundle import combine_bundles, load_bundle, load_keras_decoders, read_card, save_bundle
+from ml.model_file.card import SPLITS, editable_card, metric_key
+from ml.training.config import TrainConfig
+from ml.training.pipeline import evaluate_model, train_model
 
-from ml.model_file.bundle import combine_bundles, load_bundle, load_keras_decoders, read_card, save_bundle  # noqa: E402
-from ml.honesty.calibration import calibrate_model  # noqa: E402
-from ml.model_file.card import SPLITS, editable_card, metric_key  # noqa: E402
-from ml.captioning.captioner import Captioner  # noqa: E402
-from ml.training.pipeline import evaluate_model, train_model  # noqa: E402
-from ml.training.config import TrainConfig  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+
 
 # Every member steps its learning rate down from its best weights when dev loss stops falling
 # (TrainConfig.lr_decay): inject's dev BLEU-4 went from 16.3 to 17.7 greedy with that alone. Then each is

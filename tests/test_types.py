@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TYPED = ["ml", "app/controllers", "app/models"]  # also the files mypy.ini names
+TYPED = ["ml", "app/controllers", "app/models"]  # mypy (pyproject.toml) also checks benchmarks/ and scripts/
 
 
 def _untyped_public_functions(path: Path) -> list:
@@ -35,4 +35,11 @@ def test_every_public_function_says_what_it_takes_and_gives():
 
 def test_the_types_check():
     result = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
+
+
+def test_the_linter_passes():
+    """ruff with the rules pyproject.toml names (pyflakes, pycodestyle, import order, bugbear)."""
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=REPO, capture_output=True,
+                            text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 from PIL import Image
 
-from ml.core.types import PathLike
-from ml.core.atomic import replace_atomically
-from ml.model_file.card import scores_text
-from ml.core.defaults import user_data_dir
-from ml.data.images import IMAGE_SUFFIXES
 from ml.captioning.results import CaptionResult
+from ml.core.atomic import replace_atomically
+from ml.core.defaults import user_data_dir
+from ml.core.types import PathLike
+from ml.data.images import IMAGE_SUFFIXES
+from ml.model_file.card import scores_text
 
 from ..constants import PREVIEW_SOURCE_SIZE, percent_text
 

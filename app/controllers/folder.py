@@ -5,9 +5,9 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
-from ml.core.types import PathLike
-from ml.core.progress import Phase, Progress, ProgressMeter
 from ml.captioning.results import CaptionResult
+from ml.core.progress import Phase, Progress, ProgressMeter
+from ml.core.types import PathLike
 
 from ..constants import ExportFormat, format_duration, percent_text
 

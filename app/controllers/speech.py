@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 from typing import Callable, Optional
 
-from ml.core.types import PathLike
 from ml.core.atomic import replace_atomically
+from ml.core.types import PathLike
 
 from ..paths import system_program_environment
 

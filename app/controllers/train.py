@@ -6,9 +6,9 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
-from ml.core.types import PathLike
 from ml.core.defaults import installed, user_data_dir
 from ml.core.progress import Phase
+from ml.core.types import PathLike
 from ml.training.config import MIN_TRAIN_PHOTOS, TrainConfig
 
 from ..constants import format_duration
@@ -185,7 +185,10 @@ class TrainController:
         in_use = self.registry.active_path()
 
         def work(report, cancel):
-            from ml.training.pipeline import compare_models, train_model  # TensorFlow: on the worker, never the UI thread
+            from ml.training.pipeline import (  # TensorFlow: on the worker, never the UI thread
+                compare_models,
+                train_model,
+            )
 
             card = train_model(folder, output, config, run_dir=run_dir, max_train_photos=photos,
                                on_progress=report, cancel=cancel)

@@ -10,11 +10,11 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from ml.core.types import PathLike
-from ml.core.atomic import write_text_atomically
-from ml.outputs.sidecars import SidecarReport, existing_sidecars, write_sidecars
-from ml.outputs.metadata import MetadataReport, write_captions
 from ml.captioning.results import CaptionResult
+from ml.core.atomic import write_text_atomically
+from ml.core.types import PathLike
+from ml.outputs.metadata import MetadataReport, write_captions
+from ml.outputs.sidecars import SidecarReport, existing_sidecars, write_sidecars
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ml.core.types import PathLike
 from ml.core.atomic import write_text_atomically
+from ml.core.types import PathLike
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ml.core.types import PathLike
 from ml.core.atomic import copy_atomically, remove_stale_temp_files, write_text_atomically
-from ml.model_file.bundle import BUNDLE_SUFFIX, BundleError, read_card
 from ml.core.defaults import ACTIVE_MODEL_RECORD, recorded_active_model
 from ml.core.errors import UserError
-
+from ml.core.types import PathLike
+from ml.model_file.bundle import BUNDLE_SUFFIX, BundleError, read_card
 
 # How the shipped model is listed (its file is assets/models/default.captioner).
 SHIPPED_NAME = "shipped"

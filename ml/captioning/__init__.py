@@ -1,1 +1,9 @@
-"""The narrow inference API the CLI and the app use (load a model file, caption photos) and what it gives back."""
+"""The narrow inference API the CLI and the app use: Captioner.load(model file), then caption(photos).
+
+captioner  loads a model file and captions photos (LiteRT encoder, numpy decoders: no TensorFlow)
+results    CaptionResult, what captioning a photo gives back (light: the app's state holds it)
+"""
+from ml.captioning.captioner import Captioner
+from ml.captioning.results import CaptionResult
+
+__all__ = ["CaptionResult", "Captioner"]

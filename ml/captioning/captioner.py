@@ -10,20 +10,20 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
-from ml.core.types import PathLike
-from ml.honesty.attention import attention_maps
-from ml.model_file.bundle import load_bundle
-from ml.core.defaults import BEAM_WIDTH, LENGTH_PENALTY
-from ml.honesty.confidence import Calibration, caption_signals, typicality
-from ml.decoders.search import decode_captions
-from ml.encoders.registry import get_spec
-from ml.honesty.hedging import CONFIDENT_LABEL, contradicts
-from ml.encoders.imagenet import ImageNetHead
-from ml.data.images import ImageError, load_pixels
-from ml.encoders.litert import GridEncoder, grid_encoder, pooled
-from ml.core.progress import CancelFlag, Phase, ProgressCallback, ProgressMeter, check_cancel
 from ml.captioning.results import CaptionResult
+from ml.core.defaults import BEAM_WIDTH, LENGTH_PENALTY
+from ml.core.progress import CancelFlag, Phase, ProgressCallback, ProgressMeter, check_cancel
+from ml.core.types import PathLike
+from ml.data.images import ImageError, load_pixels
 from ml.decoders.numpy_step import step_decoder_for
+from ml.decoders.search import decode_captions
+from ml.encoders.imagenet import ImageNetHead
+from ml.encoders.litert import GridEncoder, grid_encoder, pooled
+from ml.encoders.registry import get_spec
+from ml.honesty.attention import attention_maps
+from ml.honesty.confidence import Calibration, caption_signals, typicality
+from ml.honesty.hedging import CONFIDENT_LABEL, contradicts
+from ml.model_file.bundle import load_bundle
 
 if TYPE_CHECKING:
     from ml.model_file.bundle import Bundle

@@ -14,12 +14,10 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional
 
 from ml.core.defaults import SEED
-
-if TYPE_CHECKING:
-    from ml.data.datasets import Dataset
+from ml.data.captions import Dataset, DatasetError, add_caption, derive_splits, read_text
 
 COCO_ANNOTATIONS = {"train": Path("annotations", "captions_train2017.json"),
                     "val": Path("annotations", "captions_val2017.json")}
@@ -31,16 +29,14 @@ KARPATHY_SPLITS = {"train": "train", "restval": "train", "val": "dev", "test": "
 
 
 def _json(path: Path) -> Any:
-    from ml.data.datasets import DatasetError, _read_text
 
     try:
-        return json.loads(_read_text(path))
+        return json.loads(read_text(path))
     except (json.JSONDecodeError, RecursionError) as error:
         raise DatasetError(f"{path}: not valid JSON ({error})") from None
 
 
 def _records(path: Path, data: Any, key: str) -> list:
-    from ml.data.datasets import DatasetError
 
     records = data.get(key) if isinstance(data, dict) else None
     if not isinstance(records, list):
@@ -58,7 +54,6 @@ def is_flickr30k(root: Path) -> bool:
 
 def _coco_part(dataset: Dataset, part: str, path: Path) -> dict[int, str]:
     """Read one COCO caption file; returns its image ids -> photo names (folder/file)."""
-    from ml.data.datasets import _add_caption
 
     data = _json(path)
     names: dict[int, str] = {}
@@ -73,7 +68,7 @@ def _coco_part(dataset: Dataset, part: str, path: Path) -> dict[int, str]:
         elif annotation.get("image_id") not in names:
             dataset.bad_lines.append(f"{path}: annotations[{number}]: image_id {annotation.get('image_id')!r} not in images")
         else:
-            _add_caption(dataset, names[annotation["image_id"]], annotation["caption"], f"{path}: annotations[{number}]",
+            add_caption(dataset, names[annotation["image_id"]], annotation["caption"], f"{path}: annotations[{number}]",
                          folder=f"{part}2017")
     return {image_id: f"{part}2017/{name}" for image_id, name in names.items()}
 
@@ -97,7 +92,6 @@ def _photo_of_cocoid(ids: dict[int, str], image: dict) -> Optional[str]:
 
 
 def read_coco(dataset: Dataset) -> None:
-    from ml.data.datasets import DatasetError
 
     root = dataset.root
     ids: dict[int, str] = {}
@@ -129,9 +123,8 @@ def flickr30k_image_dir(root: Path) -> Path:
 
 def _read_results_csv(dataset: Dataset, path: Path) -> None:
     """`image_name| comment_number| comment` rows (the header is such a row)."""
-    from ml.data.datasets import DatasetError, _add_caption, _read_text
 
-    lines = _read_text(path).splitlines()
+    lines = read_text(path).splitlines()
     if not lines or [cell.strip() for cell in lines[0].split("|")] != ["image_name", "comment_number", "comment"]:
         raise DatasetError(f"{path}: first line must be the header 'image_name| comment_number| comment'")
     for number, line in enumerate(lines[1:], 2):
@@ -141,11 +134,10 @@ def _read_results_csv(dataset: Dataset, path: Path) -> None:
         if len(cells) != 3:
             dataset.bad_lines.append(f"{path}:{number}: expected 3 '|'-separated fields, found {len(cells)}")
             continue
-        _add_caption(dataset, cells[0].strip(), cells[2], f"{path}:{number}")
+        add_caption(dataset, cells[0].strip(), cells[2], f"{path}:{number}")
 
 
 def read_flickr30k(dataset: Dataset) -> None:
-    from ml.data.datasets import DatasetError, _add_caption, derive_splits
 
     karpathy = dataset.root / FLICKR30K_KARPATHY
     if karpathy.is_file():
@@ -158,7 +150,7 @@ def read_flickr30k(dataset: Dataset) -> None:
             for sentence in sentences:
                 raw = sentence.get("raw") if isinstance(sentence, dict) else None
                 if isinstance(raw, str):
-                    _add_caption(dataset, image["filename"], raw, f"{karpathy}: images[{number}]")
+                    add_caption(dataset, image["filename"], raw, f"{karpathy}: images[{number}]")
         dataset.splits = _karpathy_splits(karpathy, data, lambda image: image.get("filename"), dataset)
     else:
         _read_results_csv(dataset, dataset.root / FLICKR30K_RESULTS)

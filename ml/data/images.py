@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ml.core.types import PathLike
 from ml.core.defaults import MAX_IMAGE_PIXELS
 from ml.core.errors import UserError
+from ml.core.types import PathLike
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 

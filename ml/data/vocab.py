@@ -8,10 +8,10 @@ from typing import Iterable, Sequence
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ml.core.types import TokenIds, Words
 from ml.core.defaults import LARGEST_VOCABULARY, LONGEST_CAPTION_LIMIT
 from ml.core.errors import UserError
 from ml.core.schema import schema_problem
+from ml.core.types import TokenIds, Words
 
 PAD, UNK, START, END = "<pad>", "<unk>", "<start>", "<end>"
 SPECIAL_TOKENS = (PAD, UNK, START, END)  # ids 0..3; padding must be 0 for masking

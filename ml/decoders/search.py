@@ -5,13 +5,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ml.core.types import TokenIds
 from ml.core.defaults import LENGTH_PENALTY, NO_REPEAT_NGRAM
+from ml.core.types import TokenIds
 from ml.data.vocab import END, PAD, START, UNK
 
 if TYPE_CHECKING:
-    from ml.decoders.numpy_step import StepDecoderLike
     from ml.data.vocab import Vocabulary
+    from ml.decoders.numpy_step import StepDecoderLike
 
 
 def next_word_log_probs(step_decoder: StepDecoderLike, vocab: Vocabulary, memory: tuple, state: tuple,

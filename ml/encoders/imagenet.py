@@ -16,9 +16,11 @@ from typing import Optional
 
 import numpy as np
 
-from ml.core.types import PathLike
 from ml.core.atomic import replace_atomically
 from ml.core.defaults import asset_path
+from ml.core.types import PathLike
+from ml.encoders.registry import torch_weights_file
+from ml.encoders.torch_weights import load_state_dict
 
 # (class name, probability), most probable first.
 Tags = list[tuple[str, float]]
@@ -51,10 +53,8 @@ def head_arrays_from_keras_h5(path: PathLike, layer: str = "predictions") -> tup
 
 def head_arrays_from_torch(encoder_name: str) -> tuple[np.ndarray, np.ndarray]:
     """The classifier's kernel (features x 1000) and bias from the encoder's PyTorch weight package."""
-    from ml.encoders.registry import _torch_weights_file
-    from ml.encoders.torch_weights import load_state_dict
 
-    state = load_state_dict(_torch_weights_file(encoder_name))
+    state = load_state_dict(torch_weights_file(encoder_name))
     return state["_fc.weight"].T.astype(np.float32), state["_fc.bias"].astype(np.float32)
 
 

@@ -18,10 +18,10 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from ml.core.types import PathLike
 from ml.core.atomic import replace_atomically
 from ml.core.defaults import asset_path, installed, user_data_dir
-from ml.encoders.registry import EncoderError, get_spec
+from ml.core.types import PathLike
+from ml.encoders.registry import EncoderError, build_encoder, compiled_forward, get_spec
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,6 @@ def convert_encoder(name: str, target: PathLike, weights_path: Optional[PathLike
     TensorFlow's converter from a concrete function: `from_keras_model` fails under Keras 3."""
     import tensorflow as tf
 
-    from ml.encoders.registry import build_encoder
 
     log.info("converting the %s encoder for captioning (once): %s", name, target)
     encoder = build_encoder(name, weights_path=weights_path, grid=True)
@@ -123,8 +122,6 @@ class LiteEncoder:
 def tensorflow_encoder(name: str, weights_path: Optional[PathLike] = None) -> GridEncoder:
     """The Keras encoder (grid output) as one compiled call per batch: training's path, and captioning's
     where LiteRT is missing."""
-    from ml.encoders.registry import build_encoder
-    from ml.features.cache import compiled_forward
 
     forward = compiled_forward(build_encoder(name, weights_path=weights_path, grid=True))
     return lambda pixels: forward(np.asarray(pixels, np.float32)).numpy()

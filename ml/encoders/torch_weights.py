@@ -19,8 +19,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ml.core.types import PathLike
 from ml.core.errors import UserError
+from ml.core.types import PathLike
 
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from ml.core.types import PathLike
 from ml.core.atomic import remove_stale_temp_files, replace_atomically, set_aside
 from ml.core.defaults import FEATURE_BATCH_SIZE, user_data_dir
-from ml.encoders.registry import get_spec
-from ml.data.images import ImageError, load_pixels
 from ml.core.progress import CancelFlag, Phase, ProgressCallback, ProgressMeter, check_cancel
+from ml.core.types import PathLike
+from ml.data.images import ImageError, load_pixels
+from ml.encoders.litert import grid_encoder, pooled
+from ml.encoders.registry import compiled_forward, get_spec
 
 if TYPE_CHECKING:
     import keras
@@ -131,20 +132,6 @@ def _pixel_batches(paths, image_size, batch_size, flipped=False) -> Iterator[tup
             yield pending.pop(0).result()
 
 
-def compiled_forward(encoder: keras.Model) -> Callable:
-    """The encoder's inference pass as one compiled graph call per batch (no per-call Keras overhead).
-
-    Kept on the encoder, so every job using the same encoder reuses one trace (tracing takes seconds).
-    """
-    import tensorflow as tf
-
-    if getattr(encoder, "_compiled_forward", None) is None:
-        # autograph=False: no Python control flow to convert, and a frozen app has no source to read.
-        encoder._compiled_forward = tf.function(lambda pixels: encoder(pixels, training=False),
-                                                reduce_retracing=True, autograph=False)
-    return encoder._compiled_forward
-
-
 def _feature_function(encoder_name: str, encoder: Optional[keras.Model], weights_path: Optional[PathLike],
                       grid: bool) -> Callable[[np.ndarray], np.ndarray]:
     """What turns a batch of pixels into the features stored: a Keras encoder given by the caller, else the
@@ -153,8 +140,6 @@ def _feature_function(encoder_name: str, encoder: Optional[keras.Model], weights
     if encoder is not None:
         forward = compiled_forward(encoder)
         return lambda pixels: forward(pixels).numpy()
-    from ml.encoders.litert import grid_encoder, pooled
-
     grids = grid_encoder(encoder_name, weights_path)
     return grids if grid else (lambda pixels: pooled(grids(pixels)))
 

@@ -17,8 +17,8 @@ from typing import Iterable, Iterator, Sequence, Union
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ml.core.types import PathLike
 from ml.core.atomic import replace_atomically
+from ml.core.types import PathLike
 
 
 class RowFile:

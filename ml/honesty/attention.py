@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Optional, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from ml.core.types import PathLike
 from ml.core.atomic import replace_atomically
-from ml.honesty.confidence import teacher_forced
+from ml.core.types import PathLike
 from ml.decoders.numpy_step import members_of
+from ml.honesty.confidence import teacher_forced
 
 if TYPE_CHECKING:
-    from ml.decoders.numpy_step import StepDecoderLike
     from ml.data.vocab import Vocabulary
+    from ml.decoders.numpy_step import StepDecoderLike
 
 
 def attention_maps(step_decoder: StepDecoderLike, vocab: Vocabulary, grid: np.ndarray,

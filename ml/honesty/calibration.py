@@ -1,7 +1,7 @@
 """Calibrate a model's confidence on a data set's dev split (ml/honesty/confidence.py says what it measures).
 
 Run at the end of every training run (ml/training/pipeline.py) and on demand for a model file
-(`python -m ml calibrate MODEL --data FOLDER`): captions for the dev photos, their signals, each caption's
+(`python -m ml calibrate --model MODEL --data FOLDER`): captions for the dev photos, their signals, each caption's
 sentence-level CIDEr against the human captions, a logistic regression fitted to tell the better half,
 and Spearman's rho between confidence and CIDEr on dev (and test, where the data set has one) written
 into the model card beside the fit.
@@ -14,19 +14,22 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
-from ml.core.types import FeaturesByName, PathLike
 from ml.core.defaults import BEAM_WIDTH
-from ml.honesty.confidence import caption_signals, fit_calibration, spearman, training_centroids, typicality
-from ml.decoders.search import decode_captions
 from ml.core.errors import TrainingError
+from ml.core.types import FeaturesByName, PathLike
+from ml.data.datasets import load_dataset
 from ml.data.metrics import sentence_cider
-from ml.encoders.litert import pooled
 from ml.decoders.numpy_step import step_decoder_for
+from ml.decoders.search import decode_captions
+from ml.encoders.litert import pooled
+from ml.features.for_dataset import dataset_features
+from ml.honesty.confidence import caption_signals, fit_calibration, spearman, training_centroids, typicality
+from ml.model_file.bundle import add_calibration, load_bundle
 
 if TYPE_CHECKING:
     from ml.data.datasets import Dataset
-    from ml.decoders.numpy_step import DecoderArrays
     from ml.data.vocab import Vocabulary
+    from ml.decoders.numpy_step import DecoderArrays
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +72,6 @@ def calibrate_decoders(decoder_arrays: Sequence[DecoderArrays], vocab: Vocabular
 def calibrate_model(model_path: PathLike, data_root: PathLike, beam_width: int = BEAM_WIDTH, command: str = "") -> dict:
     """Calibrate a model file on a data set (features from the cache where present) and store the result
     in the file; returns the card's new "confidence" entry."""
-    from ml.model_file.bundle import add_calibration, load_bundle
-    from ml.data.datasets import load_dataset
-    from ml.training.pipeline import dataset_features
-
     bundle = load_bundle(model_path)
     dataset = load_dataset(data_root)
     grid = bundle.card.get("features") == "grid"

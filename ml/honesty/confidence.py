@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
-from ml.decoders.numpy_step import member_features, members_of, mixture
 from ml.data.vocab import PAD
+from ml.decoders.numpy_step import member_features, members_of, mixture
 
 if TYPE_CHECKING:
-    from ml.decoders.numpy_step import StepDecoderLike
     from ml.data.vocab import Vocabulary
+    from ml.decoders.numpy_step import StepDecoderLike
 
 SIGNALS = ("mean_log_prob", "worst_log_prob", "member_spread", "typicality")
 

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import numpy as np
 
-from ml.core.types import PathLike
 from ml.core.atomic import replace_atomically
-from ml.model_file.card import MAX_DECODERS, ensemble_card, stored_card, validate_card
 from ml.core.defaults import installed
 from ml.core.errors import BundleError
-from ml.decoders.numpy_step import DecoderArrays, StepDecoder
+from ml.core.types import PathLike
 from ml.data.vocab import Vocabulary, VocabularyError
+from ml.decoders.numpy_step import DecoderArrays, StepDecoder, model_arrays
+from ml.model_file.card import MAX_DECODERS, ensemble_card, stored_card, validate_card
 
 if TYPE_CHECKING:
     import keras
@@ -282,7 +282,6 @@ def _arrays_of_old_file(path: Path, data: bytes, card: dict, vocab: Vocabulary) 
     if not installed("keras"):
         raise BundleError(f"{path}: an older model file (no decoder arrays); it needs TensorFlow to load "
                           "(use the full app, or re-save it there with 'python -m ml ensemble')")
-    from ml.decoders.numpy_step import model_arrays
 
     return model_arrays(_load_decoder(path, data, card, vocab))
 
@@ -318,7 +317,6 @@ def _load_decoder(path, data, card, vocab):
         raise BundleError(f"{path}: decoder shapes do not match card.json and vocab.json")
     if "grid" in inputs and card.get("features") != "grid":
         raise BundleError(f"{path}: an attention decoder needs grid features, but card.json says otherwise")
-    from ml.decoders.numpy_step import model_arrays
 
     _check_one_step(path, model_arrays(decoder), card)
     return decoder

@@ -8,9 +8,9 @@ import datetime
 from pathlib import Path
 from typing import Any, Optional
 
-from ml.encoders.registry import ENCODERS, get_spec
 from ml.core.errors import BundleError
 from ml.core.schema import schema_problem
+from ml.encoders.registry import ENCODERS, get_spec
 
 CARD_FORMAT = "image-captioner-model"
 CARD_VERSION = 1

@@ -18,10 +18,10 @@ from typing import Iterable
 
 from PIL import Image, UnidentifiedImageError
 
-from ml.core.types import PathLike
+from ml.captioning.results import CaptionResult
 from ml.core.atomic import replace_atomically
 from ml.core.errors import UserError
-from ml.captioning.results import CaptionResult
+from ml.core.types import PathLike
 
 # Formats whose files carry EXIF and XMP inside (as exiv2 writes them).
 IN_FILE_FORMATS = {"JPEG", "PNG", "WEBP", "TIFF"}

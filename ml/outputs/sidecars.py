@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ml.core.atomic import write_text_atomically
 from ml.captioning.results import CaptionResult
+from ml.core.atomic import write_text_atomically
 
 
 @dataclass

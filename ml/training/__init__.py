@@ -1,1 +1,14 @@
-"""Training a model: its settings, tf.distribute strategy, run folders, the Keras training loop, self-critical fine-tuning, and the whole jobs (data set -> features -> trained, evaluated, calibrated model file). Only the loop and fine-tuning need TensorFlow; they load when a run starts."""
+"""Training a model, from a data set folder to a calibrated model file.
+
+config         TrainConfig: what decides a run, checked when made (light: the app checks its form with it)
+runs           run folders a restart left unfinished (light: the app lists them at start)
+distribute     the tf.distribute strategy, chosen when a run starts
+loop           the Keras training loop: arrays, tf.data, callbacks, checkpoints, resume (TensorFlow)
+self_critical  self-critical fine-tuning after cross-entropy training (TensorFlow)
+pipeline       whole jobs: data set -> features -> trained, evaluated, calibrated model; evaluate; compare
+Only config and runs are imported here; the rest by name, so nothing loads TensorFlow before a run starts.
+"""
+from ml.training.config import TrainConfig
+from ml.training.runs import unfinished_runs
+
+__all__ = ["TrainConfig", "unfinished_runs"]

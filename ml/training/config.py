@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 
 from ml.core import defaults
-from ml.encoders.registry import ENCODERS
 from ml.core.errors import TrainingError
+from ml.encoders.registry import ENCODERS
 
 
 @dataclass

@@ -16,15 +16,16 @@ import keras
 import numpy as np
 
 from ml.core import defaults
-from ml.core.types import CaptionArrays, FeaturesByName, PathLike
 from ml.core.atomic import remove_stale_temp_files, replace_atomically, set_aside, write_text_atomically
-from ml.decoders.keras_models import build_decoder
-from ml.training.distribute import training_strategy
 from ml.core.errors import TrainingError
-from ml.features.table import FeatureTable
 from ml.core.progress import CancelFlag, Cancelled, Phase, Progress, ProgressCallback, ProgressMeter
-from ml.training.config import TrainConfig
+from ml.core.types import CaptionArrays, FeaturesByName, PathLike
 from ml.data.vocab import Vocabulary
+from ml.decoders.keras_models import build_decoder
+from ml.features.table import FeatureTable
+from ml.training.config import TrainConfig
+from ml.training.distribute import training_strategy
+from ml.training.self_critical import fine_tune
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -379,7 +380,6 @@ def train_decoder(dataset: Dataset, features_by_name: FeaturesByName, config: Tr
 def _self_critical_stage(model, vocab, dataset, features_by_name, config, run_dir, state, on_progress, cancel):
     """Fine-tune the best cross-entropy weights; a finished stage with the same settings is reused.
     A cancel leaves the cross-entropy checkpoints as they were (the stage starts over next time)."""
-    from ml.training.self_critical import fine_tune
 
     settings = {"epochs": config.self_critical_epochs, "learning_rate": config.self_critical_lr,
                 "human_weight": config.self_critical_human_weight}

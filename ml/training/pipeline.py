@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import logging
 import os
@@ -12,79 +11,31 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
-from ml.core.types import FeaturesByName, PathLike
+from ml.captioning.captioner import Captioner
 from ml.core.atomic import locked_folder, write_text_atomically
-from ml.model_file.bundle import save_bundle
-from ml.honesty.calibration import calibrate_decoders
-from ml.model_file.card import SPLITS, metric_key, training_card
 from ml.core.defaults import BEAM_WIDTH, user_data_dir
-from ml.data.datasets import load_dataset
-from ml.decoders.search import decode_captions
 from ml.core.errors import TrainingError
-from ml.data.metrics import caption_metrics
-from ml.features.table import FeatureSources, FeatureTable, write_feature_table
-from ml.features.cache import extract_features
-from ml.encoders.litert import pooled
 from ml.core.progress import CancelFlag, ProgressCallback
-from ml.training.runs import RUN_RECORD
+from ml.core.types import FeaturesByName, PathLike
+from ml.data.datasets import load_dataset
+from ml.data.metrics import caption_metrics
 from ml.decoders.numpy_step import DecoderArrays, model_arrays, step_decoder_for
+from ml.decoders.search import decode_captions
+from ml.encoders.litert import pooled
+from ml.features.for_dataset import dataset_feature_table, dataset_features
+from ml.features.table import FeatureSources, FeatureTable
+from ml.honesty.calibration import calibrate_decoders
+from ml.model_file.bundle import save_bundle
+from ml.model_file.card import SPLITS, metric_key, training_card
 from ml.training.config import MIN_TRAIN_PHOTOS
+from ml.training.runs import RUN_RECORD
 
 if TYPE_CHECKING:
-    from ml.captioning.captioner import Captioner
     from ml.data.datasets import Dataset
-    from ml.training.loop import TrainConfig
     from ml.data.vocab import Vocabulary
+    from ml.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
-
-
-def dataset_features(dataset: Dataset, encoder_name: str, names: Sequence[str],
-                     on_progress: Optional[ProgressCallback] = None, cancel: Optional[CancelFlag] = None,
-                     weights_path: Optional[PathLike] = None, grid: bool = False,
-                     flipped: bool = False) -> tuple[FeaturesByName, list[str]]:
-    """Features by photo name for the given photos, and the one-line errors of unreadable ones."""
-    path_of = {name: dataset.image_path(name) for name in names}
-    result = extract_features(list(path_of.values()), encoder_name, on_progress=on_progress, cancel=cancel,
-                              weights_path=weights_path, grid=grid, flipped=flipped)
-    features = {name: result.features[path] for name, path in path_of.items() if path in result.features}
-    return features, list(result.errors.values())
-
-
-def dataset_feature_table(dataset: Dataset, encoder_name: str, names: Sequence[str], target: PathLike,
-                          on_progress: Optional[ProgressCallback] = None, cancel: Optional[CancelFlag] = None,
-                          weights_path: Optional[PathLike] = None, grid: bool = False) -> tuple[FeatureTable, list[str]]:
-    """The photos' features as a FeatureTable at `target` (written from the cache one shard at a time: memory
-    does not grow with the photos), and the one-line errors of unreadable ones."""
-    path_of = {name: dataset.image_path(name) for name in names}
-    result = extract_features(list(path_of.values()), encoder_name, on_progress=on_progress, cancel=cancel,
-                              weights_path=weights_path, grid=grid, load=False)
-    readable = [name for name, path in path_of.items() if path in result.keys]
-    if not readable:
-        raise TrainingError(f"{dataset.root}: none of the {len(names)} training photos can be read")
-    rows_of_key: dict[str, list[int]] = {}
-    for row, name in enumerate(readable):
-        rows_of_key.setdefault(result.keys[path_of[name]], []).append(row)
-    cache = result.cache
-    assert cache is not None  # extract_features always says which cache it used
-
-    def stored_rows():
-        done = set()
-        for key, features in cache.stream(list(rows_of_key)):
-            done.add(key)
-            yield from ((row, features) for row in rows_of_key[key])
-        left = [readable[rows[0]] for key, rows in rows_of_key.items() if key not in done]
-        if left:  # a shard found damaged while reading: its photos are computed again
-            again = extract_features([path_of[name] for name in left], encoder_name, weights_path=weights_path, grid=grid)
-            for key, rows in rows_of_key.items():
-                if key not in done:
-                    features = again.features[path_of[readable[rows[0]]]]
-                    yield from ((row, features) for row in rows)
-
-    rows = stored_rows()
-    first_row, first = next(rows)
-    table = write_feature_table(target, readable, itertools.chain([(first_row, first)], rows), first.shape, first.dtype)
-    return table, list(result.errors.values())
 
 
 # Training photos the typicality centres are fitted on (all of Flickr8k's; a sample of COCO's).
@@ -202,7 +153,6 @@ def compare_models(models: dict[str, PathLike], data_root: PathLike, max_train_p
     """Models side by side on the same test photos (the run's own, with the same photo limit), greedy:
     {"photos": N, "scores": {label: metrics}, "samples": [(photo name, {label: caption})]}. For the app's
     'adopt this model?' question: a new model is compared with the one in use before it replaces it."""
-    from ml.captioning.captioner import Captioner
 
     dataset = limit_training_photos(load_dataset(data_root), max_train_photos)
     names = dataset.splits["test"]

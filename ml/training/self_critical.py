@@ -23,16 +23,17 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
-from ml.core.types import FeaturesByName, References, Words
-from ml.decoders.search import next_word_log_probs
 from ml.core.progress import CancelFlag, Phase, ProgressCallback, ProgressMeter, check_cancel
+from ml.core.types import FeaturesByName, References, Words
 from ml.data.vocab import END, PAD, START
+from ml.decoders.numpy_step import StepDecoder
+from ml.decoders.search import next_word_log_probs
 
 if TYPE_CHECKING:
     import keras
 
-    from ml.decoders.numpy_step import StepDecoderLike
     from ml.data.vocab import Vocabulary
+    from ml.decoders.numpy_step import StepDecoderLike
 
 SAMPLES_PER_PHOTO = 5
 PHOTOS_PER_BATCH = 16
@@ -215,7 +216,6 @@ def fine_tune(model: keras.Model, vocab: Vocabulary, photos: Sequence[str], feat
     human_weight > 0 keeps training on the human captions too, which keeps the captions varied."""
     import keras
 
-    from ml.decoders.numpy_step import StepDecoder
 
     photos = [name for name in photos if name in features_by_name]
     reward = CaptionReward({name: references[name] for name in photos})

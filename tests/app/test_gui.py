@@ -160,7 +160,7 @@ def test_the_spoken_caption_is_hedged_exactly_when_unsure(app, tmp_path, flickr8
     view = app.pages[Page.CAPTION]
     for photo, unsure in ((ORIGINALS / DOG_PHOTOS[0], False), (SAMPLES / "cat.jpg", True)):
         app.caption.open_photo(photo)
-        run_until(app.update, lambda: app.caption.photo_path == photo and view.get_confidence(), 60, "a judged caption")
+        run_until(app.update, lambda photo=photo: app.caption.photo_path == photo and view.get_confidence(), 60, "a judged caption")
         run_until(app.update, lambda: app.runner.unfinished == 0, 60, "the caption's heatmaps")
         plain, shown = app.caption.plain_caption, view.get_caption()
         assert (shown != plain) is unsure and ("not sure" in view.get_confidence()) is unsure, (shown, view.get_confidence())
@@ -191,7 +191,7 @@ def test_save_into_photo_writes_the_plain_caption_into_its_metadata(app, tmp_pat
     app.show_page(Page.CAPTION)
     view = app.pages[Page.CAPTION]
     app.caption.open_photo(photo)
-    run_until(app.update, lambda: app.caption.photo_path == photo and view.get_confidence(), 60, "a caption")
+    run_until(app.update, lambda photo=photo: app.caption.photo_path == photo and view.get_confidence(), 60, "a caption")
     assert _description(photo) is None  # captioning alone never writes into the photo
     view.into_photo_button.invoke()
     run_until(app.update, lambda: "saved into" in view.status_label.cget("text"), 30, "the caption saved")
@@ -629,9 +629,9 @@ def test_a_run_left_unfinished_is_listed_and_resumed_after_a_restart(app, flickr
     import threading
 
     from app.paths import user_data_dir
-    from ml.training.pipeline import train_model
     from ml.core.progress import Cancelled, Phase
     from ml.training.config import TrainConfig
+    from ml.training.pipeline import train_model
 
     run_dir = user_data_dir() / "runs" / "left-by-a-restart"
     shutil.rmtree(run_dir, ignore_errors=True)

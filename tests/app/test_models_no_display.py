@@ -12,12 +12,12 @@ from app.constants import ExportFormat
 from app.controllers.speech import SpeechService
 from app.controllers.tasks import TaskRunner
 from app.controllers.train import parse_train_settings
+from app.event_loop import run_until
 from app.models import CaptionHistory, ModelRegistry, RegistryError, SettingsModel
 from app.models.folder_captions import FolderCaptions
-from ml.model_file.bundle import BundleError
-from app.event_loop import run_until
-from ml.core.progress import Cancelled, Phase, Progress
 from ml.captioning.results import CaptionResult
+from ml.core.progress import Cancelled, Phase, Progress
+from ml.model_file.bundle import BundleError
 
 
 def test_settings_round_trip_and_damaged_file(tmp_path):

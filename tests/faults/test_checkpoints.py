@@ -9,9 +9,9 @@ import threading
 import pytest
 
 from ml.core.atomic import KILL_BEFORE_RENAME, remove_stale_temp_files, write_text_atomically
-from ml.training.pipeline import train_model
 from ml.core.progress import Cancelled, Phase
 from ml.training.loop import TrainConfig
+from ml.training.pipeline import train_model
 from tests.conftest import REPO
 
 CONFIG = TrainConfig(encoder="efficientnet-lite0", epochs=2, patience=3, units=16, min_word_count=3,

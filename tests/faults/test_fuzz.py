@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ml.model_file.bundle import BundleError, load_bundle, read_card
-from ml.model_file.card import validate_card
 from ml.data.datasets import DatasetError, load_dataset
 from ml.data.vocab import Vocabulary, VocabularyError
+from ml.model_file.bundle import BundleError, load_bundle, read_card
+from ml.model_file.card import validate_card
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 SLOW_FUZZ = settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))

@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from ml.core.atomic import FolderInUse, locked_folder
-from ml.training.pipeline import train_model
 from ml.training.loop import TrainConfig
+from ml.training.pipeline import train_model
 from tests.conftest import REPO
 
 HOLD = ("import sys, time\nfrom ml.core.atomic import locked_folder\n"

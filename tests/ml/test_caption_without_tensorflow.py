@@ -116,8 +116,8 @@ def test_an_encoder_not_shipped_is_converted_once_and_kept(tiny_model, tmp_path,
 
 
 def test_a_damaged_encoder_file_is_one_line(tmp_path):
-    from ml.encoders.registry import EncoderError
     from ml.encoders.litert import LiteEncoder
+    from ml.encoders.registry import EncoderError
 
     bad = tmp_path / "efficientnet-lite2.tflite"
     bad.write_bytes(b"TFL3 not really")

@@ -4,8 +4,8 @@ import pickle
 import numpy as np
 import pytest
 
-from ml.encoders.registry import EncoderError, build_classifier, build_encoder, get_spec
 from ml.data.images import load_pixels
+from ml.encoders.registry import EncoderError, build_classifier, build_encoder, get_spec
 from ml.encoders.torch_weights import TorchWeightsError, load_state_dict
 from tests.conftest import DOG_PHOTOS, ORIGINALS
 

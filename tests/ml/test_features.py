@@ -5,9 +5,9 @@ import threading
 import numpy as np
 import pytest
 
+from ml.core.progress import Cancelled
 from ml.encoders.registry import build_encoder
 from ml.features.cache import FeatureCache, extract_features
-from ml.core.progress import Cancelled
 from tests.conftest import DOG_PHOTOS, ORIGINALS
 
 

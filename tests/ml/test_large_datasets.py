@@ -117,8 +117,8 @@ def test_a_wrong_header_or_json_is_one_line(tmp_path):
 
 def test_training_reads_photos_from_coco_folders(tmp_path):
     """Names with their folder reach the features and the model: a short real run on the COCO layout."""
-    from ml.training.pipeline import train_model
     from ml.training.loop import TrainConfig
+    from ml.training.pipeline import train_model
 
     root = write_coco(tmp_path / "coco")
     config = TrainConfig(encoder="efficientnet-lite0", epochs=1, units=32, min_word_count=1, self_critical_epochs=0)

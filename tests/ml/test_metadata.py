@@ -103,7 +103,8 @@ def test_the_cli_writes_metadata_only_when_asked(tmp_path):
     photo = tmp_path / "cat.jpg"
     photo.write_bytes((REPO / "assets" / "samples" / "cat.jpg").read_bytes())
     before = photo.read_bytes()
-    command = [sys.executable, "-m", "ml", "caption", "--beam", "1", "--model", str(REPO / "assets" / "models" / "default.captioner"), str(photo)]
+    shipped = str(REPO / "assets" / "models" / "default.captioner")
+    command = [sys.executable, "-m", "ml", "caption", "--beam", "1", "--model", shipped, str(photo)]
     caption = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=True).stdout
     assert photo.read_bytes() == before
     run = subprocess.run(command + ["--write-metadata", "--json"], capture_output=True, text=True, cwd=REPO)

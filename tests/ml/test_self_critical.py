@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from ml.training.self_critical import CaptionReward, advantages, fine_tune, sample_captions, teacher_forcing_pair
 from ml.data.vocab import END, PAD, START, UNK, Vocabulary
+from ml.training.self_critical import CaptionReward, advantages, fine_tune, sample_captions, teacher_forcing_pair
 from tests.conftest import TINY_TRAIN_PHOTOS
 
 
@@ -78,10 +78,10 @@ def test_teacher_forcing_pair_starts_with_start_and_keeps_end_as_a_target():
 def tiny_decoder(tiny_model, flickr8k):
     """The tiny model's decoder as a float32 Keras model (the file holds float16 weights; training runs on
     float32, as after training), its vocabulary, 32 training photos, their features and the data set."""
-    from ml.model_file.bundle import load_bundle, load_keras_decoders
     from ml.data.datasets import load_dataset
     from ml.decoders.keras_models import build_decoder
-    from ml.training.pipeline import dataset_features
+    from ml.features.for_dataset import dataset_features
+    from ml.model_file.bundle import load_bundle, load_keras_decoders
 
     bundle = load_bundle(tiny_model[0])
     vocab, card = bundle.vocab, bundle.card
@@ -116,8 +116,8 @@ def test_fine_tuning_raises_the_score_of_greedy_captions(tiny_decoder):
 
 
 def test_training_fine_tunes_once_and_reuses_the_run_when_only_fine_tuning_changes(tiny_model, flickr8k, tmp_path):
-    from ml.training.pipeline import train_model
     from ml.training.loop import TrainConfig
+    from ml.training.pipeline import train_model
 
     stage = tiny_model[1]["self_critical"]
     assert stage["batches"] == round(0.5 * TINY_TRAIN_PHOTOS / 16) and stage["settings"]["epochs"] == 0.5

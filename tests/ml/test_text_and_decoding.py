@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 from ml.core.defaults import NO_REPEAT_NGRAM
+from ml.data.metrics import bleu_scores, caption_metrics
+from ml.data.vocab import Vocabulary, VocabularyError
 from ml.decoders.keras_models import build_decoder
 from ml.decoders.numpy_step import StepDecoder
 from ml.decoders.search import beam_decode, decode_captions, greedy_decode, repeating_words
-from ml.data.metrics import bleu_scores, caption_metrics
-from ml.data.vocab import Vocabulary, VocabularyError
 
 CAPTIONS = [["a", "dog", "runs"], ["a", "dog", "jumps"], ["a", "cat", "sleeps"], ["the", "dog", "runs"]]
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from ml.captioning.captioner import Captioner
-from ml.training.pipeline import train_model
 from ml.core.progress import Cancelled, Phase
 from ml.training.loop import TrainConfig
+from ml.training.pipeline import train_model
 from tests.conftest import ORIGINALS, TINY_TRAIN_PHOTOS
 
 
@@ -80,8 +80,8 @@ def test_attention_decoder_trains_and_captions_from_grids(flickr8k, tmp_path):
 
 
 def test_a_worse_epoch_goes_back_to_the_best_weights_with_half_the_learning_rate(tmp_path):
-    from ml.training.loop import RunCheckpoint, StopOnCancel, _compiled_decoder
     from ml.data.vocab import Vocabulary
+    from ml.training.loop import RunCheckpoint, StopOnCancel, _compiled_decoder
 
     vocab = Vocabulary.build([["a", "dog", "runs"]] * 5, 1, 30)
     config = TrainConfig(units=8, learning_rate=1e-3, lr_decay=0.5, patience=3)
@@ -104,8 +104,8 @@ def test_a_worse_epoch_goes_back_to_the_best_weights_with_half_the_learning_rate
 
 
 def test_the_checkpoint_stops_after_patience_epochs_without_a_better_dev_loss(tmp_path):
-    from ml.training.loop import RunCheckpoint, StopOnCancel, _compiled_decoder
     from ml.data.vocab import Vocabulary
+    from ml.training.loop import RunCheckpoint, StopOnCancel, _compiled_decoder
 
     config = TrainConfig(units=8, lr_decay=1.0, patience=2)
     model = _compiled_decoder(Vocabulary.build([["a", "dog", "runs"]] * 5, 1, 30), 16, config)
@@ -176,8 +176,8 @@ def test_training_runs_on_two_replicas_under_a_mirrored_strategy(flickr8k, tmp_p
 
 
 def test_a_bad_device_count_is_one_line(monkeypatch):
-    from ml.training.distribute import training_strategy
     from ml.core.errors import TrainingError
+    from ml.training.distribute import training_strategy
 
     monkeypatch.setenv("IMAGE_CAPTIONER_CPU_DEVICES", "two")
     with pytest.raises(TrainingError, match="must be a whole number of devices, not 'two'"):
