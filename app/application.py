@@ -18,6 +18,7 @@ from .controllers.train import TrainController
 from .dialogs import Dialogs
 from .models import CaptionHistory, ModelRegistry, SettingsModel
 from .models.folder_captions import FolderCaptions
+from .models.model_session import ModelSession
 from .paths import asset_path, default_model_path, user_config_dir, user_data_dir, user_log_dir, user_models_dir
 from .views.caption_view import CaptionView
 from .views.folder_view import FolderView
@@ -88,6 +89,7 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.history = CaptionHistory(path=user_data_dir() / "history.json")
         self.history.load()
         self.folder_captions = FolderCaptions(user_data_dir() / "folder-captions")
+        self.model_session = ModelSession()  # the Caption page loads it, the Folder page captions with it
 
         self.grid_columnconfigure(1, weight=1)
         self.grid_rowconfigure(0, weight=1)
@@ -100,13 +102,13 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         if self.drag_and_drop:
             self.pages[Page.CAPTION].accept_drops(DND_FILES)
         self.caption = CaptionController(self, self.pages[Page.CAPTION], self.runner, self.speech,
-                                         self.settings_model, self.registry, self.history)
-        self.models_controller = ModelsController(self, self.pages[Page.MODELS], self.registry, self.models_changed,
-                                                  lambda: self.settings_model.settings.beam_width)
+                                         self.settings_model, self.registry, self.history, self.model_session)
+        self.models_controller = ModelsController(self, self.pages[Page.MODELS], self.runner, self.registry,
+                                                  self.models_changed, lambda: self.settings_model.settings.beam_width)
         self.train = TrainController(self, self.pages[Page.TRAIN], self.runner, self.registry,
                                      lambda entry: self.models_changed(select=entry))
         self.folder = FolderController(self, self.pages[Page.FOLDER], self.runner, self.folder_captions,
-                                       lambda: self.caption.captioner, self.settings_model)
+                                       self.model_session, self.settings_model)
         self._bind_shortcuts()
         self.protocol("WM_DELETE_WINDOW", self.close)
         self.show_page(Page.CAPTION)

@@ -77,7 +77,7 @@ def speak(engine, text):
         wav = os.path.join(scratch, "speech.wav")
         save_wav(engine, text, wav)
         played = subprocess.run(["aplay", "-q", wav], capture_output=True, text=True, env=system_program_environment())
-        if played.returncode != 0:  # no audio device, or it is busy: say so (this used to exit 0 in silence)
+        if played.returncode != 0:  # no audio device, or it is busy: say so, never exit 0 in silence
             reason = (played.stderr.strip().splitlines() or [f"aplay exit code {played.returncode}"])[-1]
             raise PlaybackError(f"the speech could not be played ({reason})")
 

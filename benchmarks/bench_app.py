@@ -84,25 +84,26 @@ def timer_lateness(app, seconds, interval_ms=20):
     return late
 
 
-def latency_figures(data):
+def latency_figures(data, train_photos=1500, seconds=10.0):
     from app.application import App
     from app.constants import Page
     from app.event_loop import run_until
 
     app = App()
     run_until(app.update, lambda: app.caption.captioner is not None, 900, interval=0.01)
-    idle = timer_lateness(app, 5)
+    idle = timer_lateness(app, seconds / 2)
     view = app.pages[Page.TRAIN]
     app.train.choose_dataset(data)
     run_until(app.update, lambda: app.train.dataset_folder is not None, 900, interval=0.01)
     view.set_encoder("efficientnet-lite0")
     view.set_field("epochs", 3)
-    view.set_field("max_train_photos", 1500)
+    view.set_field("max_train_photos", train_photos)
+    app.dialogs.confirm = lambda title, question: True  # type: ignore[method-assign]  # a toy run: the user answers Yes to "fewer than 600 photos"
     app.train.start()
     run_until(app.update, lambda: app.train.epochs, 900, interval=0.01)  # measure while epochs run, not while features are extracted
-    busy = timer_lateness(app, 10)
+    busy = timer_lateness(app, seconds)
     run_until(app.update, lambda: "Step 3" in view.phase_label.cget("text"), 900, interval=0.01)
-    fine_tuning = timer_lateness(app, 5)
+    fine_tuning = timer_lateness(app, seconds / 2)
     app.train.cancel_training()
     app.close()
     for label, values in (("idle", idle), ("while training", busy), ("while fine-tuning", fine_tuning)):
@@ -114,6 +115,8 @@ def latency_figures(data):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
+    parser.add_argument("--train-photos", type=int, default=1500, help="training photos of the run timed beside the UI")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds of timer ticks while training runs")
     args = parser.parse_args()
     from app.paths import use_scratch_user_folders
 
@@ -121,7 +124,7 @@ def main():
     env = dict(os.environ)
     samples = REPO / "assets" / "samples"
     launch_figures([samples / name for name in ("astronaut.jpg", "cat.jpg", "coffee.jpg", "rocket.jpg")], env)
-    latency_figures(args.data)
+    latency_figures(args.data, args.train_photos, args.seconds)
 
 
 if __name__ == "__main__":

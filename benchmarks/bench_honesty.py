@@ -1,5 +1,5 @@
 """Honest captions (issue 16): how well the shipped model's confidence and doubts match reality, and what
-they cost. Prints the figures the README shows.
+they cost. Prints the figures docs/benchmarks.md shows.
 
     .venv/bin/python benchmarks/bench_honesty.py [--data ../shared/flickr8k] [--timing-photos 100]
 

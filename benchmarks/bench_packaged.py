@@ -6,6 +6,7 @@ For each build in dist/: folder and archive size, start with a photo to window s
 with xdotool), to ready to caption and to the photo's caption shown (both from the app's log), a
 speech process writing a caption's WAV (what starts every Speak), and --self-test. Medians of 3 starts.
 """
+import argparse
 import os
 import statistics
 import subprocess
@@ -50,9 +51,13 @@ def timed(command, env):
 
 
 def main():
-    for folder in sorted(p for p in (REPO / "dist").iterdir() if p.is_dir()):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--starts", type=int, default=3, help="timed starts per build (after one untimed)")
+    parser.add_argument("--dist", type=Path, default=REPO / "dist", help="the folder scripts/build.sh fills")
+    args = parser.parse_args()
+    for folder in sorted(p for p in args.dist.iterdir() if p.is_dir()):
         executable = folder / folder.name
-        archives = list((REPO / "dist").glob(f"{folder.name}-[0-9]*.tar.zst"))
+        archives = list(args.dist.glob(f"{folder.name}-[0-9]*.tar.zst"))
         size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
         print(f"{folder.name}: folder {size:.0f} MiB, archive "
               f"{archives[0].stat().st_size / 2**20:.0f} MiB" if archives else "no archive")
@@ -61,13 +66,13 @@ def main():
             config.mkdir()
             (config / "settings.json").write_text('{"auto_speak": false}')
             env = dict(os.environ, IMAGE_CAPTIONER_CONFIG_DIR=str(config), IMAGE_CAPTIONER_DATA_DIR=str(Path(scratch, "data")))
-            runs = [start_figures(executable, env, config / "logs" / "app.log") for _ in range(4)][1:]  # first: disk cache
+            runs = [start_figures(executable, env, config / "logs" / "app.log") for _ in range(args.starts + 1)][1:]  # first: disk cache
             for name in ("window", "ready", "caption"):
                 values = [run[name] for run in runs if name in run]
                 print(f"  start with a photo to {name}: {statistics.median(values):.2f} s "
                       f"({min(values):.2f}-{max(values):.2f}, {len(values)} runs)" if values else f"  {name}: not seen")
             speech = [timed([executable, "--speech-worker", "--text", SENTENCE, "--wav", str(Path(scratch, "s.wav"))], env)
-                      for _ in range(3)]
+                      for _ in range(args.starts)]
             print(f"  speech process writing a caption's WAV: {statistics.median(speech):.2f} s")
             print(f"  --self-test: {timed([executable, '--self-test'], env):.1f} s")
 

@@ -6,7 +6,7 @@ photo over a 3,000-word vocabulary), with the training photos' features read fro
 Each size runs in a new process: it builds the data set, writes the table, counts the vocabulary, makes
 the caption rows and the tf.data pipeline with train_decoder's own functions (ml/training/loop.py), and fits a
 128-unit merge decoder for one epoch of 200 steps (a full epoch of 500k captions would take 15 minutes
-here; the pipeline's full-shuffle buffer of every caption row is filled before the first step either way).
+here; the epoch's shuffled order of every caption row is made in numpy before the first step either way).
 
     .venv/bin/python benchmarks/bench_training_memory.py [--sizes 10000 50000 100000]
 """
@@ -44,7 +44,7 @@ def synthetic_dataset(photos: int, root: Path):
     return dataset
 
 
-def child(photos: int, storage: str, scratch: Path) -> dict:
+def child(photos: int, storage: str, scratch: Path, steps: int = STEPS) -> dict:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     from ml.features.table import FeatureSources, write_feature_table
     from ml.training.config import TrainConfig
@@ -66,7 +66,7 @@ def child(photos: int, storage: str, scratch: Path) -> dict:
     dev = caption_arrays(dataset.splits["dev"], dataset, features, vocab)
     model = _compiled_decoder(vocab, FEATURE_DIM, config)
     model.fit(make_tf_dataset(arrays, config.batch_size, 0), validation_data=make_tf_dataset(dev, config.batch_size),
-              epochs=1, steps_per_epoch=STEPS, verbose=0)
+              epochs=1, steps_per_epoch=steps, verbose=0)
     return {"photos": photos, "captions": len(arrays[1]), "storage": storage,
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -74,17 +74,18 @@ def child(photos: int, storage: str, scratch: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000])
+    parser.add_argument("--steps", type=int, default=STEPS, help="training steps per run")
     parser.add_argument("--child", nargs=2, metavar=("PHOTOS", "STORAGE"))
     args = parser.parse_args()
     if args.child:
         with tempfile.TemporaryDirectory() as scratch:
-            print(json.dumps(child(int(args.child[0]), args.child[1], Path(scratch))))
+            print(json.dumps(child(int(args.child[0]), args.child[1], Path(scratch), args.steps)))
         return
     for storage in ("table", "memory"):
         peaks = []
         for photos in args.sizes:
-            run = subprocess.run([sys.executable, __file__, "--child", str(photos), storage], capture_output=True,
-                                 text=True, check=True)
+            command = [sys.executable, __file__, "--child", str(photos), storage, "--steps", str(args.steps)]
+            run = subprocess.run(command, capture_output=True, text=True, check=True)
             result = json.loads(run.stdout.strip().splitlines()[-1])
             peaks.append(result["peak_mib"])
             print(f"{storage:6s} {photos:7d} photos, {result['captions']:7d} captions: peak RSS {result['peak_mib']:7.0f} MiB "

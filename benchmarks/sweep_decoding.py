@@ -46,14 +46,15 @@ def main():
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
     parser.add_argument("--split", default="dev", choices=["dev", "test"])
     parser.add_argument("--beams", type=int, nargs="+", default=[1, 3, 5])
+    parser.add_argument("--photos", type=int, default=None, help="photos of the split (default: all)")
     parser.add_argument("--length-penalties", type=float, nargs="+", default=[LENGTH_PENALTY])
     args = parser.parse_args()
     captioner = Captioner.load(args.model)
     dataset = load_dataset(args.data)
-    names = dataset.splits[args.split]
+    names = dataset.splits[args.split][:args.photos]
     features, _ = dataset_features(dataset, captioner.spec.name, names, grid=captioner.uses_grid)
     vectors = np.stack([features[n] for n in names])
-    references = dataset.references(args.split)
+    references = {name: dataset.captions[name] for name in names}
     for beam in args.beams:
         for penalty in (args.length_penalties if beam > 1 else [0.0]):
             started = time.monotonic()

@@ -1,4 +1,8 @@
-"""Command line: python -m ml {train, caption, evaluate, features} --help."""
+"""Command line: python -m ml {caption, train, evaluate, features, calibrate, ensemble} --help.
+
+caption: describe photos (no TensorFlow); train: a model from a data set folder; evaluate: BLEU/CIDEr on a
+split; features: compute and cache encoder features; calibrate: fit a model's confidence on dev; ensemble:
+combine models trained on one vocabulary into one file (their word probabilities averaged)."""
 from __future__ import annotations
 
 import argparse

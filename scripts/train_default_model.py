@@ -4,7 +4,7 @@
 
 Trains each member below (features are cached and shared), combines them into one ensemble file
 at assets/models/default.captioner, and scores it on dev and test, greedy, beam 3 and beam 5. The members
-are the best found on the dev split (README, "Caption quality").
+are the best found on the dev split (docs/quality.md).
 """
 import argparse
 import time
@@ -27,9 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 # 55.1 to 66.7 / 23.1 / 54.5, with the bigram ban). The two attention members
 # (one at the fixed learning rate it was first trained with) add a different view of the photo, its
 # spatial grid; different seeds and architectures make the members disagree where each is unsure. Five
-# members fit the 30 MB budget (27.0 MB); this set beat the one with merge seed 7 instead of the second
-# attention member on dev (before fine-tuning, averaging log-probabilities as ensembles did then: greedy
-# BLEU-4 18.95 vs 18.4, beam 5 21.95 vs 21.90).
+# members make a 54 MiB file (each decoder as a Keras file and as float16 arrays). This set beat the one
+# with merge seed 7 instead of the second attention member on dev (docs/experiments.md).
 MEMBERS = {
     "merge-256-lr": TrainConfig(decoder="merge", units=256),
     "inject-256-lr": TrainConfig(decoder="inject", units=256),

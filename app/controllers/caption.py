@@ -18,10 +18,13 @@ from ml.data.images import IMAGE_SUFFIXES
 from ml.model_file.card import scores_text
 
 from ..constants import PREVIEW_SOURCE_SIZE, percent_text
+from .shell import Shell
 
 if TYPE_CHECKING:
-    from ..application import App
+    from ml.captioning.captioner import Captioner
+
     from ..models import CaptionHistory, ModelRegistry, SettingsModel
+    from ..models.model_session import ModelSession
     from ..views.caption_view import CaptionView
     from .speech import SpeechService
     from .tasks import TaskRunner
@@ -55,18 +58,18 @@ def tags_text(tags: list[tuple[str, float]]) -> str:
 
 
 class CaptionController:
-    def __init__(self, app: App, view: CaptionView, runner: TaskRunner, speech: SpeechService,
-                 settings_model: SettingsModel, registry: ModelRegistry, history: CaptionHistory):
-        self.app, self.view, self.runner, self.speech = app, view, runner, speech
-        self.settings_model, self.registry, self.history = settings_model, registry, history
-        self.captioner, self.captioner_path = None, None
+    def __init__(self, shell: Shell, view: CaptionView, runner: TaskRunner, speech: SpeechService,
+                 settings_model: SettingsModel, registry: ModelRegistry, history: CaptionHistory,
+                 session: ModelSession):
+        self.shell, self.view, self.runner, self.speech = shell, view, runner, speech
+        self.settings_model, self.registry, self.history, self.session = settings_model, registry, history, session
         self.photo_path: Optional[Path] = None
         self.photo_image: Optional[Image.Image] = None  # the open photo, scaled for the preview
         self.plain_caption = ""  # the caption without hedging: what Copy copies
         self.speech_available = False
         self.speaking = False
         self.entries: dict = {}  # model name -> usable registry entry, filled by refresh_models
-        self.notices: list[str] = list(app.notices)  # what stays said beside "Ready" (speech off, settings not kept)
+        self.notices: list[str] = list(shell.notices)  # what stays said beside "Ready" (speech off, settings not kept)
         for event, handler in {"<<OpenPhoto>>": self.ask_photo, "<<CaptionRequested>>": self.caption,
                                "<<SpeakRequested>>": self.speak, "<<StopSpeech>>": self.stop_speech,
                                "<<CopyCaption>>": self.copy_caption, "<<SaveSpeech>>": self.ask_save_speech,
@@ -82,6 +85,15 @@ class CaptionController:
         view.set_history(history.entries)
 
     # ============ model ============
+    @property
+    def captioner(self) -> Optional[Captioner]:
+        """The loaded model (shared with the Folder page through the session), None while loading."""
+        return self.session.captioner
+
+    @property
+    def captioner_path(self) -> Optional[Path]:
+        return self.session.path
+
     def start(self) -> None:
         """Load the model in the background (LiteRT and numpy: no TensorFlow); check for a speech engine."""
         self.refresh_models()
@@ -95,7 +107,7 @@ class CaptionController:
     def refresh_models(self) -> None:
         """Fill the model menu from the usable model files, read on a worker."""
         self.runner.submit("files", lambda report, cancel: self.registry.usable_entries(),
-                           on_done=self._models_listed, on_error=lambda error: self.app.show_error(str(error)))
+                           on_done=self._models_listed, on_error=lambda error: self.shell.show_error(str(error)))
 
     def _models_listed(self, entries: list) -> None:
         self.entries = {e.name: e for e in entries}
@@ -110,7 +122,7 @@ class CaptionController:
         if self.captioner_path is not None and active != self.captioner_path:
             if not Path(self.captioner_path).exists():
                 now = "the shipped model" if active == self.registry.shipped_model else active.stem
-                self.app.notify(f"The model in use ({Path(self.captioner_path).stem}) was deleted; now using {now}")
+                self.shell.notify(f"The model in use ({Path(self.captioner_path).stem}) was deleted; now using {now}")
             self.load_model(active)
 
     def load_model(self, path: PathLike) -> None:
@@ -129,7 +141,7 @@ class CaptionController:
                            on_error=lambda error: self._model_failed(path, error))
 
     def _model_loaded(self, captioner):
-        self.captioner, self.captioner_path = captioner, captioner.bundle.path
+        self.session.hold(captioner)
         log.info("ready to caption: %s", captioner.bundle.path)
         self.view.set_model_info(card_summary(captioner.card, self.view.get_beam_width()))
         self.view.set_status(self.ready_status())
@@ -141,11 +153,11 @@ class CaptionController:
         """Say why in one line; a user's model that fails gives way to the shipped one."""
         shipped = self.registry.shipped_model
         if path != shipped and shipped.is_file():
-            self.app.show_error(f"Cannot load the model: {error}. Using the shipped model instead.")
+            self.shell.show_error(f"Cannot load the model: {error}. Using the shipped model instead.")
             self.load_model(shipped)
             return
         self.view.set_status("No model loaded")
-        self.app.show_error(f"Cannot load the model: {error}")
+        self.shell.show_error(f"Cannot load the model: {error}")
 
     def model_chosen(self) -> None:
         entry = self.entries.get(self.view.get_model_name())
@@ -160,7 +172,7 @@ class CaptionController:
 
     # ============ photo and caption ============
     def ask_photo(self) -> None:
-        path = self.app.dialogs.open_photo(self.settings_model.settings.last_open_dir)
+        path = self.shell.dialogs.open_photo(self.settings_model.settings.last_open_dir)
         if path:
             self.open_photo(path)
 
@@ -177,7 +189,7 @@ class CaptionController:
             return image
 
         self.runner.submit("files", work, on_done=lambda image: self._photo_opened(path, image, caption),
-                           on_error=lambda error: self.app.show_error(str(error)))
+                           on_error=lambda error: self.shell.show_error(str(error)))
 
     def _photo_opened(self, path, image, caption):
         """Show the photo and describe it at once (by any route: Open, drop, paste, command line)."""
@@ -198,7 +210,7 @@ class CaptionController:
         path, beam, captioner = self.photo_path, self.view.get_beam_width(), self.captioner
         self.view.set_status("Captioning…")
         self.runner.submit("caption", lambda report, cancel: captioner.caption([path], beam_width=beam)[0],
-                           on_done=self._captioned, on_error=lambda e: self.app.show_error(str(e)))
+                           on_done=self._captioned, on_error=lambda e: self.shell.show_error(str(e)))
 
     def _captioned(self, result):
         model_name = self.captioner.card.get("name", "") if self.captioner else ""
@@ -209,7 +221,7 @@ class CaptionController:
             return
         if result.error:
             self.view.set_status("")
-            self.app.show_error(result.error)
+            self.shell.show_error(result.error)
             return
         self.plain_caption = result.caption
         self.view.set_caption(result.text)
@@ -234,7 +246,7 @@ class CaptionController:
             from ml.honesty.attention import heatmap
 
             maps = captioner.attention_maps(result.path, result.caption)
-            return [heatmap(image, weights) for weights in maps]
+            return [heatmap(image, weights) for weights in maps] if maps is not None else []
 
         def done(heatmaps):
             if result.path == self.photo_path and result.caption == self.plain_caption:
@@ -250,13 +262,13 @@ class CaptionController:
         """Ctrl+V: a copied photo file (its path, or a file:// address) or a copied image is described at once."""
         photo = self._pasted_photo_file() or self._pasted_image()
         if photo is None:
-            self.app.show_error("Nothing to describe on the clipboard: copy a photo or a photo file first")
+            self.shell.show_error("Nothing to describe on the clipboard: copy a photo or a photo file first")
             return
         self.open_photo(photo)
 
     def _pasted_photo_file(self) -> Optional[Path]:
         try:
-            text = self.app.clipboard_get()
+            text = self.shell.clipboard_get()
         except tk.TclError:  # the clipboard is empty or holds no text
             return None
         for line in text.splitlines():
@@ -321,7 +333,7 @@ class CaptionController:
         self.speaking = False
         self.update_speech_controls()
         if not ok and error != "stopped":
-            self.app.show_error(f"Speech: {error or 'the speech engine failed'}. Save speech still works.")
+            self.shell.show_error(f"Speech: {error or 'the speech engine failed'}. Save speech still works.")
 
     def stop_speech(self) -> None:
         self.speech.stop()
@@ -330,8 +342,8 @@ class CaptionController:
         """Copy the plain caption (not the hedged sentence: a user pasting it wants the description)."""
         text = self.plain_caption or self.view.get_caption()
         if text:
-            self.app.clipboard_clear()
-            self.app.clipboard_append(text)
+            self.shell.clipboard_clear()
+            self.shell.clipboard_append(text)
             self.view.set_status("Caption copied")
 
     def save_into_photo(self) -> None:
@@ -350,13 +362,13 @@ class CaptionController:
             where = written.name if written == path else f"{written.name} beside it (its format holds no description)"
             self.view.set_status(f"Caption saved into {where}")
 
-        self.runner.submit("files", work, on_done=done, on_error=lambda error: self.app.show_error(str(error)))
+        self.runner.submit("files", work, on_done=done, on_error=lambda error: self.shell.show_error(str(error)))
 
     def ask_save_speech(self) -> None:
         text = self.view.get_caption()
         if not text:
             return
-        path = self.app.dialogs.save_speech(self.photo_path)
+        path = self.shell.dialogs.save_speech(self.photo_path)
         if path:
             self.save_speech(path)
 
@@ -374,4 +386,4 @@ class CaptionController:
         if ok:
             self.view.set_status(f"Speech saved to {path.name}")
         else:
-            self.app.show_error(error or f"{path}: could not save speech")
+            self.shell.show_error(error or f"{path}: could not save speech")

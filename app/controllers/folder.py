@@ -3,20 +3,19 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Optional
 
 from ml.captioning.results import CaptionResult
 from ml.core.progress import Phase, Progress, ProgressMeter
 from ml.core.types import PathLike
 
 from ..constants import ExportFormat, format_duration, percent_text
+from .shell import Shell
 
 if TYPE_CHECKING:
-    from ml.captioning.captioner import Captioner
-
-    from ..application import App
     from ..models import SettingsModel
     from ..models.folder_captions import FolderCaptions
+    from ..models.model_session import ModelSession
     from ..views.folder_view import FolderView
     from .tasks import TaskRunner
 
@@ -30,10 +29,10 @@ def sure_text(result: CaptionResult) -> str:
 
 
 class FolderController:
-    def __init__(self, app: App, view: FolderView, runner: TaskRunner, captions_model: FolderCaptions,
-                 get_captioner: Callable[[], Optional[Captioner]], settings_model: SettingsModel):
-        self.app, self.view, self.runner = app, view, runner
-        self.captions, self.get_captioner, self.settings_model = captions_model, get_captioner, settings_model
+    def __init__(self, shell: Shell, view: FolderView, runner: TaskRunner, captions_model: FolderCaptions,
+                 session: ModelSession, settings_model: SettingsModel):
+        self.shell, self.view, self.runner = shell, view, runner
+        self.captions, self.session, self.settings_model = captions_model, session, settings_model
         self.cancel_event: Optional[threading.Event] = None  # set while captioning runs
         self.paths: list[Path] = []  # the chosen folder's photos
         for event, handler in {"<<ChooseFolder>>": self.ask_folder, "<<CaptionFolder>>": self.caption_all,
@@ -42,7 +41,7 @@ class FolderController:
             view.on(event, handler)
 
     def ask_folder(self) -> None:
-        folder = self.app.dialogs.choose_folder("Choose a folder of photos")
+        folder = self.shell.dialogs.choose_folder("Choose a folder of photos")
         if folder:
             self.choose_folder(folder)
 
@@ -56,7 +55,7 @@ class FolderController:
             return list_images(folder)
 
         self.runner.submit("files", work, on_done=lambda paths: self._listed(folder, paths),
-                           on_error=lambda e: self.app.show_error(str(e)))
+                           on_error=lambda e: self.shell.show_error(str(e)))
 
     def _listed(self, folder: Path, paths: list[Path]) -> None:
         """Show the folder, with the captions (and edits) kept from last time."""
@@ -76,14 +75,14 @@ class FolderController:
         self.view.set_running(False, has_rows=bool(self.captions.captioned()))
 
     def caption_all(self) -> None:
-        captioner = self.get_captioner()
+        captioner = self.session.captioner  # the Caption page's model: one model in use
         if captioner is None:
-            self.app.show_error("The model is still loading; try again in a moment")
+            self.shell.show_error("The model is still loading; try again in a moment")
             return
         if not self.paths or self.captions.folder is None:
-            self.app.show_error("Choose a folder with photos first")
+            self.shell.show_error("Choose a folder with photos first")
             return
-        if self.captions.edited and not self.app.dialogs.confirm(
+        if self.captions.edited and not self.shell.dialogs.confirm(
                 "Caption all again?", f"{len(self.captions.edited)} captions here were edited by you. "
                 "Captioning all again replaces them. Go on?"):
             return
@@ -126,7 +125,7 @@ class FolderController:
 
     def _failed(self, error):
         self._stopped()
-        self.app.show_error(str(error))
+        self.shell.show_error(str(error))
 
     def cancel_job(self) -> None:
         if self.cancel_event is not None:
@@ -148,19 +147,19 @@ class FolderController:
             return
         if export_format == ExportFormat.SIDECAR:
             in_the_way = self.captions.sidecars_in_the_way()
-            overwrite = bool(in_the_way) and self.app.dialogs.confirm(
+            overwrite = bool(in_the_way) and self.shell.dialogs.confirm(
                 "Replace files?", f"{len(in_the_way)} files next to the photos already hold other text "
                 f"(e.g. {in_the_way[0].name}). Replace them with the captions?" if in_the_way else "")
             self.export(export_format, overwrite=overwrite)
             return
-        target = self.app.dialogs.save_captions(self.captions.folder, export_format)
+        target = self.shell.dialogs.save_captions(self.captions.folder, export_format)
         if target:
             self.export(export_format, target)
 
     def save_into_photos(self, ask: bool = True) -> None:
         """Write each caption into its photo's metadata, on a worker, after the user says yes."""
         count = len(self.captions.captioned())
-        if not count or (ask and not self.app.dialogs.confirm(
+        if not count or (ask and not self.shell.dialogs.confirm(
                 "Save captions into the photos?",
                 f"Write each caption into its photo as its description (EXIF and XMP; {count} photos). Only the "
                 "description changes: the picture and its other details are kept. Photos whose format cannot "
@@ -168,7 +167,7 @@ class FolderController:
             return
         self.view.set_folder("Saving captions into the photos…")
         self.runner.submit("files", lambda report, cancel: self.captions.export_metadata(), on_done=self._saved_into_photos,
-                           on_error=lambda error: self.app.show_error(str(error)))
+                           on_error=lambda error: self.shell.show_error(str(error)))
 
     def _saved_into_photos(self, report) -> None:
         self.view.set_folder(report.summary())
@@ -189,6 +188,6 @@ class FolderController:
                 self.captions.export_json(target)
                 message = f"Saved {Path(target).name}"
         except OSError as error:
-            self.app.show_error(f"{getattr(error, 'filename', '') or target}: cannot write ({error.strerror})")
+            self.shell.show_error(f"{getattr(error, 'filename', '') or target}: cannot write ({error.strerror})")
             return
         self.view.set_folder(message)

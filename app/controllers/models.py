@@ -8,17 +8,19 @@ from ml.core.types import PathLike
 from ml.model_file.card import card_facts, headline_metrics
 
 from ..models import RegistryError
+from .shell import Shell
 
 if TYPE_CHECKING:
-    from ..application import App
     from ..models import ModelEntry, ModelRegistry
     from ..views.models_view import ModelsView
+    from .tasks import TaskRunner
 
 
 class ModelsController:
-    def __init__(self, app: App, view: ModelsView, registry: ModelRegistry, on_models_changed: Callable[..., None],
-                 get_beam_width: Callable[[], int]):
-        self.app, self.view, self.registry, self.on_models_changed = app, view, registry, on_models_changed
+    def __init__(self, shell: Shell, view: ModelsView, runner: TaskRunner, registry: ModelRegistry,
+                 on_models_changed: Callable[..., None], get_beam_width: Callable[[], int]):
+        self.shell, self.view, self.runner, self.registry = shell, view, runner, registry
+        self.on_models_changed = on_models_changed
         self.get_beam_width = get_beam_width  # the scores shown are the ones at the beam width in use
         self.entries: dict[str, ModelEntry] = {}  # by path
         for event, handler in {"<<ImportModel>>": self.ask_import, "<<ExportModel>>": self.ask_export,
@@ -28,9 +30,9 @@ class ModelsController:
 
     def refresh(self, select: Optional[Path] = None) -> None:
         """List the model files on a worker (each card is read and checked) and show them when read."""
-        self.app.runner.submit("files", lambda report, cancel: self.registry.entries(),
+        self.runner.submit("files", lambda report, cancel: self.registry.entries(),
                                on_done=lambda entries: self._show_entries(entries, select),
-                               on_error=lambda error: self.app.show_error(str(error)))
+                               on_error=lambda error: self.shell.show_error(str(error)))
 
     def _show_entries(self, entries: list[ModelEntry], select: Optional[Path]) -> None:
         self.entries = {str(e.path): e for e in entries}
@@ -61,7 +63,7 @@ class ModelsController:
             self.view.show_card(facts, deletable=not entry.shipped)
 
     def ask_import(self) -> None:
-        path = self.app.dialogs.open_model()
+        path = self.shell.dialogs.open_model()
         if path:
             self.import_model(path)
 
@@ -71,13 +73,13 @@ class ModelsController:
             self.refresh(select=entry.path)
             self.on_models_changed()
 
-        self.app.runner.submit("files", lambda report, cancel: self.registry.add(path), on_done=imported,
-                               on_error=lambda error: self.app.show_error(str(error)))
+        self.runner.submit("files", lambda report, cancel: self.registry.add(path), on_done=imported,
+                               on_error=lambda error: self.shell.show_error(str(error)))
 
     def ask_export(self) -> None:
         entry = self.selected()
         if entry:
-            target = self.app.dialogs.save_model(entry.path.name)
+            target = self.shell.dialogs.save_model(entry.path.name)
             if target:
                 self.registry.export(entry, Path(target))
 
@@ -87,18 +89,18 @@ class ModelsController:
         if entry is None:
             return
         if entry.shipped:
-            self.app.show_error(f"{entry.name}: the shipped model cannot be deleted")
+            self.shell.show_error(f"{entry.name}: the shipped model cannot be deleted")
             return
         in_use = entry.path == self.registry.active_path()
         question = f"Delete the model '{entry.name}'? Its file is removed for good."
         if in_use:
             question += " It is the model in use: the shipped model will take over."
-        if not self.app.dialogs.confirm("Delete model?", question):
+        if not self.shell.dialogs.confirm("Delete model?", question):
             return
         try:
             self.registry.delete(entry)
         except (RegistryError, OSError) as error:
-            self.app.show_error(str(error))
+            self.shell.show_error(str(error))
             return
         self.refresh()
         self.on_models_changed()

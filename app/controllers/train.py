@@ -13,9 +13,9 @@ from ml.training.config import MIN_TRAIN_PHOTOS, TrainConfig
 
 from ..constants import format_duration
 from ..models.registry import SHIPPED_NAME, RegistryError
+from .shell import Shell
 
 if TYPE_CHECKING:
-    from ..application import App
     from ..models import ModelEntry, ModelRegistry
     from ..views.train_view import TrainView
     from .tasks import TaskRunner
@@ -69,9 +69,9 @@ def result_lines(card: dict, comparison: dict, in_use_name: str) -> list[str]:
 
 
 class TrainController:
-    def __init__(self, app: App, view: TrainView, runner: TaskRunner, registry: ModelRegistry,
+    def __init__(self, shell: Shell, view: TrainView, runner: TaskRunner, registry: ModelRegistry,
                  on_model_added: Callable[[ModelEntry], None]):
-        self.app, self.view, self.runner, self.registry = app, view, runner, registry
+        self.shell, self.view, self.runner, self.registry = shell, view, runner, registry
         self.on_model_added = on_model_added
         self.dataset_folder: Optional[Path] = None  # chosen and read without error
         self.run_dir: Optional[Path] = None  # the run that Resume continues
@@ -102,7 +102,7 @@ class TrainController:
         return self.cancel_event is not None
 
     def ask_dataset(self) -> None:
-        folder = self.app.dialogs.choose_folder("Choose a data set folder")
+        folder = self.shell.dialogs.choose_folder("Choose a data set folder")
         if folder:
             self.choose_dataset(folder)
 
@@ -125,21 +125,21 @@ class TrainController:
         def failed(error):
             self.dataset_folder = None
             self.view.set_dataset_report(str(error))
-            self.app.show_error(str(error))
+            self.shell.show_error(str(error))
 
         self.runner.submit("files", work, on_done=found, on_error=failed)
 
     def start(self) -> None:
         if self.dataset_folder is None:
-            self.app.show_error("Choose a data set folder first")
+            self.shell.show_error("Choose a data set folder first")
             return
         try:
             self.settings = parse_train_settings(self.view.get_settings())
         except ValueError as error:
-            self.app.show_error(str(error))
+            self.shell.show_error(str(error))
             return
         photos = min(self.settings["max_train_photos"] or self.train_photos, self.train_photos)
-        if photos < MIN_USEFUL_TRAIN_PHOTOS and not self.app.dialogs.confirm(
+        if photos < MIN_USEFUL_TRAIN_PHOTOS and not self.shell.dialogs.confirm(
                 "Train on so few photos?", f"This run has {photos} training photos. {SMALL_RUN_EVIDENCE} "
                 f"Use at least {MIN_USEFUL_TRAIN_PHOTOS} photos for a model that describes photos. Start anyway?"):
             return
@@ -240,7 +240,7 @@ class TrainController:
         self.cancel_event = None
         self.view.show_progress("Stopped by an error", 0)
         self.view.set_running(False, can_resume=self.run_dir is not None, has_result=False)
-        self.app.show_error(str(error))
+        self.shell.show_error(str(error))
 
     def cancel_training(self) -> None:
         if self.cancel_event is not None:
@@ -253,7 +253,7 @@ class TrainController:
         if self.result_card is None or self.run_dir is None:
             return
         new, in_use = (self.comparison["scores"].get(k, {}).get("bleu4", 0.0) for k in ("new", "in use"))
-        if new < in_use and not self.app.dialogs.confirm(
+        if new < in_use and not self.shell.dialogs.confirm(
                 "Use a weaker model?", f"The new model scores lower than the one in use on the same "
                 f"{self.comparison['photos']} photos (BLEU-4 {new:.1f} against {in_use:.1f}). Use it anyway?"):
             return
@@ -262,7 +262,7 @@ class TrainController:
         try:
             entry = self.registry.add(self.run_dir / f"{self.run_dir.name}.captioner", name=name)
         except (RegistryError, OSError) as error:
-            self.app.show_error(str(error))
+            self.shell.show_error(str(error))
             return
         self.on_model_added(entry)
         self.view.set_running(False, can_resume=False, has_result=False)

@@ -54,7 +54,7 @@ class ModelsView(PageFrame):
         self.tree.selection_set(model_id)
 
     def show_card(self, facts, deletable):
-        """The card as labelled lines, read-only (it used to be raw JSON that could be typed into)."""
+        """The card as labelled lines, read-only."""
         self.card_box.configure(state="normal")
         self.card_box.delete("1.0", "end")
         self.card_box.insert("1.0", "\n\n".join(f"{label}\n{text}" for label, text in facts))

@@ -97,7 +97,7 @@ class FolderInUse(UserError, OSError):
 @contextlib.contextmanager
 def locked_folder(folder: PathLike) -> Iterator[Path]:
     """Hold `folder`'s lock while the block runs; FolderInUse naming the holder's PID if another process
-    has it (two runs writing one run folder used to die on HDF5's own lock, mid-run). POSIX only: on
+    has it (two runs writing one run folder would die on HDF5's own lock, mid-run). POSIX only: on
     other systems the block runs unlocked."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -48,20 +48,17 @@ MIRRORED = False
 # photos (0 turns it off; half a pass takes 60-85 s here for a pooled decoder) and its learning rate.
 SELF_CRITICAL_EPOCHS = 0.5
 SELF_CRITICAL_LR = 1e-4
-# Weight of the human captions' cross-entropy beside the self-critical loss (keeps captions varied). For
-# the shipped five-member ensemble on dev at beam 5 (bigram ban), 0.25 over 0.5 gave BLEU-1 66.71 vs
-# 66.03, BLEU-4 23.10 vs 22.84, CIDEr 54.49 vs 54.72, with 623 vs 671 different captions of 1000;
-# 0 (scores alone) gave the plainest captions (523) and the least BLEU-4 and CIDEr.
+# Weight of the human captions' cross-entropy beside the self-critical loss: it keeps captions varied (0, the
+# scores alone, gave the plainest captions); 0.25 scored the most BLEU-4 on dev (docs/experiments.md).
 SELF_CRITICAL_HUMAN_WEIGHT = 0.25
 
 BEAM_WIDTH = 5
-# Beam scores are log-probability / length**LENGTH_PENALTY. Self-critical decoders write short captions;
-# for an ensemble fine-tuned on caption scores alone, 1.0 over 0.7 gave dev beam-5 BLEU-1 66.9 vs 66.5 and
-# CIDEr 51.1 vs 50.1 (BLEU-4 22.2 vs 22.4).
+# Beam scores are log-probability / length**LENGTH_PENALTY: self-critical decoders write short captions, and
+# 1.0 scored more dev BLEU-1 and CIDEr than 0.7 (docs/experiments.md).
 LENGTH_PENALTY = 1.0
 # A caption never says the same run of this many words twice ("a man is riding a bike on a bike"); 0 allows
-# it. For the fine-tuned ensemble, two over three gave dev beam-5 BLEU-1 66.03 vs 65.81, CIDEr 54.72 vs
-# 54.52, BLEU-4 22.84 both. It also rules out a second "in a", which costs less than the repeats it removes.
+# it. Two scored more dev BLEU-1 and CIDEr than three (docs/experiments.md); it also rules out a second "in a",
+# which costs less than the repeats it removes.
 NO_REPEAT_NGRAM = 2
 
 # Seed for splits, shuffles and weight initialisation.

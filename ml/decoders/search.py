@@ -27,7 +27,7 @@ def next_word_log_probs(step_decoder: StepDecoderLike, vocab: Vocabulary, memory
 
 def repeating_words(ids: TokenIds, ngram: int = NO_REPEAT_NGRAM) -> list:
     """Words that would end a second copy of an ngram already in ids: repeats like "a brown dog and a
-    brown dog" read as broken, and banning them raised dev BLEU and CIDEr a little (README)."""
+    brown dog" read as broken, and banning them raised dev BLEU and CIDEr a little (docs/experiments.md)."""
     if ngram < 2 or len(ids) < ngram - 1:
         return []
     prefix = list(ids[len(ids) - ngram + 1:])

@@ -1,6 +1,6 @@
 """How sure a caption is, from the model itself, calibrated on the dev split so that the number means
 something: captions with a higher confidence score higher against human captions (Spearman's rho in the
-model card and README).
+model card and docs/honesty.md).
 
 Signals, each computed from what captioning has anyway (no TensorFlow):
 - `mean_log_prob`: the ensemble's mean log-probability per word of the caption it chose;

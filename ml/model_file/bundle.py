@@ -69,7 +69,7 @@ def arrays_member(index: int) -> str:
 def _half_precision_copy(decoder):
     """An uncompiled copy (no optimizer state) whose layers hold float16 weights: half the file size.
 
-    Decoding runs in numpy on float32 copies of these weights (ml/decoders/keras_models.py), so only storage is
+    Decoding runs in numpy on float32 copies of these weights (ml/decoders/numpy_step.py), so only storage is
     halved; dev BLEU-4 moved by 0.02 when weights were first rounded to float16.
     """
     import keras

@@ -2,7 +2,7 @@
 for data-parallel training; nothing here is home-made):
 
 - `TF_CONFIG` names a cluster of several workers: MultiWorkerMirroredStrategy (one process per machine,
-  each started with its own TF_CONFIG; see README "Training on several GPUs or machines");
+  each started with its own TF_CONFIG; see docs/training.md, "Training on several GPUs or machines");
 - several GPUs: MirroredStrategy over all of them;
 - `IMAGE_CAPTIONER_CPU_DEVICES=N` (N >= 2): the CPU split into N logical devices and MirroredStrategy over
   them, so the multi-replica path runs on any machine (the tests use it; it is not faster on a CPU);
@@ -27,7 +27,7 @@ def _cluster_workers() -> int:
     try:
         cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
     except (json.JSONDecodeError, AttributeError):
-        raise TrainingError("TF_CONFIG is not valid JSON (see README: Training on several machines)") from None
+        raise TrainingError("TF_CONFIG is not valid JSON (see docs/training.md: Training on several GPUs or machines)") from None
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 

@@ -6,7 +6,7 @@ captions. Here, after it, the decoder writes several captions of its own for eac
 make the captions that scored above the photo's other samples more likely, and those below less
 likely (the mean of the other samples is the baseline, as in Luo 2020, "A Better Variant of
 Self-Critical Sequence Training"). Half an epoch of it raised one inject decoder's dev BLEU-1 / BLEU-4
-from 59.2 / 17.8 to 64.9 / 20.9 greedy (README, "Caption quality").
+from 59.2 / 17.8 to 64.9 / 20.9 greedy (docs/quality.md).
 
 The score is CIDEr-D plus the mean of sentence BLEU-1 and BLEU-4: CIDEr-D alone made captions shorter
 and shorter, and BLEU's brevity penalty pushes back. On the scores alone the captions still became

@@ -1,5 +1,5 @@
-"""GUI tests run in a real Tk window on a virtual screen (Xvfb, started by scripts/test.sh)."""
-import os
+"""GUI tests run in a real Tk window on a virtual screen (Xvfb, started by scripts/test.sh). Each test gets
+a window of its own, on a new user's folders, so the tests pass in any order (the suite shuffles them)."""
 import shutil
 
 import pytest
@@ -7,13 +7,14 @@ import pytest
 from app.event_loop import run_until
 
 
-@pytest.fixture(scope="module")
-def app(display, tmp_path_factory):
-    """The real app with its own settings folder and an empty user model folder."""
+@pytest.fixture
+def app(display, tmp_path, monkeypatch):
+    """The real app with its own settings folder, no user models, history or folder captions."""
     from app.paths import user_data_dir, user_models_dir
 
-    config = tmp_path_factory.mktemp("config")
-    os.environ["IMAGE_CAPTIONER_CONFIG_DIR"] = str(config)
+    config = tmp_path / "config"
+    config.mkdir()
+    monkeypatch.setenv("IMAGE_CAPTIONER_CONFIG_DIR", str(config))
     # Auto-speak off: these tests are about other things, and this machine has no sound card to speak
     # with (speaking is tested on its own, as is a caption spoken at once when auto-speak is on).
     (config / "settings.json").write_text('{"auto_speak": false}')

@@ -116,7 +116,7 @@ def test_preview_keeps_aspect_ratio(app):
 def test_the_preview_grows_with_the_window(app):
     view = app.pages[Page.CAPTION]
     app.caption.open_photo(SAMPLES / "astronaut.jpg")
-    run_until(app.update, lambda: app.caption.photo_path.name == "astronaut.jpg", 30, "the photo")
+    run_until(app.update, lambda: app.caption.photo_path and app.caption.photo_path.name == "astronaut.jpg", 30, "the photo")
     run_until(app.update, lambda: view.get_attention_words(), 60, "the caption and its words row")
     app.geometry("1100x720")
     run_until(app.update, lambda: view.winfo_width() < 1000, 10, "the window at 1100 x 720")

@@ -109,3 +109,11 @@ def _clean_dist():
     yield
     shutil.rmtree(REPO / "build" / "ImageCaptioner", ignore_errors=True)  # PyInstaller's work folders
     shutil.rmtree(REPO / "build" / "ImageCaptioner-caption", ignore_errors=True)
+
+
+def test_the_packaged_benchmark_runs_at_toy_size(packaged, display):
+    """benchmarks/bench_packaged.py over what dist/ holds now (this build, and the other where it is left)."""
+    from tests.benchmarks.test_benchmarks_run import run_benchmark
+
+    out = run_benchmark("bench_packaged.py", "--starts", "1")
+    assert f"{packaged[1].name}: folder" in out and "start with a photo to caption" in out and "--self-test" in out

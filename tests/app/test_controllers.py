@@ -1,0 +1,183 @@
+"""Controllers on their own, as the ABQ app tests them: the views and the window replaced by stand-ins that
+record what they were told, and everything else real (the task runner and its threads, the models on disk,
+the shipped model, real photos). No display is needed; speech is a stand-in because that is a separate
+process the tests of app/controllers/speech.py cover. These run the branches the GUI tests cannot reach on
+purpose: a model that fails to load, and a caption that comes back after another photo was opened."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytest
+
+from app.controllers.caption import CaptionController
+from app.controllers.folder import FolderController
+from app.controllers.tasks import TaskRunner
+from app.models import CaptionHistory, ModelRegistry, SettingsModel
+from app.models.folder_captions import FolderCaptions
+from app.models.model_session import ModelSession
+from app.paths import default_model_path
+from ml.captioning.results import CaptionResult
+
+SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "samples"
+
+
+class FakeDialogs:
+    """Answers the questions a controller asks from a script of answers, and records them."""
+
+    def __init__(self, answers: Optional[dict[str, Any]] = None):
+        self.answers, self.asked = answers or {}, []
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def ask(*args: Any) -> Any:
+            self.asked.append(name)
+            return self.answers.get(name)
+        return ask
+
+
+class FakeShell:
+    """The window as a controller sees it (app/controllers/shell.py), recording errors and notices."""
+
+    def __init__(self, dialogs: Optional[FakeDialogs] = None):
+        self.dialogs, self.notices = dialogs or FakeDialogs(), []
+        self.errors: list[str] = []
+        self.notified: list[str] = []
+        self.clipboard = ""
+
+    def show_error(self, message: str) -> None:
+        self.errors.append(str(message))
+
+    def notify(self, message: str) -> None:
+        self.notified.append(message)
+
+    def clipboard_get(self) -> str:
+        return self.clipboard
+
+    def clipboard_clear(self) -> None:
+        self.clipboard = ""
+
+    def clipboard_append(self, string: str, /) -> None:
+        self.clipboard += string
+
+
+class FakeView:
+    """A page that only records: every set_*/show_* call is kept by name; get_* read back what was set."""
+
+    def __init__(self, **values: Any):
+        self.calls: dict[str, list[tuple]] = {}
+        self.values = {"beam_width": 1, "auto_speak": False, "caption": "", "model_name": "", **values}
+        self.handlers: dict[str, Callable[[], None]] = {}
+        self.chosen_history_index, self.dropped_path = None, None
+
+    def on(self, event: str, handler: Callable[[], None]) -> None:
+        self.handlers[event] = handler
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("get_"):
+            return lambda: self.values.get(name[4:])
+
+        def record(*args: Any, **kwargs: Any) -> None:
+            self.calls.setdefault(name, []).append(args)
+            if name == "set_caption":
+                self.values["caption"] = args[0]
+        return record
+
+    def last(self, name: str) -> tuple:
+        return self.calls[name][-1]
+
+
+class FakeSpeech:
+    rate = 165
+    available = False
+
+    def probe(self) -> tuple[bool, str]:
+        return False, "no speech engine in this test"
+
+
+def wait_for(runner: TaskRunner, condition: Callable[[], Any], seconds: float = 120) -> None:
+    """Poll the runner's queue as the window's timer does, until the condition holds."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        runner.poll()
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def caption_page(tmp_path):
+    """(controller, view, shell, runner, session) on the shipped model and a new user's folders."""
+    runner, session, shell, view = TaskRunner(), ModelSession(), FakeShell(), FakeView()
+    settings = SettingsModel(tmp_path / "settings.json")
+    settings.load()
+    registry = ModelRegistry(default_model_path(), tmp_path / "models")
+    history = CaptionHistory(path=tmp_path / "history.json")
+    controller = CaptionController(shell, view, runner, FakeSpeech(), settings, registry, history, session)  # type: ignore[arg-type]
+    return controller, view, shell, runner, session
+
+
+def test_a_model_that_cannot_load_gives_way_to_the_shipped_one(caption_page, tmp_path):
+    controller, view, shell, runner, session = caption_page
+    broken = tmp_path / "models" / "broken.captioner"
+    broken.parent.mkdir()
+    broken.write_bytes(b"not a zip")
+    controller.registry.set_active(broken)
+    controller.start()
+    wait_for(runner, lambda: session.captioner is not None)
+    assert session.path == default_model_path()
+    assert len(shell.errors) == 1 and shell.errors[0].startswith("Cannot load the model: ")
+    assert "broken.captioner" in shell.errors[0] and shell.errors[0].endswith("Using the shipped model instead.")
+    assert "Ready" in view.last("set_status")[0]
+
+
+def test_a_caption_that_comes_back_for_another_photo_goes_to_history_only(caption_page):
+    controller, view, shell, runner, session = caption_page
+    controller.start()
+    wait_for(runner, lambda: session.captioner is not None)
+    controller.open_photo(SAMPLES / "coffee.jpg")
+    wait_for(runner, lambda: view.get_caption())
+    shown, confidence_calls = view.get_caption(), len(view.calls["set_confidence"])
+    late = CaptionResult(SAMPLES / "cat.jpg", "a cat from a photo no longer open")
+    runner.post(controller._captioned, late)  # how a worker's result arrives after the user moved on
+    wait_for(runner, lambda: controller.history.entries[0].caption == late.caption)
+    assert view.get_caption() == shown and len(view.calls["set_confidence"]) == confidence_calls
+    assert controller.photo_path == SAMPLES / "coffee.jpg" and not shell.errors
+
+
+def test_copy_puts_the_plain_caption_on_the_clipboard(caption_page):
+    controller, view, shell, runner, session = caption_page
+    controller.start()
+    wait_for(runner, lambda: session.captioner is not None)
+    controller.open_photo(SAMPLES / "cat.jpg")  # unsure: shown and spoken hedged
+    wait_for(runner, lambda: view.get_caption())
+    controller.copy_caption()
+    assert shell.clipboard == controller.plain_caption and shell.clipboard in view.get_caption()
+    assert view.last("set_status") == ("Caption copied",)
+
+
+def test_the_folder_page_captions_with_the_caption_pages_model(caption_page, tmp_path):
+    controller, _, shell, runner, session = caption_page
+    controller.start()
+    wait_for(runner, lambda: session.captioner is not None)
+    settings = SettingsModel(tmp_path / "settings.json")
+    settings.load()
+    folder_view = FakeView()
+    folder = FolderController(shell, folder_view, runner, FolderCaptions(tmp_path / "folder-captions"),  # type: ignore[arg-type]
+                              session, settings)
+    folder.choose_folder(SAMPLES)
+    wait_for(runner, lambda: folder.paths)
+    folder.caption_all()
+    wait_for(runner, lambda: folder.cancel_event is None and folder.captions.rows)
+    names = sorted(row[1] for row in folder_view.calls["add_row"])
+    assert names == sorted(path.name for path in folder.paths) and not shell.errors
+    assert folder_view.last("show_progress")[1] == f"{len(names)} of {len(names)} captioned"
+
+
+def test_the_folder_page_says_so_while_no_model_is_loaded(tmp_path):
+    shell, runner = FakeShell(), TaskRunner()
+    settings = SettingsModel(tmp_path / "settings.json")
+    settings.load()
+    folder = FolderController(shell, FakeView(), runner, FolderCaptions(tmp_path / "captions"), ModelSession(),  # type: ignore[arg-type]
+                              settings)
+    folder.caption_all()
+    assert shell.errors == ["The model is still loading; try again in a moment"]
