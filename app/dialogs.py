@@ -2,7 +2,7 @@
 from tkinter import filedialog, messagebox
 
 from ml.data.images import IMAGE_SUFFIXES
-from ml.model_file.bundle import BUNDLE_SUFFIX
+from ml.model_file import BUNDLE_SUFFIX
 
 PHOTO_TYPES = [("Photos", " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))), ("All files", "*")]
 

@@ -23,7 +23,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "assets" / "models" / "default.captioner"
 PEAK = "print('peak', int(re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1)) // 1024)"
-READ = ("import re, sys\nfrom ml.model_file.bundle import {reader}\ntry:\n    {reader}(sys.argv[1])\n"
+READ = ("import re, sys\nfrom ml.model_file import {reader}\ntry:\n    {reader}(sys.argv[1])\n"
         "    print('outcome: read')\nexcept Exception as error:\n    print('outcome:', str(error)[:150])\n" + PEAK)
 
 

@@ -95,7 +95,9 @@ def _word_level_model(vocab_size, feature_dim, units):
 
 def bench_training(dataset, caption_count, train_photos=None):
     from ml.features.for_dataset import dataset_features
-    from ml.training.loop import TrainConfig, _compiled_decoder, build_vocabulary, caption_arrays, make_tf_dataset
+    from ml.training.config import TrainConfig
+    from ml.training.rows import build_vocabulary, caption_arrays, make_tf_dataset
+    from ml.training.run_state import compiled_decoder
 
     config = TrainConfig()
     vocab = build_vocabulary(dataset, config)
@@ -106,7 +108,7 @@ def bench_training(dataset, caption_count, train_photos=None):
     subset = (photo_features, photo_index[:caption_count], inputs[:caption_count], targets[:caption_count])
     scale = len(photo_index) / caption_count
 
-    sequence_model = _compiled_decoder(vocab, photo_features.shape[1], config)
+    sequence_model = compiled_decoder(vocab, photo_features.shape[1], config)
     data = make_tf_dataset(subset, config.batch_size, shuffle_seed=0)
     sequence_model.fit(data.take(2), verbose=0)  # build and trace
     start = time.perf_counter()

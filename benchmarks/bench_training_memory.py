@@ -48,7 +48,8 @@ def child(photos: int, storage: str, scratch: Path, steps: int = STEPS) -> dict:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     from ml.features.table import FeatureSources, write_feature_table
     from ml.training.config import TrainConfig
-    from ml.training.loop import _compiled_decoder, build_vocabulary, caption_arrays, make_tf_dataset
+    from ml.training.rows import build_vocabulary, caption_arrays, make_tf_dataset
+    from ml.training.run_state import compiled_decoder
 
     dataset = synthetic_dataset(photos, scratch)
     train = dataset.splits["train"]
@@ -64,7 +65,7 @@ def child(photos: int, storage: str, scratch: Path, steps: int = STEPS) -> dict:
     vocab = build_vocabulary(dataset, config)
     arrays = caption_arrays(train, dataset, features, vocab)
     dev = caption_arrays(dataset.splits["dev"], dataset, features, vocab)
-    model = _compiled_decoder(vocab, FEATURE_DIM, config)
+    model = compiled_decoder(vocab, FEATURE_DIM, config)
     model.fit(make_tf_dataset(arrays, config.batch_size, 0), validation_data=make_tf_dataset(dev, config.batch_size),
               epochs=1, steps_per_epoch=steps, verbose=0)
     return {"photos": photos, "captions": len(arrays[1]), "storage": storage,

@@ -95,7 +95,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ml.captioning.captioner import Captioner
-    from ml.model_file.bundle import read_card
+    from ml.model_file.reader import read_card
 
     paths = _expand_images(args.images)
     read_card(args.model)  # a missing or foreign model file is told first, in a moment
@@ -215,7 +215,7 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
-    from ml.model_file.bundle import combine_bundles
+    from ml.model_file.combine import combine_bundles
 
     combine_bundles(args.models, args.output)
     print(f"saved {args.output}: ensemble of {len(args.models)} models (evaluate it to score it)")

@@ -19,7 +19,7 @@ glibc_needed() {  # the newest glibc symbol version any bundled ELF file asks fo
 
 package_assets() {  # what build.spec packs instead of the source tree's model and torch weight files
   mkdir -p build/package-assets/models build/package-assets/encoders
-  .venv/bin/python -c "from ml.model_file.bundle import caption_only_copy as copy; \
+  .venv/bin/python -c "from ml.model_file import caption_only_copy as copy; \
     copy('assets/models/default.captioner', 'build/package-assets/models/default.captioner')"
   [ -f build/package-assets/encoders/efficientnet-lite0.tflite ] || TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -c \
     "from ml.encoders.litert import convert_encoder as convert; \

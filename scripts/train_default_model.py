@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ml.captioning.captioner import Captioner
 from ml.honesty.calibration import calibrate_model
-from ml.model_file.bundle import combine_bundles, load_bundle, load_keras_decoders, read_card, save_bundle
+from ml.model_file import combine_bundles, load_bundle, load_keras_decoders, read_card, save_bundle
 from ml.model_file.card import SPLITS, editable_card, metric_key
 from ml.training.config import TrainConfig
 from ml.training.pipeline import evaluate_model, train_model

@@ -93,7 +93,7 @@ TINY_TRAIN_PHOTOS = 300
 @pytest.fixture(scope="session")
 def tiny_model(flickr8k, tmp_path_factory):
     """A model trained for real on a few hundred Flickr8k photos (EfficientNet-Lite0 features): (path, card)."""
-    from ml.training.loop import TrainConfig
+    from ml.training.config import TrainConfig
     from ml.training.pipeline import train_model
 
     folder = tmp_path_factory.mktemp("tiny-model")

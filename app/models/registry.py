@@ -10,7 +10,7 @@ from ml.core.atomic import copy_atomically, remove_stale_temp_files, write_text_
 from ml.core.defaults import ACTIVE_MODEL_RECORD, recorded_active_model
 from ml.core.errors import UserError
 from ml.core.types import PathLike
-from ml.model_file.bundle import BUNDLE_SUFFIX, BundleError, read_card
+from ml.model_file import BUNDLE_SUFFIX, BundleError, read_card
 
 # How the shipped model is listed (its file is assets/models/default.captioner).
 SHIPPED_NAME = "shipped"

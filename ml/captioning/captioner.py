@@ -23,10 +23,10 @@ from ml.encoders.registry import get_spec
 from ml.honesty.attention import attention_maps
 from ml.honesty.confidence import Calibration, caption_signals, typicality
 from ml.honesty.hedging import CONFIDENT_LABEL, contradicts
-from ml.model_file.bundle import load_bundle
+from ml.model_file.reader import load_bundle
 
 if TYPE_CHECKING:
-    from ml.model_file.bundle import Bundle
+    from ml.model_file.layout import Bundle
 
 
 class Captioner:

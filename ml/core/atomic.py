@@ -1,9 +1,11 @@
-"""The one way this project writes a file: into a temp file beside it, then a rename, so a crash, a
-full disk or a cancel never leaves half a model, checkpoint, cache shard, setting or export where a
-whole one is expected. The app imports it too (it needs nothing but the standard library)."""
+"""The one way this project writes a file: into a temp file beside it, flushed to the disk (fsync), checked
+where the caller can check it, then renamed over the old file and the folder flushed too, so a crash, a
+power cut, a full disk or a cancel never leaves half a model, checkpoint, cache shard, setting, export or
+photo where a whole one is expected. The app imports it too (it needs nothing but the standard library)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -12,7 +14,7 @@ import signal
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterator, Optional, Union
 
 from ml.core.errors import UserError
 
@@ -30,8 +32,27 @@ def temp_path_for(path: Path, suffix: str = "") -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{suffix}")
 
 
-def replace_atomically(path: PathLike, write: Callable[[Path], object], suffix: str = "") -> Path:
-    """Call write(temp_path), then rename the temp file over `path` (a failed write leaves no temp file).
+def _flush_to_disk(path: Path) -> None:
+    """fsync a file or a folder, so what was written survives a power cut (a folder: its renames)."""
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0)
+    try:
+        descriptor = os.open(path, flags)
+    except (IsADirectoryError, PermissionError):  # Windows cannot open a folder; nothing to flush there
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.EBADF):  # a file system without fsync for folders
+            raise
+    finally:
+        os.close(descriptor)
+
+
+def replace_atomically(path: PathLike, write: Callable[[Path], object], suffix: str = "",
+                       verify: Optional[Callable[[Path], None]] = None) -> Path:
+    """Call write(temp_path), flush the temp file to the disk, call verify(temp_path) (it raises when the
+    copy is not whole), then rename it over `path` and flush the folder. Whatever fails, `path` is as it
+    was and no temp file is left.
 
     suffix: the ending a writer insists on, e.g. ".keras" or ".weights.h5" for Keras, ".wav"."""
     path = Path(path)
@@ -39,9 +60,14 @@ def replace_atomically(path: PathLike, write: Callable[[Path], object], suffix: 
     temp = temp_path_for(path, suffix)
     try:
         write(temp)
+        if temp.is_file():
+            _flush_to_disk(temp)
+        if verify is not None:
+            verify(temp)
         if os.environ.get(KILL_BEFORE_RENAME) == path.name:
             os.kill(os.getpid(), signal.SIGKILL)
         os.replace(temp, path)
+        _flush_to_disk(path.parent)
     finally:
         temp.unlink(missing_ok=True)
     return path

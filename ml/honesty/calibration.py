@@ -24,7 +24,8 @@ from ml.decoders.search import decode_captions
 from ml.encoders.litert import pooled
 from ml.features.for_dataset import dataset_features
 from ml.honesty.confidence import caption_signals, fit_calibration, spearman, training_centroids, typicality
-from ml.model_file.bundle import add_calibration, load_bundle
+from ml.model_file.reader import load_bundle
+from ml.model_file.writer import add_calibration
 
 if TYPE_CHECKING:
     from ml.data.datasets import Dataset

@@ -6,8 +6,10 @@ with), which edits the metadata blocks and leaves the compressed image data alon
   XMP dc:description;
 - PNG: the same EXIF and XMP, and a "Description" iTXt chunk (PNG's own keyword for it);
 - any other format (BMP, GIF, ...): an XMP sidecar `photo.ext.xmp` (how darktable and digiKam name them).
-Every other field is kept. The photo is rewritten atomically: a copy is edited, then renamed over it, so a
-crash never leaves half a photo. Nothing here runs unless the user asks (a button, an export, a CLI flag).
+Every other field is kept. The photo is rewritten atomically: a copy is edited, flushed to the disk and
+verified (it decodes to the same pixels, and the caption reads back from it) before it is renamed over the
+photo, so neither a crash nor a full disk (where exiv2 writes a short copy without a word) ever leaves less
+than the whole photo. Nothing here runs unless the user asks (a button, an export, a CLI flag).
 """
 from __future__ import annotations
 
@@ -67,6 +69,34 @@ def _edit(path: Path, caption: str, image_format: str) -> None:
             image.modify_comment(caption)  # exiv2 writes a PNG's comment as the iTXt "Description" chunk
 
 
+def _pixels(path: Path) -> bytes:
+    with Image.open(path) as image:
+        return image.tobytes()
+
+
+def _xmp_description(path: Path) -> str:
+    """The x-default dc:description of a file's XMP (a photo's own, or a sidecar's)."""
+    import pyexiv2
+
+    with pyexiv2.Image(str(path)) as image:
+        description = image.read_xmp().get("Xmp.dc.description", "")
+    if isinstance(description, dict):
+        return str(description.get('lang="x-default"', next(iter(description.values()), "")))
+    return str(description)
+
+
+def _verify(photo: Path, edited: Path, caption: str, in_file: bool) -> None:
+    """The edited copy must be whole before it replaces anything: the caption reads back from it and, for a
+    photo, it decodes to exactly the photo's pixels."""
+    try:
+        whole = _xmp_description(edited) == caption and (not in_file or _pixels(edited) == _pixels(photo))
+    except (OSError, RuntimeError, UnidentifiedImageError, ValueError):  # truncated, unreadable
+        whole = False
+    if not whole:
+        raise MetadataError(f"{photo}: the edited copy came out incomplete (is the disk full?); "
+                            "the photo was left as it was")
+
+
 def write_caption(photo: PathLike, caption: str) -> Path:
     """Write the caption as the photo's description; returns the file written (the photo, or its sidecar)."""
     photo = Path(photo)
@@ -89,7 +119,8 @@ def write_caption(photo: PathLike, caption: str) -> Path:
             raise MetadataError(f"{photo}: its metadata cannot be written ({error})") from None
 
     try:
-        return replace_atomically(target, write, suffix=target.suffix)
+        return replace_atomically(target, write, suffix=target.suffix,
+                                  verify=lambda edited: _verify(photo, edited, caption, target == photo))
     except OSError as error:  # the folder or the photo cannot be written
         raise MetadataError(f"{photo}: cannot write ({error.strerror or error})") from None
 
@@ -129,14 +160,8 @@ def write_captions(results: Iterable[CaptionResult]) -> MetadataReport:
 
 def read_caption(photo: PathLike) -> str:
     """The description written by `write_caption` (XMP dc:description of the photo or its sidecar)."""
-    import pyexiv2
-
     photo = Path(photo)
     source = photo if photo_format(photo) in IN_FILE_FORMATS else sidecar_path(photo)
     if not source.exists():
         return ""
-    with pyexiv2.Image(str(source)) as image:
-        description = image.read_xmp().get("Xmp.dc.description", "")
-    if isinstance(description, dict):
-        return str(description.get('lang="x-default"', next(iter(description.values()), "")))
-    return str(description)
+    return _xmp_description(source)

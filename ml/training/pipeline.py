@@ -25,8 +25,8 @@ from ml.encoders.litert import pooled
 from ml.features.for_dataset import dataset_feature_table, dataset_features
 from ml.features.table import FeatureSources, FeatureTable
 from ml.honesty.calibration import calibrate_decoders
-from ml.model_file.bundle import save_bundle
 from ml.model_file.card import SPLITS, metric_key, training_card
+from ml.model_file.writer import save_bundle
 from ml.training.config import MIN_TRAIN_PHOTOS
 from ml.training.runs import RUN_RECORD
 

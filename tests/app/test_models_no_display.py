@@ -17,7 +17,7 @@ from app.models import CaptionHistory, ModelRegistry, RegistryError, SettingsMod
 from app.models.folder_captions import FolderCaptions
 from ml.captioning.results import CaptionResult
 from ml.core.progress import Cancelled, Phase, Progress
-from ml.model_file.bundle import BundleError
+from ml.model_file import BundleError
 
 
 def test_settings_round_trip_and_damaged_file(tmp_path):

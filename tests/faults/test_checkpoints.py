@@ -10,7 +10,7 @@ import pytest
 
 from ml.core.atomic import KILL_BEFORE_RENAME, remove_stale_temp_files, write_text_atomically
 from ml.core.progress import Cancelled, Phase
-from ml.training.loop import TrainConfig
+from ml.training.config import TrainConfig
 from ml.training.pipeline import train_model
 from tests.conftest import REPO
 

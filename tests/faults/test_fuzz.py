@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ml.data.datasets import DatasetError, load_dataset
 from ml.data.vocab import Vocabulary, VocabularyError
-from ml.model_file.bundle import BundleError, load_bundle, read_card
+from ml.model_file import BundleError, load_bundle, read_card
 from ml.model_file.card import validate_card
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))

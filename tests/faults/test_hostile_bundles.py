@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from app.models import ModelRegistry
-from ml.model_file.bundle import BundleError, load_bundle, load_keras_decoders, read_card
+from ml.model_file import BundleError, load_bundle, load_keras_decoders, read_card
 from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
 from tests.ml.test_bundle_and_cli import OLD_FORMAT_DROPS, _rezip, run_cli
 
@@ -67,7 +67,7 @@ def test_a_vocabulary_listing_a_word_twice_is_refused(tiny_model, tmp_path):
 def test_a_safe_keras_decoder_with_other_layers_is_refused_on_loading(tiny_model, tmp_path):
     import keras
 
-    from ml.model_file.bundle import save_bundle
+    from ml.model_file import save_bundle
 
     bundle = load_bundle(tiny_model[0])
     image = keras.Input((bundle.card["feature_dim"],), name="image")
@@ -83,7 +83,7 @@ def test_a_safe_keras_decoder_with_other_layers_is_refused_on_loading(tiny_model
 
 # Peak memory from /proc (VmHWM: this process's own; ru_maxrss would include the forking test process's).
 PEAK_MEMORY = ("import re, sys\n"
-               "from ml.model_file.bundle import BundleError, read_card\n"
+               "from ml.model_file import BundleError, read_card\n"
                "try:\n    read_card(sys.argv[1])\nexcept BundleError as error:\n    print(error)\n"
                "status = open('/proc/self/status').read()\n"
                "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1)) // 1024)\n")

@@ -3,7 +3,7 @@ never mixed into the old run's weights (issue: the second run trained nothing an
 import pytest
 
 from ml.core.errors import TrainingError
-from ml.training.loop import TrainConfig
+from ml.training.config import TrainConfig
 from ml.training.pipeline import train_model
 
 CONFIG = TrainConfig(encoder="efficientnet-lite0", epochs=1, units=16, min_word_count=3, self_critical_epochs=0)

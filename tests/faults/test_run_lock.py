@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from ml.core.atomic import FolderInUse, locked_folder
-from ml.training.loop import TrainConfig
+from ml.training.config import TrainConfig
 from ml.training.pipeline import train_model
 from tests.conftest import REPO
 

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from ml.model_file.bundle import BundleError, load_bundle, read_card, save_bundle
+from ml.model_file import BundleError, load_bundle, read_card, save_bundle
 from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
 
 
@@ -136,7 +136,7 @@ def test_bundle_stores_float16_weights_that_decode_like_the_trained_ones(tiny_mo
 
     from ml.decoders.keras_models import build_decoder
     from ml.decoders.numpy_step import StepDecoder
-    from ml.model_file.bundle import load_keras_decoders
+    from ml.model_file import load_keras_decoders
 
     bundle = load_bundle(tiny_model[0])
     trained = build_decoder("attention", len(bundle.vocab), 1280, 32, 0.5)  # float32, as training leaves it
@@ -174,7 +174,7 @@ def test_cli_bug_is_one_line_with_the_traceback_in_the_log(tmp_path, debug):
 
 def test_a_caption_only_copy_captions_alike_and_says_it_cannot_be_trained_on(tiny_model, tmp_path, flickr8k):
     from ml.captioning.captioner import Captioner
-    from ml.model_file.bundle import caption_only_copy, load_keras_decoders
+    from ml.model_file import caption_only_copy, load_keras_decoders
 
     copy = caption_only_copy(tiny_model[0], tmp_path / "copy.captioner")
     with zipfile.ZipFile(copy) as archive:

@@ -15,7 +15,7 @@ from ml.core.errors import BundleError
 from ml.honesty.attention import attention_sheet, heatmap
 from ml.honesty.confidence import SIGNALS, Calibration, fit_calibration, ranks, spearman, training_centroids, typicality
 from ml.honesty.hedging import as_clause, contradicts, hedged_text
-from ml.model_file.bundle import DOMAIN_MEMBER, add_calibration, load_bundle
+from ml.model_file import DOMAIN_MEMBER, add_calibration, load_bundle
 from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
 
 SAMPLES = REPO / "assets" / "samples"

@@ -117,7 +117,7 @@ def test_a_wrong_header_or_json_is_one_line(tmp_path):
 
 def test_training_reads_photos_from_coco_folders(tmp_path):
     """Names with their folder reach the features and the model: a short real run on the COCO layout."""
-    from ml.training.loop import TrainConfig
+    from ml.training.config import TrainConfig
     from ml.training.pipeline import train_model
 
     root = write_coco(tmp_path / "coco")

@@ -81,7 +81,7 @@ def tiny_decoder(tiny_model, flickr8k):
     from ml.data.datasets import load_dataset
     from ml.decoders.keras_models import build_decoder
     from ml.features.for_dataset import dataset_features
-    from ml.model_file.bundle import load_bundle, load_keras_decoders
+    from ml.model_file import load_bundle, load_keras_decoders
 
     bundle = load_bundle(tiny_model[0])
     vocab, card = bundle.vocab, bundle.card
@@ -116,7 +116,7 @@ def test_fine_tuning_raises_the_score_of_greedy_captions(tiny_decoder):
 
 
 def test_training_fine_tunes_once_and_reuses_the_run_when_only_fine_tuning_changes(tiny_model, flickr8k, tmp_path):
-    from ml.training.loop import TrainConfig
+    from ml.training.config import TrainConfig
     from ml.training.pipeline import train_model
 
     stage = tiny_model[1]["self_critical"]

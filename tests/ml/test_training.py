@@ -6,7 +6,7 @@ import pytest
 
 from ml.captioning.captioner import Captioner
 from ml.core.progress import Cancelled, Phase
-from ml.training.loop import TrainConfig
+from ml.training.config import TrainConfig
 from ml.training.pipeline import train_model
 from tests.conftest import ORIGINALS, TINY_TRAIN_PHOTOS
 
@@ -81,11 +81,12 @@ def test_attention_decoder_trains_and_captions_from_grids(flickr8k, tmp_path):
 
 def test_a_worse_epoch_goes_back_to_the_best_weights_with_half_the_learning_rate(tmp_path):
     from ml.data.vocab import Vocabulary
-    from ml.training.loop import RunCheckpoint, StopOnCancel, _compiled_decoder
+    from ml.training.callbacks import RunCheckpoint, StopOnCancel
+    from ml.training.run_state import compiled_decoder
 
     vocab = Vocabulary.build([["a", "dog", "runs"]] * 5, 1, 30)
     config = TrainConfig(units=8, learning_rate=1e-3, lr_decay=0.5, patience=3)
-    model = _compiled_decoder(vocab, 16, config)
+    model = compiled_decoder(vocab, 16, config)
     model.optimizer.build(model.trainable_variables)
     state = {"epoch": 0, "best_val_loss": float("inf"), "best_epoch": 0, "waited": 0, "stopped_early": False,
              "history": []}
@@ -105,10 +106,11 @@ def test_a_worse_epoch_goes_back_to_the_best_weights_with_half_the_learning_rate
 
 def test_the_checkpoint_stops_after_patience_epochs_without_a_better_dev_loss(tmp_path):
     from ml.data.vocab import Vocabulary
-    from ml.training.loop import RunCheckpoint, StopOnCancel, _compiled_decoder
+    from ml.training.callbacks import RunCheckpoint, StopOnCancel
+    from ml.training.run_state import compiled_decoder
 
     config = TrainConfig(units=8, lr_decay=1.0, patience=2)
-    model = _compiled_decoder(Vocabulary.build([["a", "dog", "runs"]] * 5, 1, 30), 16, config)
+    model = compiled_decoder(Vocabulary.build([["a", "dog", "runs"]] * 5, 1, 30), 16, config)
     state = {"epoch": 0, "best_val_loss": 2.0, "best_epoch": 1, "waited": 1, "stopped_early": False, "history": []}
     monitor = RunCheckpoint(tmp_path, state, config, StopOnCancel(None), None)
     monitor.set_model(model)
@@ -134,7 +136,7 @@ def test_runs_saved_before_new_settings_existed_resume_with_the_old_behaviour(fl
 
 def test_mirrored_training_sees_every_caption_with_both_views(flickr8k, tmp_path):
     from ml.data.datasets import load_dataset
-    from ml.training.loop import build_vocabulary, caption_arrays, with_mirrored
+    from ml.training.rows import build_vocabulary, caption_arrays, with_mirrored
 
     config = TrainConfig(encoder="efficientnet-lite0", epochs=1, units=16, min_word_count=3, mirrored=True)
     dataset = load_dataset(flickr8k)
@@ -165,7 +167,7 @@ def test_training_runs_on_two_replicas_under_a_mirrored_strategy(flickr8k, tmp_p
                           "--units", "64", "--batch-size", "32", "--self-critical-epochs", "0", "--max-train-photos", "60",
                           "--run-dir", str(tmp_path / "run")], capture_output=True, text=True, cwd=REPO, env=environment)
     assert run.returncode == 0, run.stderr[-2000:]
-    from ml.model_file.bundle import read_card
+    from ml.model_file import read_card
 
     card = read_card(tmp_path / "two.captioner")
     assert card["training"]["replicas"] == 2 and card["training"]["batch_size"] == 32

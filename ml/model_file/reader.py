@@ -1,136 +1,41 @@
-"""A trained model as one file a user can copy: decoders, vocabulary (JSON), model card (JSON).
-
-Each decoder is stored twice: as a Keras file (decoder.keras) that training and combining need, and as
-its plain weight arrays (decoder.npz) that captioning decodes with in numpy, so describing a photo never
-loads TensorFlow. An ensemble file holds several (decoder-1.keras + decoder-1.npz, ...) over one
-vocabulary; their next-word probabilities are averaged while decoding (ml/decoders/numpy_step.py). Files written
-before the arrays existed still load: their arrays are taken from the Keras decoders (needs TensorFlow).
-
-The file is a zip. Saving writes a temp file and renames it, so a crash never leaves half a model.
-Loading trusts nothing: only the known member names, bounded sizes, a validated card, arrays read with
-`allow_pickle=False` and checked against the card and vocabulary, and Keras `safe_mode` (no code in the
-model file is ever run).
-"""
+"""Reading a model file: the security boundary. Anything a user hands the app is checked here before it is
+used: only the known member names, sizes bounded before anything is inflated, a card and vocabulary that
+pass their JSON Schemas, decoder arrays read with `allow_pickle=False` (floating-point only, shapes checked
+against the card and vocabulary) that run one decoding step, and Keras files loaded with `safe_mode`.
+Nothing in a model file is ever unpickled or run; every refusal is one BundleError line naming the file.
+Files written before the arrays existed still load, through Keras (that needs TensorFlow)."""
 from __future__ import annotations
 
 import io
 import json
 import tempfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ml.core.atomic import replace_atomically
 from ml.core.defaults import installed
 from ml.core.errors import BundleError
 from ml.core.types import PathLike
 from ml.data.vocab import Vocabulary, VocabularyError
 from ml.decoders.numpy_step import DecoderArrays, StepDecoder, model_arrays
-from ml.model_file.card import MAX_DECODERS, ensemble_card, stored_card, validate_card
+from ml.model_file.card import MAX_DECODERS, validate_card
+from ml.model_file.layout import (
+    DOMAIN_MEMBER,
+    MAX_ARRAYS,
+    MAX_CENTROIDS,
+    MAX_MEMBER_BYTES,
+    MAX_TOTAL_BYTES,
+    MEMBERS,
+    Bundle,
+    MiB,
+    arrays_member,
+    decoder_member,
+)
 
 if TYPE_CHECKING:
     import keras
-
-BUNDLE_SUFFIX = ".captioner"
-MEMBERS = ("card.json", "vocab.json", "decoder.keras", "decoder.npz")
-# Optional: the training photos' feature centres, for telling how typical a photo is (ml/honesty/confidence.py).
-DOMAIN_MEMBER = "domain.npz"
-# The most centres a model file may hold (this app writes 256).
-MAX_CENTROIDS = 4096
-MiB = 1024 * 1024
-# Uncompressed sizes a model file may declare, checked before anything is read (a zip of 1 MB can hold
-# a 1 GiB card.json). The shipped five-decoder file: card 24 KB, vocabulary 30 KB, decoders 5-7 MB each.
-MAX_MEMBER_BYTES = {"card.json": 1 * MiB, "vocab.json": 16 * MiB, "decoder": 200 * MiB}
-MAX_TOTAL_BYTES = 400 * MiB
-
-
-@dataclass
-class Bundle:
-    """A loaded model: each decoder's weight arrays (float32, by Keras path), the vocabulary and the card."""
-
-    decoder_arrays: list[dict[str, np.ndarray]]
-    vocab: Vocabulary
-    card: dict
-    path: Optional[Path] = None
-    centroids: Optional[np.ndarray] = None
-
-
-def decoder_member(index: int) -> str:
-    return "decoder.keras" if index == 0 else f"decoder-{index}.keras"
-
-
-def arrays_member(index: int) -> str:
-    return "decoder.npz" if index == 0 else f"decoder-{index}.npz"
-
-
-def _half_precision_copy(decoder):
-    """An uncompiled copy (no optimizer state) whose layers hold float16 weights: half the file size.
-
-    Decoding runs in numpy on float32 copies of these weights (ml/decoders/numpy_step.py), so only storage is
-    halved; dev BLEU-4 moved by 0.02 when weights were first rounded to float16.
-    """
-    import keras
-
-    config = decoder.get_config()
-    for layer in config["layers"]:
-        if layer["class_name"] != "InputLayer" and "dtype" in layer["config"]:
-            layer["config"]["dtype"] = "float16"
-    copy = keras.Model.from_config(config)
-    copy.set_weights([np.asarray(w).astype(np.float16) for w in decoder.get_weights()])
-    return copy
-
-
-def _arrays_file(decoder) -> bytes:
-    """The decoder's weights as an .npz (plain arrays by Keras path, no pickles): what captioning reads."""
-    arrays: dict[str, Any] = {weight.path: np.asarray(weight.numpy()) for weight in decoder.weights}
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
-    return buffer.getvalue()
-
-
-def save_bundle(path: PathLike, decoders: Union[keras.Model, Sequence[keras.Model]], vocab: Vocabulary,
-                card: dict, centroids: Optional[np.ndarray] = None) -> Path:
-    """Write decoder(s), vocabulary, card and, for a calibrated model, its training-feature centres into one
-    zip file, atomically."""
-    decoders = decoders if isinstance(decoders, (list, tuple)) else [decoders]
-    card = stored_card(card, len(decoders))
-
-    def write_zip(temp):
-        with tempfile.TemporaryDirectory() as scratch, zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("card.json", json.dumps(card, indent=2))
-            archive.writestr("vocab.json", vocab.to_json())
-            for index, decoder in enumerate(decoders):
-                keras_file = Path(scratch, decoder_member(index))
-                stored = _half_precision_copy(decoder)
-                stored.save(keras_file)
-                archive.write(keras_file, decoder_member(index))
-                # Stored, not deflated: float16 weights shrink by 8 % at most, and inflating them took
-                # 0.2 s of the 0.3 s captioning waited for before it could start.
-                archive.writestr(arrays_member(index), _arrays_file(stored), compress_type=zipfile.ZIP_STORED)
-            if centroids is not None:
-                archive.writestr(DOMAIN_MEMBER, _centroids_file(centroids))
-
-    return replace_atomically(path, write_zip)
-
-
-def _centroids_file(centroids: np.ndarray) -> bytes:
-    """The training-feature centres as the domain.npz member (float16, no pickles)."""
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, centroids=np.asarray(centroids, np.float16))
-    return buffer.getvalue()
-
-
-def _write_members(target: PathLike, members: dict[str, bytes]) -> Path:
-    """A model file of these members, atomically; arrays stored, not deflated (see save_bundle)."""
-    def write_zip(temp):
-        with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, data in members.items():
-                archive.writestr(name, data, compress_type=zipfile.ZIP_STORED if name.endswith(".npz") else None)
-
-    return replace_atomically(target, write_zip)
 
 
 def _check_sizes(path: Path, infos) -> None:
@@ -230,19 +135,6 @@ def _read_centroids(path: Path, data: bytes, card: dict) -> np.ndarray:
     return centroids
 
 
-def add_calibration(path: PathLike, calibration: dict, centroids: np.ndarray) -> Path:
-    """Store a model's confidence calibration (card) and training-feature centres (domain.npz) in its
-    file, keeping every other member as it is; atomic like every save."""
-    path = Path(path)
-    card = read_card(path)
-    card["confidence"] = calibration
-    validate_card(path, card)
-    with zipfile.ZipFile(path) as source:
-        kept = {name: source.read(name) for name in source.namelist() if name not in ("card.json", DOMAIN_MEMBER)}
-    members = {"card.json": json.dumps(card, indent=2).encode("utf-8"), **kept, DOMAIN_MEMBER: _centroids_file(centroids)}
-    return _write_members(path, members)
-
-
 def load_keras_decoders(path: PathLike) -> list[keras.Model]:
     """The Keras decoders of a model file, for what needs them (combining, fine-tuning); imports Keras."""
     path = Path(path)
@@ -253,10 +145,6 @@ def load_keras_decoders(path: PathLike) -> list[keras.Model]:
     if not any(name.endswith(".keras") for name in members):
         raise BundleError(f"{path}: a caption-only copy (no Keras decoders); use the full model file for this")
     return [_load_decoder(path, members[name], card, vocab) for name in members if name.endswith(".keras")]
-
-
-# The most arrays one decoder has (the attention decoder has 20); more is not a file this app wrote.
-MAX_ARRAYS = 64
 
 
 def _read_arrays(path: Path, member: str, data: bytes) -> dict[str, np.ndarray]:
@@ -335,23 +223,3 @@ def _check_one_step(path: Path, arrays: DecoderArrays, card: dict) -> None:
         raise BundleError(f"{path}: the decoder's layers are not the ones this app writes (no {missing})") from None
     except (ValueError, IndexError, TypeError) as error:
         raise BundleError(f"{path}: the decoder's weights do not fit together ({type(error).__name__})") from None
-
-
-def caption_only_copy(path: PathLike, target: PathLike) -> Path:
-    """The model file without its Keras decoders (half the size): what a caption-only package needs."""
-    load_bundle(path)  # only a sound file is copied
-    with zipfile.ZipFile(path) as source:
-        kept = {name: source.read(name) for name in source.namelist() if not name.endswith(".keras")}
-    return _write_members(target, kept)
-
-
-def combine_bundles(paths: Sequence[PathLike], output: PathLike, name: Optional[str] = None) -> Path:
-    """One ensemble file from several models trained on the same vocabulary and encoder."""
-    bundles = [load_bundle(p) for p in paths]
-    first = bundles[0]
-    for bundle in bundles[1:]:
-        if bundle.vocab.words != first.vocab.words or bundle.card["encoder"] != first.card["encoder"]:
-            raise BundleError(f"{bundle.path}: vocabulary or encoder differs from {first.path}")
-    card = ensemble_card([b.card for b in bundles], name or Path(output).stem)
-    decoders = [decoder for p in paths for decoder in load_keras_decoders(p)]
-    return save_bundle(output, decoders, first.vocab, card)
