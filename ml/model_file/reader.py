@@ -38,6 +38,22 @@ if TYPE_CHECKING:
     import keras
 
 
+class NotFinite(ValueError):
+    """JSON's NaN and Infinity, which Python's reader accepts and JSON does not allow."""
+
+
+def _refuse_constant(name: str) -> float:
+    raise NotFinite(name)
+
+
+def _card_json(path: Path, data: bytes) -> dict:
+    """card.json parsed, refusing NaN and Infinity (a card holding them once gave "confidence": NaN)."""
+    try:
+        return json.loads(data, parse_constant=_refuse_constant)
+    except NotFinite as constant:
+        raise BundleError(f"{path}: card.json holds {constant}, which is not a number JSON allows") from None
+
+
 def _check_sizes(path: Path, infos) -> None:
     """Refuse a member, or all of them together, larger than any model this app writes."""
     for info in infos:
@@ -89,7 +105,8 @@ def read_card(path: PathLike) -> dict:
         with zipfile.ZipFile(path) as archive:
             info = archive.getinfo("card.json")
             _check_sizes(path, [info])
-            card = json.loads(archive.read(info))
+            data = archive.read(info)
+        card = _card_json(path, data)
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise BundleError(f"{path}: not a model file (no readable card.json)") from None
     validate_card(path, card)
@@ -98,7 +115,7 @@ def read_card(path: PathLike) -> dict:
 
 def _card_and_vocab(path: Path, members: dict[str, bytes]) -> tuple[dict, Vocabulary]:
     try:
-        card = json.loads(members["card.json"])
+        card = _card_json(path, members["card.json"])
         vocab = Vocabulary.from_json(members["vocab.json"].decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, VocabularyError) as error:
         raise BundleError(f"{path}: {error}") from None
@@ -162,6 +179,8 @@ def _read_arrays(path: Path, member: str, data: bytes) -> dict[str, np.ndarray]:
         raise BundleError(f"{path}: {member} cannot be read ({type(error).__name__})") from None
     if not all(array.dtype.kind == "f" for array in arrays.values()):
         raise BundleError(f"{path}: {member} holds arrays that are not floating-point weights")
+    if not all(np.isfinite(array).all() for array in arrays.values()):  # NaN weights gave empty captions
+        raise BundleError(f"{path}: {member} holds weights that are not finite (NaN or infinity)")
     return {name: array.astype(np.float32) for name, array in arrays.items()}
 
 

@@ -56,7 +56,7 @@ def save_bundle(path: PathLike, decoders: Union[keras.Model, Sequence[keras.Mode
 
     def write_zip(temp):
         with tempfile.TemporaryDirectory() as scratch, zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("card.json", json.dumps(card, indent=2))
+            archive.writestr("card.json", json.dumps(card, indent=2, allow_nan=False))
             archive.writestr("vocab.json", vocab.to_json())
             for index, decoder in enumerate(decoders):
                 keras_file = Path(scratch, decoder_member(index))
@@ -98,7 +98,7 @@ def add_calibration(path: PathLike, calibration: dict, centroids: np.ndarray) ->
     validate_card(path, card)
     with zipfile.ZipFile(path) as source:
         kept = {name: source.read(name) for name in source.namelist() if name not in ("card.json", DOMAIN_MEMBER)}
-    members = {"card.json": json.dumps(card, indent=2).encode("utf-8"), **kept, DOMAIN_MEMBER: _centroids_file(centroids)}
+    members = {"card.json": json.dumps(card, indent=2, allow_nan=False).encode("utf-8"), **kept, DOMAIN_MEMBER: _centroids_file(centroids)}
     return _write_members(path, members)
 
 

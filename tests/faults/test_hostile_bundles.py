@@ -218,6 +218,8 @@ def test_decoder_arrays_holding_a_pickle_run_nothing(tiny_model, tmp_path):
 
 
 @pytest.mark.parametrize("damage, words", [
+    ("nan", "not finite"),
+    ("inf", "not finite"),
     ("integers", "not floating-point"),
     ("transposed", "do not fit together"),
     ("missing", "layers are not the ones this app writes"),
@@ -228,7 +230,10 @@ def test_crafted_decoder_arrays_are_refused_in_one_line(tiny_model, tmp_path, da
 
     arrays = _arrays_of(tiny_model[0])
     compressed = False
-    if damage == "integers":
+    if damage in ("nan", "inf"):  # issue 24 N3: such weights gave an empty caption and "confidence": NaN
+        arrays["word_logits/kernel"] = arrays["word_logits/kernel"].copy()
+        arrays["word_logits/kernel"][0, 0] = np.nan if damage == "nan" else np.inf
+    elif damage == "integers":
         arrays["lstm/lstm_cell/bias"] = arrays["lstm/lstm_cell/bias"].astype(np.int64)
     elif damage == "transposed":
         arrays["lstm/lstm_cell/kernel"] = np.ascontiguousarray(arrays["lstm/lstm_cell/kernel"].T)
@@ -255,3 +260,17 @@ def test_a_feature_shard_holding_a_pickle_is_set_aside_unread(tmp_path):
     cache = FeatureCache(tmp_path / "cache")
     assert cache.shard_of == {} and not marker.exists()
     assert list((tmp_path / "cache").glob("shard-1-1.npz.damaged-*"))
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_a_card_holding_nan_or_infinity_is_refused_in_one_line(tiny_model, tmp_path, value):
+    """Issue 24 N3: NaN calibration values were accepted on load (JSON's NaN is not JSON, but Python reads it)."""
+    with zipfile.ZipFile(tiny_model[0]) as archive:
+        card = archive.read("card.json").decode("utf-8")
+    assert '"feature_dim": 1280' in card
+    bad = _rezip(tiny_model[0], tmp_path / "bad.captioner",
+                 replace={"card.json": card.replace('"feature_dim": 1280', f'"feature_dim": {value}')})
+    for reader in (read_card, load_bundle):
+        with pytest.raises(BundleError) as caught:
+            reader(bad)
+        assert str(bad) in str(caught.value) and "\n" not in str(caught.value) and value in str(caught.value)
