@@ -79,7 +79,7 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.settings_model = SettingsModel(user_config_dir() / "settings.json")
         settings = self.settings_model.load()
         self.settings_model.save()  # finds out now whether settings can be kept
-        self.notices = [n for n in (self.settings_model.problem,
+        self.notices = [n for n in (self.settings_model.notice,
                                     "" if self.log_file else "no log file: the log folder is not writable") if n]
         ctk.set_appearance_mode(settings.theme)
         self.geometry(settings.geometry)

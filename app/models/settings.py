@@ -2,8 +2,10 @@
 import dataclasses
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from ml.core.atomic import write_text_atomically
 
@@ -20,6 +22,18 @@ class Settings:
     last_open_dir: str = ""
 
 
+# What each setting may hold; a value that fails is reset to its default, field by field (a hand-edited or
+# damaged file must never stop the app from starting).
+VALID: dict[str, Callable[[Any], bool]] = {
+    "theme": lambda value: value in ("System", "Light", "Dark"),
+    "auto_speak": lambda value: isinstance(value, bool),
+    "beam_width": lambda value: type(value) is int and 1 <= value <= 20,
+    "speech_rate": lambda value: type(value) is int and 50 <= value <= 500,
+    "geometry": lambda value: isinstance(value, str) and re.fullmatch(r"\d{2,5}x\d{2,5}([+-]-?\d{1,5}){0,2}", value) is not None,
+    "last_open_dir": lambda value: isinstance(value, str) and "\0" not in value,
+}
+
+
 class SettingsModel:
     """Loads settings (ignoring a damaged file, which is logged) and saves them atomically."""
 
@@ -27,17 +41,32 @@ class SettingsModel:
         self.path = Path(path)
         self.settings = Settings()
         self.problem = ""  # why settings cannot be saved, once that is known
+        self.reset: list[str] = []  # settings found invalid in the file and reset to their defaults
+
+    @property
+    def notice(self) -> str:
+        """What the user must know about their settings, in one line (empty when nothing)."""
+        parts = [self.problem] if self.problem else []
+        if self.reset:
+            parts.append(f"settings reset to defaults (not valid in {self.path.name}): {', '.join(self.reset)}")
+        return "; ".join(parts)
 
     def load(self) -> Settings:
         try:
             data = json.loads(self.path.read_text())
-            known = {f.name: f.type for f in dataclasses.fields(Settings)}
-            values = {k: v for k, v in data.items() if k in known and isinstance(v, type(getattr(Settings(), k)))}
-            self.settings = Settings(**values)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
         except FileNotFoundError:
-            pass
-        except (OSError, ValueError, TypeError) as error:
+            return self.settings
+        except (OSError, ValueError, TypeError, RecursionError) as error:
             log.warning("%s: settings ignored (%s)", self.path, error)
+            self.reset = ["all"]
+            return self.settings
+        self.reset = sorted(name for name, valid in VALID.items() if name in data and not valid(data[name]))
+        if self.reset:
+            log.warning("%s: invalid settings reset to defaults: %s", self.path, ", ".join(self.reset))
+        self.settings = Settings(**{name: data[name] for name, valid in VALID.items()
+                                    if name in data and valid(data[name])})
         return self.settings
 
     def save(self) -> None:

@@ -51,3 +51,18 @@ def test_speech_off_stays_said_beside_ready(display, tmp_path):
     result = _run_app(IMAGE_CAPTIONER_CONFIG_DIR=str(tmp_path), PYTHONPATH=str(REPO / "tests" / "app" / "no_tts"))
     status = result.stdout.strip().splitlines()[-2]
     assert status.startswith("Ready · Speech is off:"), status
+
+
+def test_bad_settings_are_ignored_field_by_field_with_one_notice(display, tmp_path):
+    """Issue 24 N5: "geometry": "garbage" gave a traceback at every start."""
+    (tmp_path / "settings.json").write_text('{"geometry": "garbage", "theme": "Dark", "beam_width": 99, '
+                                            '"auto_speak": false, "speech_rate": "fast"}')
+    result = _run_app(IMAGE_CAPTIONER_CONFIG_DIR=str(tmp_path))
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    status = result.stdout.strip().splitlines()[-2]
+    assert status.startswith("Ready") and status.count("reset to defaults") == 1, status
+    assert "geometry" in status and "beam_width" in status and "speech_rate" in status and "theme" not in status
+    from app.models import SettingsModel
+
+    kept = SettingsModel(tmp_path / "settings.json").load()  # the app saved what it kept and what it reset
+    assert kept.theme == "Dark" and kept.auto_speak is False and kept.beam_width == 5 and "x" in kept.geometry
