@@ -21,6 +21,7 @@ class VocabularyError(UserError, ValueError):
     """A vocabulary JSON that is not one this program wrote."""
 
 
+WORD_PATTERN = r"^[^\W\d_]+(['-][^\W\d_]+)*$"
 VOCABULARY_SCHEMA = {
     "type": "object",
     "required": ["format", "words", "max_length"],
@@ -30,7 +31,9 @@ VOCABULARY_SCHEMA = {
         "max_length": {"type": "integer", "minimum": 1, "maximum": LONGEST_CAPTION_LIMIT},
         "words": {"type": "array", "minItems": len(SPECIAL_TOKENS), "maxItems": LARGEST_VOCABULARY,
                   "prefixItems": [{"const": token} for token in SPECIAL_TOKENS],
-                  "items": {"type": "string", "minLength": 1, "maxLength": 100}},
+                  # Letters only (any script), with inner apostrophes or hyphens: a word is printed to terminals
+                  # and written into photos, so control characters and line breaks are refused.
+                  "items": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": WORD_PATTERN}},
     },
 }
 

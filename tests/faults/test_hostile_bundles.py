@@ -274,3 +274,15 @@ def test_a_card_holding_nan_or_infinity_is_refused_in_one_line(tiny_model, tmp_p
         with pytest.raises(BundleError) as caught:
             reader(bad)
         assert str(bad) in str(caught.value) and "\n" not in str(caught.value) and value in str(caught.value)
+
+
+@pytest.mark.parametrize("word", ["\x1b[31mred", "two\nlines", "tab\there", "bell\x07", "", "1999"])
+def test_a_vocabulary_word_that_is_not_a_word_is_refused(tiny_model, tmp_path, word):
+    """Issue 24 N8: terminal escapes and forged lines in words reached the terminal and the photos' EXIF."""
+    with zipfile.ZipFile(tiny_model[0]) as archive:
+        vocab = json.loads(archive.read("vocab.json"))
+    vocab["words"][-1] = word
+    bad = _rezip(tiny_model[0], tmp_path / "bad.captioner", replace={"vocab.json": json.dumps(vocab)})
+    with pytest.raises(BundleError) as caught:
+        load_bundle(bad)
+    assert str(bad) in str(caught.value) and "\n" not in str(caught.value)
