@@ -57,6 +57,8 @@ def report_unreadable(errors: list[str], shown: int = 20) -> None:
 
 def check_writable(output_path: PathLike) -> None:
     """Find out before hours of training, not after, that the model cannot be saved where asked."""
+    if Path(output_path).is_dir():
+        raise TrainingError(f"{output_path}: is a folder; name the model file to write (e.g. {Path(output_path) / 'my.captioner'})")
     folder = Path(output_path).parent
     existing = next((f for f in (folder, *folder.parents) if f.exists()), None)
     if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):

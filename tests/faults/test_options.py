@@ -33,3 +33,13 @@ def test_a_read_only_output_folder_is_found_before_training(flickr8k, read_only_
     result = run_cli(*TRAIN, "--data", flickr8k, "--output", read_only_folder / "m.captioner", "--epochs", "1")
     assert result.returncode == 2 and "cannot save the model there" in result.stderr
     assert "features" not in result.stderr  # said before any photo was read
+
+
+def test_an_output_naming_a_folder_is_refused_before_training(flickr8k, tmp_path):
+    """Issue 24 N18: it failed only after training ("Is a directory"), the run's work lost."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    result = run_cli(*TRAIN, "--data", flickr8k, "--output", folder, "--epochs", "1")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert str(folder) in result.stderr and "is a folder" in result.stderr
+    assert "epoch" not in result.stdout.lower() and list(folder.iterdir()) == []
