@@ -21,26 +21,42 @@ from typing import Any
 from ml.core.errors import TrainingError
 
 CPU_DEVICES_VARIABLE = "IMAGE_CAPTIONER_CPU_DEVICES"
+# The most logical CPU devices asked for (TensorFlow took minutes, then hung, making 99,999).
+MAX_CPU_DEVICES = 64
+TF_CONFIG_HELP = "see docs/training.md, 'Training on several GPUs or machines'"
 
 
 def _cluster_workers() -> int:
+    """Workers (and chief) that TF_CONFIG names; 0 without it. A TF_CONFIG of another shape is one line."""
     try:
-        cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    except (json.JSONDecodeError, AttributeError):
-        raise TrainingError("TF_CONFIG is not valid JSON (see docs/training.md: Training on several GPUs or machines)") from None
-    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+        config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    except json.JSONDecodeError:
+        raise TrainingError(f"TF_CONFIG is not valid JSON ({TF_CONFIG_HELP})") from None
+    cluster = config.get("cluster", {}) if isinstance(config, dict) else None
+    if not isinstance(cluster, dict):
+        raise TrainingError(f"TF_CONFIG must be an object with a \"cluster\" object ({TF_CONFIG_HELP})")
+    count = 0
+    for role in ("worker", "chief"):
+        addresses = cluster.get(role, [])
+        if not isinstance(addresses, list) or not all(isinstance(a, str) and ":" in a for a in addresses):
+            raise TrainingError(f"TF_CONFIG: cluster.{role} must be a list of \"host:port\" addresses ({TF_CONFIG_HELP})")
+        count += len(addresses)
+    return count
 
 
 def _cpu_devices_wanted() -> int:
     text = os.environ.get(CPU_DEVICES_VARIABLE, "")
-    if text and (not text.isdigit() or int(text) < 1):
-        raise TrainingError(f"{CPU_DEVICES_VARIABLE} must be a whole number of devices, not {text!r}")
+    if text and (not text.isdigit() or not 1 <= int(text) <= MAX_CPU_DEVICES):
+        raise TrainingError(f"{CPU_DEVICES_VARIABLE} must be a whole number of devices from 1 to {MAX_CPU_DEVICES}, "
+                            f"not {text!r}")
     return int(text or 1)
 
 
 def prepare_devices() -> None:
-    """Split the CPU into IMAGE_CAPTIONER_CPU_DEVICES logical devices, where asked; TensorFlow allows it only
-    before it starts its devices, so `python -m ml train` calls this first thing."""
+    """Check the distribution settings (TF_CONFIG, IMAGE_CAPTIONER_CPU_DEVICES) before any work, and split the
+    CPU into logical devices where asked: TensorFlow allows it only before it starts its devices, so
+    `python -m ml train` calls this first thing."""
+    _cluster_workers()
     count = _cpu_devices_wanted()
     if count < 2:
         return

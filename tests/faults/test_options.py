@@ -43,3 +43,27 @@ def test_an_output_naming_a_folder_is_refused_before_training(flickr8k, tmp_path
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert str(folder) in result.stderr and "is a folder" in result.stderr
     assert "epoch" not in result.stdout.lower() and list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("variable, value, words", [
+    ("TF_CONFIG", '{"cluster": []}', 'TF_CONFIG must be an object with a "cluster" object'),
+    ("TF_CONFIG", "[1, 2]", 'TF_CONFIG must be an object with a "cluster" object'),
+    ("TF_CONFIG", '{"cluster": {"worker": "host-a:1"}}', "cluster.worker must be a list"),
+    ("TF_CONFIG", "{not json", "TF_CONFIG is not valid JSON"),
+    ("IMAGE_CAPTIONER_CPU_DEVICES", "99999", "from 1 to 64"),
+])
+def test_distribution_settings_are_checked_before_any_work(flickr8k, tmp_path, variable, value, words):
+    """Issue 24 N16: a TF_CONFIG with a list for its cluster gave an AttributeError (a bug, exit 1) and
+    99,999 logical CPU devices hung; both are the user's settings, said in one line before any work."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = dict(os.environ, **{variable: value})
+    result = subprocess.run([sys.executable, "-m", "ml", *TRAIN, "--data", str(flickr8k), "--output",
+                             str(tmp_path / "m.captioner"), "--epochs", "1"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr[-2000:]
+    assert words in result.stderr and "features" not in result.stderr
