@@ -5,6 +5,8 @@ no start/end tokens), the usual tokenization of Flickr8k papers and tutorials.
 """
 from __future__ import annotations
 
+import warnings
+
 from nltk.translate.bleu_score import corpus_bleu
 
 from ml.core.types import References, Words
@@ -16,7 +18,9 @@ def bleu_scores(candidates: dict[str, Words], references: References) -> dict:
     hypotheses = [candidates[n] for n in names]
     refs = [references[n] for n in names]
     weights = [(1, 0, 0, 0), (0.5, 0.5, 0, 0), (1 / 3, 1 / 3, 1 / 3, 0), (0.25, 0.25, 0.25, 0.25)]
-    scores = corpus_bleu(refs, hypotheses, weights=weights)
+    with warnings.catch_warnings():  # NLTK warns when an n-gram order has no match: the score says 0 anyway
+        warnings.simplefilter("ignore", UserWarning)
+        scores = corpus_bleu(refs, hypotheses, weights=weights)
     return {f"bleu{n}": round(100 * s, 2) for n, s in enumerate(scores, 1)}
 
 

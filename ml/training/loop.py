@@ -25,7 +25,7 @@ from ml.training.callbacks import ReportProgress, RunCheckpoint, StopOnCancel
 from ml.training.config import TrainConfig
 from ml.training.distribute import training_strategy
 from ml.training.rows import build_vocabulary, caption_arrays, make_tf_dataset, row_shape, with_mirrored
-from ml.training.run_state import compiled_decoder, start_or_resume
+from ml.training.run_state import compiled_decoder, load_checkpoint, start_or_resume
 from ml.training.self_critical import fine_tune
 
 
@@ -66,12 +66,13 @@ def train_decoder(dataset: Dataset, features_by_name: FeaturesByName, config: Tr
     if state["epoch"] < config.epochs and not state["stopped_early"]:
         model.fit(make_tf_dataset(train, run_config.batch_size, config.seed + state["epoch"]),
                   validation_data=make_tf_dataset(dev, run_config.batch_size),
-                  epochs=config.epochs, initial_epoch=state["epoch"], callbacks=callbacks, verbose=0)
+                  epochs=config.epochs, initial_epoch=state["epoch"], callbacks=callbacks, verbose=0,
+                  shuffle=False)  # the rows are shuffled per epoch in make_tf_dataset
     if stop_on_cancel.cancelled:
         raise Cancelled()
     if replicas > 1:  # fine-tuning and saving run on one device, on a model outside the strategy
         model = compiled_decoder(vocab, feature_dim, config)
-    model.load_weights(run_dir / "best.weights.h5")
+    load_checkpoint(model, run_dir / "best.weights.h5")
     fine_tuned = None
     if config.self_critical_epochs > 0:
         fine_tuned = _self_critical_stage(model, vocab, dataset, features_by_name, config, run_dir, state,
@@ -88,11 +89,11 @@ def _self_critical_stage(model, vocab, dataset, features_by_name, config, run_di
     weights = run_dir / "self_critical.weights.h5"
     if weights.is_file() and state.get("self_critical", {}).get("settings") == settings:
         try:
-            model.load_weights(weights)
+            load_checkpoint(model, weights)
             return state["self_critical"]
         except Exception as error:  # damaged: fine-tune again from the best cross-entropy weights
             set_aside(weights, error)
-            model.load_weights(run_dir / "best.weights.h5")
+            load_checkpoint(model, run_dir / "best.weights.h5")
     started = time.monotonic()
     rewards = fine_tune(model, vocab, dataset.splits["train"], features_by_name, dataset.captions,
                         config.self_critical_epochs, config.self_critical_lr, config.seed,

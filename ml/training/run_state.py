@@ -35,6 +35,14 @@ def compiled_decoder(vocab: Vocabulary, feature_dim: int, config: TrainConfig) -
     return model
 
 
+def load_checkpoint(model: keras.Model, path: Path) -> None:
+    """Load a checkpoint's weights and its optimizer state (Adam's moments): the optimizer's variables are
+    made first, or Keras skips the saved ones with a warning and a resumed run starts its moments afresh."""
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(path)
+
+
 def _cross_entropy_settings(settings) -> str:
     """The settings that decide the cross-entropy run, as comparable text."""
     return json.dumps({k: v for k, v in settings.items() if k not in FINE_TUNING_SETTINGS}, sort_keys=True)
@@ -72,7 +80,7 @@ def _readable_weights(path: Path, vocab: Vocabulary, feature_dim: int, config: T
     """A compiled decoder holding the weights in `path`, or None (the file set aside) if they cannot be read."""
     model = compiled_decoder(vocab, feature_dim, config)
     try:
-        model.load_weights(path)
+        load_checkpoint(model, path)
     except Exception as error:  # h5py and Keras raise many types for a damaged file
         set_aside(path, error)
         return None

@@ -67,3 +67,13 @@ def test_distribution_settings_are_checked_before_any_work(flickr8k, tmp_path, v
                             capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr[-2000:]
     assert words in result.stderr and "features" not in result.stderr
+
+
+def test_train_says_only_its_own_lines_on_stderr(flickr8k, tmp_path):
+    """Issue 24 N19: Keras', NLTK's and PIL's warnings added lines (with source lines) to every train."""
+    result = run_cli(*TRAIN, "--data", flickr8k, "--output", tmp_path / "m.captioner", "--epochs", "1",
+                     "--self-critical-epochs", "0")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert not [line for line in lines if "Warning" in line or "warn(" in line or line.startswith("  ")], lines
+    assert lines[0].startswith("flickr8k: layout flickr8k")
