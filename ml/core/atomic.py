@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import logging
 import os
 import re
@@ -48,6 +49,15 @@ def _flush_to_disk(path: Path) -> None:
         os.close(descriptor)
 
 
+def _remove_stale_temp_copies_of(path: Path) -> None:
+    """Temp copies of this very file that killed writers left (a photo's, a model's): they would be found
+    as files of their own, and could fill the disk."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"):
+        match = TEMP_NAME.match(stale.name)
+        if match and stale.is_file() and int(match.group(1)) != os.getpid() and not _running(int(match.group(1))):
+            stale.unlink(missing_ok=True)
+
+
 def replace_atomically(path: PathLike, write: Callable[[Path], object], suffix: str = "",
                        verify: Optional[Callable[[Path], None]] = None) -> Path:
     """Call write(temp_path), flush the temp file to the disk, call verify(temp_path) (it raises when the
@@ -57,6 +67,7 @@ def replace_atomically(path: PathLike, write: Callable[[Path], object], suffix: 
     suffix: the ending a writer insists on, e.g. ".keras" or ".weights.h5" for Keras, ".wav"."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp_copies_of(path)
     temp = temp_path_for(path, suffix)
     try:
         write(temp)

@@ -67,8 +67,10 @@ def load_pixels(path: PathLike, size: int) -> np.ndarray:
 
 
 def list_images(folder: PathLike) -> list:
-    """Image files directly in a folder, sorted by name."""
+    """Image files directly in a folder, sorted by name; hidden files are not photos to describe (a
+    writer's temp copy, ".photo.jpg.PID-XXXX.tmp.jpg", or macOS' "._photo.jpg")."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ImageError(f"{folder}: folder not found")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())

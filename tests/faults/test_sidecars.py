@@ -7,7 +7,7 @@ import pytest
 
 from app.models.folder_captions import FolderCaptions
 from ml.captioning.results import CaptionResult
-from tests.conftest import DOG_PHOTOS, ORIGINALS
+from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
 from tests.ml.test_bundle_and_cli import run_cli
 
 
@@ -45,3 +45,20 @@ def test_the_cli_writes_sidecars_and_keeps_the_users_file_unless_told(folder, ti
     assert not (folder / "beach.txt").exists()
     result = run_cli("caption", "--model", tiny_model[0], "--sidecars", "--overwrite", folder)
     assert result.returncode == 0 and (folder / "notes.txt").read_text() != "my shopping list\n"
+
+
+def test_a_killed_writers_temp_copy_is_neither_captioned_nor_kept(tmp_path):
+    """Issue 24 N9: the temp copy a killed metadata write left beside a photo stayed forever, and the next
+    folder caption described it as a photo of its own."""
+    from ml.core.atomic import TEMP_NAME
+    from ml.data.images import list_images
+    from ml.outputs.metadata import read_caption, write_caption
+
+    photo = tmp_path / "cat.jpg"
+    shutil.copyfile(REPO / "assets" / "samples" / "cat.jpg", photo)
+    stale = tmp_path / ".cat.jpg.99999999-0badf00d.tmp.jpg"  # a writer of a pid no longer running
+    shutil.copyfile(photo, stale)
+    assert TEMP_NAME.match(stale.name)
+    assert list_images(tmp_path) == [photo]
+    write_caption(photo, "a cat")
+    assert read_caption(photo) == "a cat" and sorted(p.name for p in tmp_path.iterdir()) == ["cat.jpg"]
