@@ -2,7 +2,11 @@
 
 caption: describe photos (no TensorFlow); train: a model from a data set folder; evaluate: BLEU/CIDEr on a
 split; features: compute and cache encoder features; calibrate: fit a model's confidence on dev; ensemble:
-combine models trained on one vocabulary into one file (their word probabilities averaged)."""
+combine models trained on one vocabulary into one file (their word probabilities averaged).
+
+Exit status: 0 all done; 1 some photos (or what was to be written for them) failed, each said in one line,
+the rest done; 2 nothing done: bad input or options, in one line; 70 a bug (one line, the traceback in the
+log); 130 interrupted (finished work kept)."""
 from __future__ import annotations
 
 import argparse
@@ -28,6 +32,8 @@ from ml.model_file.card import metric_key  # noqa: E402
 # What the user can cause and fix: the project's own errors, and the system's word on a file (missing,
 # unreadable, disk full), which names the file. Anything else is a bug and is logged with its traceback.
 USER_ERRORS = (UserError, OSError)
+# Exit status (see the module docstring).
+EXIT_OK, EXIT_SOME_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 70
 
 
 class TqdmProgress:
@@ -102,11 +108,11 @@ def cmd_caption(args: argparse.Namespace) -> int:
     if not any(path.is_file() for path in paths):  # nothing to caption: say so before loading the model
         for path in paths:
             print(f"{path}: file not found", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     captioner = Captioner.load(args.model, encoder_weights_path=args.encoder_weights)
     if args.attention_map and not captioner.attends:
         print(f"{args.model}: this model has no attention members, so no attention maps", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     results = []
     bar = tqdm(total=len(paths), unit="photo", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
     # Ctrl+C stops after the batch being captioned is printed, so the count said is exactly what was printed.
@@ -130,9 +136,8 @@ def cmd_caption(args: argparse.Namespace) -> int:
             print(json.dumps([_as_dict(r) for r in results], indent=2))
         if args.sidecars:
             _write_sidecars(results, paths, args.overwrite)
-        if args.write_metadata:
-            _write_metadata(results)
-    return 0 if all(not r.error for r in results) else 1
+        written = _write_metadata(results) if args.write_metadata else True
+    return EXIT_OK if written and all(not r.error for r in results) else EXIT_SOME_FAILED
 
 
 def _write_attention_map(captioner, result, folder: Path) -> None:
@@ -146,8 +151,9 @@ def _write_attention_map(captioner, result, folder: Path) -> None:
     print(f"{result.path}: attention map in {target}", file=sys.stderr)
 
 
-def _write_metadata(results) -> None:
-    """Each caption into its photo as its description (EXIF/XMP, or a .xmp sidecar); failures in one line."""
+def _write_metadata(results) -> bool:
+    """Each caption into its photo as its description (EXIF/XMP, or a .xmp sidecar); failures in one line.
+    False when any failed."""
     from ml.outputs.metadata import write_captions
 
     report = write_captions(results)
@@ -155,6 +161,7 @@ def _write_metadata(results) -> None:
         print(failure, file=sys.stderr)
     written = len(report.photos) + len(report.sidecars)
     print(f"Saved {written} caption{'s' * (written != 1)} into the photos' metadata", file=sys.stderr)
+    return not report.failed
 
 
 def _write_sidecars(results, paths: list[Path], overwrite: bool) -> None:
@@ -364,13 +371,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 130
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except Exception as error:  # a bug: one line here, the traceback in the log
         log_file = log_traceback(error)
         print(f"error: unexpected {type(error).__name__}: {error} (a bug; details in {log_file})", file=sys.stderr)
         if os.environ.get("IMAGE_CAPTIONER_DEBUG") == "1":
             traceback.print_exception(error, file=sys.stderr)
-        return 1
+        return EXIT_BUG
 
 
 def log_traceback(error: BaseException) -> str:

@@ -57,3 +57,17 @@ def test_a_full_disk_never_replaces_the_photo_with_a_short_copy(tight_disk, flic
             outcomes["written"] += 1
         assert sorted(p.name for p in folder.iterdir()) == [PHOTO.name]  # no temp file left
     assert outcomes["refused"] and outcomes["written"]  # the sweep covers both sides of the edge
+
+
+def test_captions_that_cannot_be_saved_into_photos_make_the_cli_exit_1(tight_disk, flickr8k):
+    """Issue 24 N10: a failed --write-metadata printed "Saved 0 captions" and exited 0. The scheme: 0 all
+    done, 1 some photos or their outputs failed (each said in one line), 2 bad input, 70 a bug."""
+    from tests.ml.test_bundle_and_cli import run_cli
+
+    folder = tight_disk(len(PHOTO.read_bytes()) // 1024 + 8)  # the photo fits; an edited copy does not
+    photo = folder / PHOTO.name
+    shutil.copyfile(PHOTO, photo)
+    result = run_cli("caption", "--write-metadata", "--beam", "1", photo)
+    assert result.returncode == 1, result.stderr
+    assert f"{photo}: " in result.stderr and "Saved 0 captions" in result.stderr
+    assert photo.read_bytes() == PHOTO.read_bytes()

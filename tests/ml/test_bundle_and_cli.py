@@ -166,7 +166,7 @@ def test_cli_bug_is_one_line_with_the_traceback_in_the_log(tmp_path, debug):
     result = subprocess.run([sys.executable, "-c", BUGGY_CLI], cwd=REPO, env=env, capture_output=True, text=True,
                             stdin=subprocess.DEVNULL, timeout=120)
     log = (tmp_path / "logs" / "cli.log").read_text()
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 70, result.stderr  # EX_SOFTWARE: 1 means some photos failed, 2 bad input
     assert result.stderr.splitlines()[0] == f"error: unexpected KeyError: 'no such key' (a bug; details in {tmp_path / 'logs' / 'cli.log'})"
     assert "Traceback" in log and "caption_with_a_bug" in log
     assert ("Traceback" in result.stderr) == (debug == "1")

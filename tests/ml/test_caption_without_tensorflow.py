@@ -65,7 +65,7 @@ def test_an_encoder_never_converted_asks_for_tensorflow_in_one_line(tiny_model, 
 
 def test_a_missing_photo_is_told_without_loading_the_encoder():
     result, outcome = _cli_without_tensorflow("caption", "no-such-photo.jpg")
-    assert outcome["exit"] == 1 and "no-such-photo.jpg: file not found" in result.stderr
+    assert outcome["exit"] == 2 and "no-such-photo.jpg: file not found" in result.stderr  # nothing to do: bad input
     assert not any(name.startswith("ai_edge_litert") for name in outcome["loaded"])
 
 
