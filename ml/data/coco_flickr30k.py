@@ -29,7 +29,6 @@ KARPATHY_SPLITS = {"train": "train", "restval": "train", "val": "dev", "test": "
 
 
 def _json(path: Path) -> Any:
-
     try:
         return json.loads(read_text(path))
     except (json.JSONDecodeError, RecursionError) as error:
@@ -37,7 +36,6 @@ def _json(path: Path) -> Any:
 
 
 def _records(path: Path, data: Any, key: str) -> list:
-
     records = data.get(key) if isinstance(data, dict) else None
     if not isinstance(records, list):
         raise DatasetError(f"{path}: no '{key}' list (not a caption file of this layout)")
@@ -92,7 +90,6 @@ def _photo_of_cocoid(ids: dict[int, str], image: dict) -> Optional[str]:
 
 
 def read_coco(dataset: Dataset) -> None:
-
     root = dataset.root
     ids: dict[int, str] = {}
     for part, file in COCO_ANNOTATIONS.items():
@@ -110,6 +107,9 @@ def read_coco(dataset: Dataset) -> None:
         half = len(val) // 2
         dataset.splits = {"train": sorted(n for n in dataset.captions if n.startswith("train2017/")),
                           "dev": sorted(val[:half]), "test": sorted(val[half:])}
+        if not half:
+            raise DatasetError(f"{root}: no photos for the dev and test splits (they come from val2017/ with "
+                               f"annotations/captions_val2017.json, or from Karpathy's {COCO_KARPATHY})")
     if not dataset.splits["train"]:
         raise DatasetError(f"{root}: no training photos (train2017/ or Karpathy's train split is empty here)")
 
@@ -138,7 +138,6 @@ def _read_results_csv(dataset: Dataset, path: Path) -> None:
 
 
 def read_flickr30k(dataset: Dataset) -> None:
-
     karpathy = dataset.root / FLICKR30K_KARPATHY
     if karpathy.is_file():
         data = _json(karpathy)

@@ -36,13 +36,28 @@ def _read_token_file(dataset, path):
         add_caption(dataset, key.rsplit("#", 1)[0].strip(), text, f"{path}:{number}")
 
 
+def _csv_rows(dataset, path):
+    """(line number, cells) of each CSV record; a record the csv module refuses (a field over its 128 KB
+    limit, a stray NUL) is named among the bad lines and skipped, and the reading goes on."""
+    reader = csv.reader(read_text(path).splitlines())
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            dataset.bad_lines.append(f"{path}:{reader.line_num}: {error}")
+            continue
+        yield reader.line_num, row
+
+
 def _read_csv_file(dataset, path):
-    rows = csv.reader(read_text(path).splitlines())
-    header = [h.strip().lower() for h in next(rows, [])]
+    rows = _csv_rows(dataset, path)
+    header = [h.strip().lower() for h in next(rows, (1, []))[1]]
     if "image" not in header or "caption" not in header:
         raise DatasetError(f"{path}: first line must be the header 'image,caption'")
     image_col, caption_col = header.index("image"), header.index("caption")
-    for number, row in enumerate(rows, 2):
+    for number, row in rows:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):

@@ -124,3 +124,27 @@ def test_training_reads_photos_from_coco_folders(tmp_path):
     config = TrainConfig(encoder="efficientnet-lite0", epochs=1, units=32, min_word_count=1, self_critical_epochs=0)
     card = train_model(root, tmp_path / "coco.captioner", config, run_dir=tmp_path / "run")
     assert card["dataset"]["layout"] == "coco" and card["dataset"]["photos"] == {"train": 24, "dev": 4, "test": 4}
+
+
+def test_coco_without_val2017_is_one_line(tmp_path):
+    """Issue 24 N15: COCO with train2017 alone (no val2017, no Karpathy file) was reported as a bug."""
+    import shutil
+
+    root = write_coco(tmp_path / "coco")
+    shutil.rmtree(root / "val2017")
+    (root / "annotations" / "captions_val2017.json").unlink()
+    with pytest.raises(DatasetError, match="no photos for the dev and test splits") as caught:
+        load_dataset(root)
+    assert str(root) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_csv_field_longer_than_the_csv_reader_takes_is_one_line(tmp_path):
+    """Issue 24 N15: a 200 KB caption field ended in the csv module's own error, reported as a bug."""
+    (tmp_path / "Images").mkdir()
+    photos = _photos(4)
+    for photo in photos:
+        (tmp_path / "Images" / photo.name).write_bytes(photo.read_bytes())
+    rows = [f"{p.name},a dog runs" for p in photos] + [f'{photos[0].name},"{"x" * 200_000}"']
+    (tmp_path / "captions.txt").write_text("image,caption\n" + "\n".join(rows) + "\n")
+    dataset = load_dataset(tmp_path)  # the long row is skipped and named, the others kept
+    assert len(dataset.captions) == 4 and any("captions.txt:6" in line for line in dataset.bad_lines)
