@@ -114,6 +114,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
         print(f"{args.model}: this model has no attention members, so no attention maps", file=sys.stderr)
         return EXIT_BAD_INPUT
     results = []
+    maps_failed = False
     bar = tqdm(total=len(paths), unit="photo", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
     # Ctrl+C stops after the batch being captioned is printed, so the count said is exactly what was printed.
     interrupted = threading.Event()
@@ -124,7 +125,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
                 _print_result(result, args)
                 results.append(result)
                 if args.attention_map and not result.error:
-                    _write_attention_map(captioner, result, args.attention_map)
+                    maps_failed |= not _write_attention_map(captioner, result, args.attention_map)
             bar.update(len(batch))
     except Cancelled:
         print(f"interrupted: {len(results)} of {len(paths)} photos captioned (printed above)", file=sys.stderr)
@@ -137,18 +138,35 @@ def cmd_caption(args: argparse.Namespace) -> int:
         if args.sidecars:
             _write_sidecars(results, paths, args.overwrite)
         written = _write_metadata(results) if args.write_metadata else True
-    return EXIT_OK if written and all(not r.error for r in results) else EXIT_SOME_FAILED
+    ok = written and not maps_failed and all(not r.error for r in results)
+    return EXIT_OK if ok else EXIT_SOME_FAILED
 
 
-def _write_attention_map(captioner, result, folder: Path) -> None:
-    """FOLDER/PHOTO.attention.png: one panel per word of the caption, where the model looked for it."""
+def _free_name(folder: Path, photo: Path) -> Path:
+    """FOLDER/x.jpg.attention.png, or x.jpg.attention-2.png and on where that name is taken (by another
+    photo named x.jpg from another folder, or by a file of the user's): nothing is written over."""
+    target, number = folder / f"{photo.name}.attention.png", 1
+    while target.exists():
+        number += 1
+        target = folder / f"{photo.name}.attention-{number}.png"
+    return target
+
+
+def _write_attention_map(captioner, result, folder: Path) -> bool:
+    """A new file in FOLDER: one panel per word of the caption, where the model looked for it. A map that
+    cannot be written is one line, and the batch goes on; False then."""
     from ml.data.images import open_rgb
     from ml.honesty.attention import save_attention_sheet
 
     maps = captioner.attention_maps(result.path, result.caption)
-    target = folder / f"{result.path.stem}.attention.png"
-    save_attention_sheet(target, open_rgb(result.path), maps, result.caption.split())
+    try:
+        target = save_attention_sheet(_free_name(folder, result.path), open_rgb(result.path), maps,
+                                      result.caption.split())
+    except OSError as error:
+        print(f"{result.path}: attention map: cannot write in {folder} ({error.strerror or error})", file=sys.stderr)
+        return False
     print(f"{result.path}: attention map in {target}", file=sys.stderr)
+    return True
 
 
 def _write_metadata(results) -> bool:
@@ -274,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also write each caption into its photo as its description (EXIF ImageDescription, "
                               "XMP dc:description, PNG iTXt Description; a .xmp sidecar for other formats)")
     caption.add_argument("--attention-map", type=Path, metavar="FOLDER",
-                         help="also write FOLDER/PHOTO.attention.png: where the model looked for each word")
+                         help="also write FOLDER/PHOTO.jpg.attention.png: where the model looked for each word")
     caption.add_argument("--encoder-weights", type=Path, help=weights_help)
     caption.set_defaults(run=cmd_caption)
 

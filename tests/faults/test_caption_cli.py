@@ -55,3 +55,40 @@ def test_a_folder_named_like_a_photo_is_an_error(tmp_path):
     (tmp_path / "dir.jpg").mkdir()
     result = run_cli("caption", tmp_path / "dir.jpg")
     assert result.returncode == 2 and f"{tmp_path / 'dir.jpg'}: no photos in this folder" in result.stderr
+
+
+def test_attention_maps_of_photos_sharing_a_name_each_get_their_own_file(tmp_path):
+    """Issue 24 N13: the maps of a/x.jpg, b/x.jpg and a/x.png were all written to OUT/x.attention.png, over
+    each other and over a user's file of that name."""
+    from tests.conftest import REPO
+    from tests.ml.test_bundle_and_cli import run_cli
+
+    samples = REPO / "assets" / "samples"
+    photos = [tmp_path / "a" / "x.jpg", tmp_path / "b" / "x.jpg", tmp_path / "a" / "x.png"]
+    for photo, sample in zip(photos, ("cat.jpg", "coffee.jpg", "rocket.jpg")):
+        photo.parent.mkdir(exist_ok=True)
+        photo.write_bytes((samples / sample).read_bytes())
+    out = tmp_path / "out"
+    out.mkdir()
+    users = {name: f"the user's own {name}".encode() for name in ("x.attention.png", "x.jpg.attention.png")}
+    for name, data in users.items():
+        (out / name).write_bytes(data)
+    result = run_cli("caption", "--beam", "1", "--attention-map", out, *photos)
+    assert result.returncode == 0, result.stderr
+    assert all((out / name).read_bytes() == data for name, data in users.items())
+    written = sorted(set(p.name for p in out.iterdir()) - set(users))
+    assert len(written) == 3 and all(name.endswith(".png") for name in written), written
+    for photo in photos:  # each photo's line names its own file
+        assert sum(f"{photo}: attention map in " in line for line in result.stderr.splitlines()) == 1
+
+
+def test_an_unwritable_attention_folder_is_one_line_a_photo_and_the_batch_goes_on(tmp_path, read_only_folder):
+    from tests.conftest import REPO
+    from tests.ml.test_bundle_and_cli import run_cli
+
+    photos = [REPO / "assets" / "samples" / name for name in ("cat.jpg", "coffee.jpg")]
+    result = run_cli("caption", "--beam", "1", "--attention-map", read_only_folder, *photos)
+    assert result.returncode == 1, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 2  # both captioned
+    errors = [line for line in result.stderr.splitlines() if "attention map" in line]
+    assert len(errors) == 2 and all("cannot write" in line for line in errors), result.stderr

@@ -126,7 +126,7 @@ def test_the_cli_writes_an_attention_map_and_json_with_confidence(tmp_path):
     row = json.loads(run.stdout)[0]
     assert row["unsure"] is True and 0 <= row["confidence"] < 1 and row["looks_like"] == "espresso"
     assert row["text"].startswith("It looks like an espresso") and row["caption"] in row["text"]
-    sheet = Image.open(tmp_path / "coffee.attention.png")
+    sheet = Image.open(tmp_path / "coffee.jpg.attention.png")
     assert sheet.format == "PNG" and sheet.width >= 224
 
 
