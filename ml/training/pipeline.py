@@ -107,9 +107,11 @@ def _train_model(data_root, output_path, config, run_dir, max_train_photos, on_p
     from ml.training.loop import train_decoder  # TensorFlow: loaded when a run starts, not with this module
 
     started = time.monotonic()
-    write_text_atomically(Path(run_dir) / RUN_RECORD, json.dumps({
-        "data": str(Path(data_root).resolve()), "output": str(Path(output_path).resolve()),
-        "max_train_photos": max_train_photos, "config": dataclasses.asdict(config)}, indent=2))
+    record = json.dumps({"data": str(Path(data_root).resolve()), "output": str(Path(output_path).resolve()),
+                         "max_train_photos": max_train_photos, "config": dataclasses.asdict(config)}, indent=2)
+    if not (Path(run_dir) / "state.json").is_file():  # a new run: listed as unfinished from now on (the app
+        # offers Resume); a folder holding a run keeps its record until this run is accepted and done there
+        write_text_atomically(Path(run_dir) / RUN_RECORD, record)
     dataset = limit_training_photos(load_dataset(data_root), max_train_photos)
     log.info("%s", dataset.summary())
     grid = config.decoder == "attention"
@@ -136,6 +138,7 @@ def _train_model(data_root, output_path, config, run_dir, max_train_photos, on_p
     if calibrated is not None:
         card["confidence"], centroids = calibrated
     save_bundle(output_path, result.decoder, result.vocab, card, centroids)
+    write_text_atomically(Path(run_dir) / RUN_RECORD, record)  # where this run's model now is
     return card
 
 

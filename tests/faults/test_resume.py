@@ -17,9 +17,12 @@ def finished_run(flickr8k, tmp_path_factory):
 
 
 def test_another_photo_limit_on_the_same_run_folder_is_refused(flickr8k, finished_run):
+    record = (finished_run / "run" / "run.json").read_bytes()
     with pytest.raises(TrainingError, match=r"started on other data \(layout flickr8k, 30/5/5 .*now .*40/6/6"):
         train_model(flickr8k, finished_run / "model.captioner", CONFIG, run_dir=finished_run / "run",
                     max_train_photos=40)
+    # Issue 24 N11: the refused run rewrote run.json, so the app's Resume of this run was refused after it.
+    assert (finished_run / "run" / "run.json").read_bytes() == record
 
 
 def test_another_data_set_on_the_same_run_folder_is_refused(flickr8k, finished_run, tmp_path):
