@@ -51,6 +51,10 @@ class StopOnCancel(keras.callbacks.Callback):
             self.cancelled = True
             self.model.stop_training = True
 
+    def on_test_begin(self, logs: Optional[dict] = None) -> None:
+        if self.cancelled:  # Keras still runs the cut-short epoch's dev evaluation: one batch of it, not all
+            self.model.stop_evaluating = True
+
 
 class RunCheckpoint(keras.callbacks.Callback):
     """After each whole epoch: keep the best weights by dev loss, stop after `patience` epochs without a

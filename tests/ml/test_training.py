@@ -104,6 +104,38 @@ def test_a_worse_epoch_goes_back_to_the_best_weights_with_half_the_learning_rate
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.weights.h5", "last.keras", "state.json"]
 
 
+def test_a_cancel_stops_within_a_batch_and_cuts_the_dev_evaluation_short():
+    """Code review of issue 24: after a cancel, Keras still ran the whole dev evaluation of the epoch."""
+    import threading
+
+    import keras
+
+    from ml.data.vocab import Vocabulary
+    from ml.training.callbacks import StopOnCancel
+    from ml.training.rows import make_tf_dataset
+    from ml.training.run_state import compiled_decoder
+
+    vocab = Vocabulary.build([["a", "dog", "runs"]] * 5, 1, 30)
+    model = compiled_decoder(vocab, 16, TrainConfig(units=8))
+    rows = 64
+    arrays = (np.random.default_rng(0).random((rows, 16), dtype=np.float32), np.arange(rows),
+              np.tile([[2, 4, 5, 6]], (rows, 1)), np.tile([[4, 5, 6, 3]], (rows, 1)))
+    cancel, counted = threading.Event(), {"train": 0, "test": 0}
+
+    class Count(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            counted["train"] += 1
+            cancel.set()  # the user presses Cancel during the first batch
+
+        def on_test_batch_end(self, batch, logs=None):
+            counted["test"] += 1
+
+    stop = StopOnCancel(cancel)
+    model.fit(make_tf_dataset(arrays, 8, 0), validation_data=make_tf_dataset(arrays, 8), epochs=1, verbose=0,
+              callbacks=[Count(), stop], shuffle=False)
+    assert stop.cancelled and counted == {"train": 1, "test": 1}  # Keras checks after each dev batch
+
+
 def test_the_checkpoint_stops_after_patience_epochs_without_a_better_dev_loss(tmp_path):
     from ml.data.vocab import Vocabulary
     from ml.training.callbacks import RunCheckpoint, StopOnCancel
