@@ -184,3 +184,23 @@ def test_a_caption_only_copy_captions_alike_and_says_it_cannot_be_trained_on(tin
         [(r.caption, r.confidence) for r in Captioner.load(tiny_model[0]).caption(photos, beam_width=1)]
     with pytest.raises(BundleError, match="caption-only copy"):
         load_keras_decoders(copy)
+
+
+CRASHING_CLI = ("import os, sys, ml.__main__ as cli\n"
+                "def caption_that_crashes(args):\n"
+                "    os.write(2, b'F0000 native CHECK failed: a message from C++\\n')  # as TensorFlow writes it\n"
+                "    os.abort()  # a native crash\n"
+                "cli.cmd_caption = caption_that_crashes\n"
+                "sys.exit(cli.main(['caption', 'photo.jpg']))\n")
+
+
+def test_a_native_crash_is_said_on_the_terminal_and_its_message_kept_in_the_log(tmp_path):
+    """Code review of issue 24: fd 2 went to /dev/null for the whole run, so native aborts and TensorFlow's
+    CHECK failures vanished without a word."""
+    env = dict(os.environ, IMAGE_CAPTIONER_CONFIG_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", CRASHING_CLI], cwd=REPO, env=env, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=120)
+    assert result.returncode == -6  # SIGABRT
+    assert "Fatal Python error: Aborted" in result.stderr and "caption_that_crashes" in result.stderr
+    assert "CHECK failed" not in result.stderr  # native noise stays off the terminal...
+    assert "CHECK failed: a message from C++" in (tmp_path / "logs" / "native.log").read_text()  # ...but is kept
