@@ -6,7 +6,9 @@ keyed by the photo's content hash, so a moved or renamed data set still hits the
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import time
 import zipfile
@@ -22,6 +24,7 @@ from ml.core.defaults import FEATURE_BATCH_SIZE, user_data_dir
 from ml.core.progress import CancelFlag, Phase, ProgressCallback, ProgressMeter, check_cancel
 from ml.core.types import PathLike
 from ml.data.images import ImageError, load_pixels
+from ml.encoders import litert
 from ml.encoders.litert import grid_encoder, pooled
 from ml.encoders.registry import compiled_forward, get_spec
 
@@ -92,8 +95,42 @@ class FeatureCache:
         return features  # as stored, so fresh and cached features are alike
 
 
-def default_cache_dir(encoder_name: str, grid: bool = False, flipped: bool = False) -> Path:
-    return user_data_dir() / "features" / (encoder_name + ("-grid" if grid else "") + ("-flipped" if flipped else ""))
+# Bump when load_pixels changes what an encoder is shown (resizing, colour): features cached before then miss.
+PREPROCESSING_VERSION = 1
+
+
+@functools.lru_cache(maxsize=8)
+def _file_digest(path: Path, size: int, mtime_ns: int) -> str:
+    """sha256 of an encoder file (once per file and process: 19 MB take about 40 ms)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def encoder_identity(encoder_name: str, encoder: Optional[keras.Model] = None,
+                     weights_path: Optional[PathLike] = None) -> str:
+    """What decides a photo's features besides the photo: the encoder, the backend that runs it, its weights
+    (the LiteRT file's content) and the preprocessing, as a short name for the cache's folder. Features made
+    any other way are never served for these (they were, keyed by the encoder's name alone)."""
+    if encoder is not None:
+        source = {"backend": "keras", "weights": str(weights_path or "package")}
+    elif litert.litert_available():
+        tflite = litert.encoder_file(encoder_name, weights_path)
+        stat = tflite.stat()
+        source = {"backend": "litert", "weights": _file_digest(tflite, stat.st_size, stat.st_mtime_ns)}
+    else:
+        source = {"backend": "tensorflow", "weights": str(weights_path or "package")}
+    text = json.dumps({"encoder": encoder_name, "preprocessing": PREPROCESSING_VERSION, **source}, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def default_cache_dir(encoder_name: str, grid: bool = False, flipped: bool = False,
+                      encoder: Optional[keras.Model] = None, weights_path: Optional[PathLike] = None) -> Path:
+    """user data/features/ENCODER[-grid][-flipped]/IDENTITY: one folder per way of computing the features."""
+    kind = encoder_name + ("-grid" if grid else "") + ("-flipped" if flipped else "")
+    return user_data_dir() / "features" / kind / encoder_identity(encoder_name, encoder, weights_path)
 
 
 @dataclass
@@ -157,7 +194,7 @@ def extract_features(paths: Sequence[PathLike], encoder_name: str, cache_dir: Op
     Raises progress.Cancelled when `cancel` is set; batches finished before that stay cached.
     """
     spec = get_spec(encoder_name)
-    cache = FeatureCache(cache_dir or default_cache_dir(encoder_name, grid, flipped))
+    cache = FeatureCache(cache_dir or default_cache_dir(encoder_name, grid, flipped, encoder, weights_path))
     keys = {}
     result = FeatureResult()
     for path in paths:

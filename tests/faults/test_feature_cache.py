@@ -47,3 +47,30 @@ def test_only_the_shards_holding_the_photos_asked_for_are_read(tmp_path):
     found, peak_mib = map(int, result.stdout.split())
     assert found == 6
     assert peak_mib < 150, f"peak RSS {peak_mib} MiB"
+
+
+def test_features_of_another_encoder_file_backend_or_preprocessing_are_never_served(monkeypatch):
+    """Code review of issue 24: the cache was keyed by photo and encoder name only, so features from another
+    weights file, another backend or older preprocessing were mixed into training and evaluation unseen."""
+    import shutil
+
+    from ml.encoders import litert
+    from ml.encoders.registry import build_encoder
+    from ml.features import cache
+
+    photo = [ORIGINALS / DOG_PHOTOS[0]]
+    by_litert = extract_features(photo, "efficientnet-lite2").cache.folder
+    assert extract_features(photo, "efficientnet-lite2").cache.folder == by_litert  # the same file: a hit
+    by_keras = extract_features(photo, "efficientnet-lite2", encoder=build_encoder("efficientnet-lite2")).cache.folder
+    monkeypatch.setattr(cache, "PREPROCESSING_VERSION", cache.PREPROCESSING_VERSION + 1, raising=False)
+    by_new_preprocessing = extract_features(photo, "efficientnet-lite2").cache.folder
+    monkeypatch.undo()
+    other = litert.converted_encoder_path("efficientnet-lite2").with_name("other-lite2.tflite")
+    other.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(litert.shipped_encoder_path("efficientnet-lite2"), other)
+    with open(other, "ab") as changed:
+        changed.write(b"\0")  # another weights file (a retrained or re-converted encoder)
+    monkeypatch.setattr(litert, "encoder_file", lambda name, weights_path=None: other)
+    by_other_file = extract_features(photo, "efficientnet-lite2").cache.folder
+    other.unlink()
+    assert len({by_litert, by_keras, by_new_preprocessing, by_other_file}) == 4
