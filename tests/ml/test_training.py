@@ -214,5 +214,5 @@ def test_a_bad_device_count_is_one_line(monkeypatch):
     from ml.training.distribute import training_strategy
 
     monkeypatch.setenv("IMAGE_CAPTIONER_CPU_DEVICES", "two")
-    with pytest.raises(TrainingError, match="must be a whole number of devices, not 'two'"):
+    with pytest.raises(TrainingError, match="must be a whole number of devices from 1 to 64, not 'two'"):
         training_strategy()
