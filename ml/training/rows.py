@@ -114,7 +114,4 @@ def make_tf_dataset(arrays: CaptionArrays, batch_size: int, shuffle_seed: Option
     # do_not_convert: plain tensor code needs no AutoGraph, and a frozen app has no source for it to read.
     assemble = tf.autograph.experimental.do_not_convert(assemble)
     batches = tf.data.Dataset.from_generator(batches_of_rows, output_signature=tf.TensorSpec((None,), tf.int64))
-    # The number of batches, which a generator cannot tell: Keras then knows an epoch's end (and neither
-    # warns that the input "ran out of data" nor guesses the ETA).
-    batches = batches.apply(tf.data.experimental.assert_cardinality(-(-len(photo_index) // batch_size)))
     return batches.map(assemble, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
