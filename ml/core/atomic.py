@@ -52,10 +52,9 @@ def _flush_to_disk(path: Path) -> None:
 def _remove_stale_temp_copies_of(path: Path) -> None:
     """Temp copies of this very file that killed writers left (a photo's, a model's): they would be found
     as files of their own, and could fill the disk."""
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"):
-        match = TEMP_NAME.match(stale.name)
-        if match and stale.is_file() and int(match.group(1)) != os.getpid() and not _running(int(match.group(1))):
-            stale.unlink(missing_ok=True)
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"):
+        if _stale_temp_file(candidate):
+            candidate.unlink(missing_ok=True)
 
 
 def replace_atomically(path: PathLike, write: Callable[[Path], object], suffix: str = "",
@@ -112,6 +111,15 @@ def _running(pid: int) -> bool:
     return True
 
 
+def _stale_temp_file(path: Path) -> bool:
+    """A temp file of this project's naming whose writer (the pid in its name) is no longer running."""
+    match = TEMP_NAME.match(path.name)
+    if match is None or not path.is_file():
+        return False
+    writer = int(match.group(1))
+    return writer != os.getpid() and not _running(writer)
+
+
 def remove_stale_temp_files(folder: PathLike) -> list[Path]:
     """Delete the temp files that writers killed before their rename left in `folder` (a writer still
     running keeps its own); returns what was removed."""
@@ -120,8 +128,7 @@ def remove_stale_temp_files(folder: PathLike) -> list[Path]:
     if not folder.is_dir():
         return removed
     for path in folder.iterdir():
-        match = TEMP_NAME.match(path.name)
-        if match and path.is_file() and int(match.group(1)) != os.getpid() and not _running(int(match.group(1))):
+        if _stale_temp_file(path):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
