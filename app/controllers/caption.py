@@ -346,9 +346,10 @@ class CaptionController:
             self.shell.clipboard_append(text)
             self.view.set_status("Caption copied")
 
-    def save_into_photo(self) -> None:
+    def save_into_photo(self, replace: bool = False) -> None:
         """Write the plain caption into the open photo's metadata (its description), on a worker; only when
-        the user presses the button."""
+        the user presses the button. A description the photo already has is replaced only when the user
+        says so, asked with the description shown."""
         path, caption = self.photo_path, self.plain_caption or self.view.get_caption()
         if path is None or not caption:
             return
@@ -356,13 +357,25 @@ class CaptionController:
         def work(report, cancel):
             from ml.outputs.metadata import write_caption
 
-            return write_caption(path, caption)
+            return write_caption(path, caption, replace)
 
         def done(written):
             where = written.name if written == path else f"{written.name} beside it (its format holds no description)"
             self.view.set_status(f"Caption saved into {where}")
 
-        self.runner.submit("files", work, on_done=done, on_error=lambda error: self.shell.show_error(str(error)))
+        self.runner.submit("files", work, on_done=done, on_error=self._not_saved_into_photo)
+
+    def _not_saved_into_photo(self, error: Exception) -> None:
+        from ml.outputs.metadata import DescriptionKept
+
+        if not isinstance(error, DescriptionKept):
+            self.shell.show_error(str(error))
+        elif self.shell.dialogs.confirm("Replace the photo's description?",
+                                        f"{error.photo.name} already has a description:\n\n\"{error.existing}\"\n\n"
+                                        "Replace it with the caption? (No keeps it.)"):
+            self.save_into_photo(replace=True)
+        else:
+            self.view.set_status(f"Kept the description {error.photo.name} already has")
 
     def ask_save_speech(self) -> None:
         text = self.view.get_caption()

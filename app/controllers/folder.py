@@ -163,7 +163,8 @@ class FolderController:
                 "Save captions into the photos?",
                 f"Write each caption into its photo as its description (EXIF and XMP; {count} photos). Only the "
                 "description changes: the picture and its other details are kept. Photos whose format cannot "
-                "hold it get a .xmp file beside them.")):
+                "hold it get a .xmp file beside them. A description a photo already has is kept; you are asked "
+                "about those after.")):
             return
         self.view.set_folder("Saving captions into the photos…")
         self.runner.submit("files", lambda report, cancel: self.captions.export_metadata(), on_done=self._saved_into_photos,
@@ -173,6 +174,14 @@ class FolderController:
         self.view.set_folder(report.summary())
         if report.failed:
             self.view.set_errors(self.captions.errors() + report.failed)
+        if report.kept and self.shell.dialogs.confirm(
+                "Replace the photos' own descriptions?",
+                f"{len(report.kept)} of the photos already had a description, kept as it was (for example "
+                f"{report.kept[0].photo.name}: \"{report.kept[0].existing[:80]}\"). Replace those with the "
+                "captions? (No keeps them.)"):
+            replace_in = {kept.photo for kept in report.kept}
+            self.runner.submit("files", lambda progress, cancel: self.captions.export_metadata(replace_in),
+                               on_done=self._saved_into_photos, on_error=lambda error: self.shell.show_error(str(error)))
 
     def export(self, export_format: ExportFormat, target: Optional[PathLike] = None, overwrite: bool = False) -> None:
         """Write the captions; sidecars replace other files only with overwrite (the user said yes)."""

@@ -8,7 +8,7 @@ import io
 import json
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Collection, Optional
 
 from ml.captioning.results import CaptionResult
 from ml.core.atomic import write_text_atomically
@@ -115,9 +115,12 @@ class FolderCaptions:
             writer.writerow([facts["image"], facts["caption"], confidence, "yes" if facts["unsure"] else "no", tags])
         write_text_atomically(target, buffer.getvalue())
 
-    def export_metadata(self) -> MetadataReport:
-        """Each captioned photo's caption into its own metadata (or its .xmp sidecar); a photo that cannot
-        be written is reported and the rest go on. Runs on a worker: it rewrites many files."""
+    def export_metadata(self, replace_in: Collection[Path] = ()) -> MetadataReport:
+        """Each captioned photo's caption into its own metadata (or its .xmp sidecar); a description a photo
+        already has is kept (in the report) unless the photo is in `replace_in`; a photo that cannot be written
+        is reported and the rest go on. Runs on a worker: it rewrites many files."""
+        if replace_in:
+            return write_captions([row for row in self.captioned() if row.path in replace_in], replace=True)
         return write_captions(self.captioned())
 
     def export_json(self, target: PathLike) -> None:

@@ -13,6 +13,7 @@ than the whole photo. Nothing here runs unless the user asks (a button, an expor
 """
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,16 @@ class MetadataError(UserError):
     """A photo whose metadata cannot be written; the message names the file and the problem."""
 
 
+class DescriptionKept(MetadataError):
+    """The photo already has a description of its own, other than the caption: it was kept, not replaced
+    (replace=True replaces it; the app asks first, the CLI takes --replace-descriptions)."""
+
+    def __init__(self, photo: Path, existing: str):
+        shown = existing if len(existing) <= 60 else existing[:57] + "..."
+        super().__init__(f"{photo}: has a description of its own (\"{shown}\"), kept")
+        self.photo, self.existing = photo, existing
+
+
 def photo_format(photo: Path) -> str:
     try:
         with Image.open(photo) as image:
@@ -53,8 +64,10 @@ def _exif_fields(caption: str) -> dict:
             "Exif.Photo.UserComment": f"charset=Unicode {caption}"}
 
 
-def _xmp_fields(caption: str) -> dict:
-    return {"Xmp.dc.description": {'lang="x-default"': caption}}  # a language alternative, as XMP wants
+def _xmp_fields(caption: str, existing: object) -> dict:
+    """dc:description is a language alternative: the caption becomes its default, other languages stay."""
+    languages = dict(existing) if isinstance(existing, dict) else {}
+    return {"Xmp.dc.description": {**languages, 'lang="x-default"': caption}}
 
 
 def _edit(path: Path, caption: str, image_format: str) -> None:
@@ -64,7 +77,7 @@ def _edit(path: Path, caption: str, image_format: str) -> None:
     with pyexiv2.Image(str(path)) as image:
         if image_format in IN_FILE_FORMATS:
             image.modify_exif(_exif_fields(caption))
-        image.modify_xmp(_xmp_fields(caption))
+        image.modify_xmp(_xmp_fields(caption, image.read_xmp().get("Xmp.dc.description")))
         if image_format == "PNG":
             image.modify_comment(caption)  # exiv2 writes a PNG's comment as the iTXt "Description" chunk
 
@@ -97,14 +110,42 @@ def _verify(photo: Path, edited: Path, caption: str, in_file: bool) -> None:
                             "the photo was left as it was")
 
 
-def write_caption(photo: PathLike, caption: str) -> Path:
-    """Write the caption as the photo's description; returns the file written (the photo, or its sidecar)."""
+def _descriptions(path: Path) -> list[str]:
+    """Every description a file holds (XMP dc:description in any language, EXIF ImageDescription,
+    UserComment, XPComment), without empty ones."""
+    import pyexiv2
+
+    with pyexiv2.Image(str(path)) as image:
+        xmp = image.read_xmp().get("Xmp.dc.description", "")
+        exif = image.read_exif() if path.suffix.lower() != ".xmp" else {}
+    found = list(xmp.values()) if isinstance(xmp, dict) else [xmp]
+    found += [exif.get("Exif.Image.ImageDescription", ""), exif.get("Exif.Image.XPComment", ""),
+              re.sub(r"^charset=\S+\s*", "", str(exif.get("Exif.Photo.UserComment", "")))]
+    return [text for text in (" ".join(str(value).split()) for value in found) if text]
+
+
+def existing_description(photo: PathLike) -> str:
+    """The description the photo (or its .xmp sidecar) already holds, the first found; empty when none."""
+    photo = Path(photo)
+    source = photo if photo_format(photo) in IN_FILE_FORMATS else sidecar_path(photo)
+    try:
+        return next(iter(_descriptions(source)), "") if source.exists() else ""
+    except RuntimeError as error:  # exiv2 cannot read it: then writing will say so
+        raise MetadataError(f"{photo}: its metadata cannot be read ({error})") from None
+
+
+def write_caption(photo: PathLike, caption: str, replace: bool = False) -> Path:
+    """Write the caption as the photo's description; returns the file written (the photo, or its sidecar).
+    A description of the photo's own, other than this caption, is kept (DescriptionKept) unless `replace`."""
     photo = Path(photo)
     caption = " ".join(caption.split())
     if not caption:
         raise MetadataError(f"{photo}: no caption to write")
     image_format = photo_format(photo)
     target = photo if image_format in IN_FILE_FORMATS else sidecar_path(photo)
+    existing = existing_description(photo)
+    if existing and existing != caption and not replace:
+        raise DescriptionKept(photo, existing)
 
     def write(temp: Path) -> None:
         if target == photo:
@@ -132,25 +173,32 @@ class MetadataReport:
     photos: list[Path] = field(default_factory=list)
     sidecars: list[Path] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    kept: list[DescriptionKept] = field(default_factory=list)  # photos whose own description was kept
 
     def summary(self) -> str:
         parts = [f"Saved captions into {len(self.photos)} photo{'s' * (len(self.photos) != 1)}"]
         if self.sidecars:
             parts.append(f"{len(self.sidecars)} as .xmp files beside photos that cannot hold them")
+        if self.kept:
+            whose = "photos' own descriptions" if len(self.kept) != 1 else "photo's own description"
+            parts.append(f"kept {len(self.kept)} {whose} (e.g. \"{self.kept[0].existing[:40]}\")")
         if self.failed:
             parts.append(f"{len(self.failed)} failed (listed below)")
         return "; ".join(parts)
 
 
-def write_captions(results: Iterable[CaptionResult]) -> MetadataReport:
-    """Each captioned result's caption into its photo (or sidecar); a photo that cannot be written is
-    reported in one line and the rest go on."""
+def write_captions(results: Iterable[CaptionResult], replace: bool = False) -> MetadataReport:
+    """Each captioned result's caption into its photo (or sidecar); a photo's own description is kept unless
+    `replace`, a photo that cannot be written is reported in one line, and the rest go on."""
     report = MetadataReport()
     for result in results:
         if result.error:
             continue
         try:
-            written = write_caption(result.path, result.caption)
+            written = write_caption(result.path, result.caption, replace)
+        except DescriptionKept as kept:
+            report.kept.append(kept)
+            continue
         except MetadataError as error:
             report.failed.append(str(error))
             continue

@@ -181,3 +181,63 @@ def test_the_folder_page_says_so_while_no_model_is_loaded(tmp_path):
                               settings)
     folder.caption_all()
     assert shell.errors == ["The model is still loading; try again in a moment"]
+
+
+def _photo_described(path: Path, description: str) -> Path:
+    """A copy of a sample photo that has a description of its own (as a photo manager writes it)."""
+    import pyexiv2
+
+    path.write_bytes((SAMPLES / "coffee.jpg").read_bytes())
+    with pyexiv2.Image(str(path)) as image:
+        image.modify_xmp({"Xmp.dc.description": {'lang="x-default"': description}})
+    return path
+
+
+@pytest.mark.parametrize("answer", [False, True])
+def test_save_into_photo_asks_before_replacing_a_photos_own_description(caption_page, tmp_path, answer):
+    """Issue 24 N2 (and issue 25's major 2): "Grandma at the lake, 1998" was replaced without a word."""
+    from ml.outputs.metadata import read_caption
+
+    controller, view, shell, runner, session = caption_page
+    shell.dialogs.answers["confirm"] = answer
+    photo = _photo_described(tmp_path / "grandma.jpg", "Grandma at the lake, 1998")
+    controller.start()
+    wait_for(runner, lambda: session.captioner is not None)
+    controller.open_photo(photo)
+    wait_for(runner, lambda: view.get_caption())
+    controller.save_into_photo()
+    wait_for(runner, lambda: "confirm" in shell.dialogs.asked and runner.unfinished == 0)
+    expected = controller.plain_caption if answer else "Grandma at the lake, 1998"
+    wait_for(runner, lambda: read_caption(photo) == expected and runner.unfinished == 0)
+    assert not shell.errors and ("saved" if answer else "Kept") in view.last("set_status")[0]
+
+
+def test_save_into_photos_keeps_their_own_descriptions_unless_the_user_says_replace(caption_page, tmp_path):
+    from ml.outputs.metadata import read_caption
+
+    controller, _, shell, runner, session = caption_page
+    controller.start()
+    wait_for(runner, lambda: session.captioner is not None)
+    folder_path = tmp_path / "photos"
+    folder_path.mkdir()
+    plain = folder_path / "plain.jpg"
+    plain.write_bytes((SAMPLES / "cat.jpg").read_bytes())
+    described = _photo_described(folder_path / "grandma.jpg", "Grandma at the lake, 1998")
+    settings = SettingsModel(tmp_path / "settings.json")
+    settings.load()
+    folder_view = FakeView()
+    folder = FolderController(shell, folder_view, runner, FolderCaptions(tmp_path / "folder-captions"),  # type: ignore[arg-type]
+                              session, settings)
+    folder.choose_folder(folder_path)
+    wait_for(runner, lambda: folder.paths)
+    folder.caption_all()
+    wait_for(runner, lambda: folder.cancel_event is None and len(folder.captions.rows) == 2)
+    shell.dialogs.answers["confirm"] = False
+    folder.save_into_photos(ask=False)
+    wait_for(runner, lambda: "confirm" in shell.dialogs.asked and runner.unfinished == 0)
+    assert read_caption(described) == "Grandma at the lake, 1998" and read_caption(plain)
+    assert "kept 1 photo's own description" in folder_view.last("set_folder")[0]
+    shell.dialogs.answers["confirm"] = True
+    folder.save_into_photos(ask=False)
+    wait_for(runner, lambda: read_caption(described) != "Grandma at the lake, 1998" and runner.unfinished == 0)
+    assert not shell.errors

@@ -70,7 +70,7 @@ def test_a_format_without_room_for_it_gets_an_xmp_sidecar_that_keeps_its_other_f
 
     with pyexiv2.Image(str(sidecar_path(photo))) as sidecar:  # a field another program put there
         sidecar.modify_xmp({"Xmp.dc.creator": ["Someone"]})
-    write_caption(photo, "a red square again")
+    write_caption(photo, "a red square again", replace=True)  # a description is there now: replacing is asked
     tags = exiftool(sidecar_path(photo))
     assert tags["XMP-dc:Description"] == "a red square again" and tags["XMP-dc:Creator"] == "Someone"
 
@@ -119,3 +119,44 @@ def test_pillow_reads_the_png_description_too(tmp_path):
     with Image.open(io.BytesIO(photo.read_bytes())) as image:
         image.load()
         assert image.text.get("Description") == CAPTION
+
+
+def _described(path, description, german="Oma am See, 1998"):
+    """A photo that already has a description of its own, in EXIF and in two XMP languages."""
+    import pyexiv2
+
+    photo_with_metadata(path, "JPEG")
+    with pyexiv2.Image(str(path)) as image:
+        image.modify_exif({"Exif.Image.ImageDescription": description})
+        image.modify_xmp({"Xmp.dc.description": {'lang="x-default"': description, 'lang="de-DE"': german}})
+    return path
+
+
+def test_a_photos_own_description_is_kept_unless_replacing_is_asked(tmp_path):
+    """Issue 24 N2: a description the user wrote ("Grandma at the lake, 1998") was replaced without a word,
+    and its other languages were deleted."""
+    from ml.outputs.metadata import DescriptionKept, existing_description
+
+    photo = _described(tmp_path / "grandma.jpg", "Grandma at the lake, 1998")
+    before = photo.read_bytes()
+    with pytest.raises(DescriptionKept) as caught:
+        write_caption(photo, CAPTION)
+    assert caught.value.existing == "Grandma at the lake, 1998" and str(photo) in str(caught.value)
+    assert photo.read_bytes() == before and existing_description(photo) == "Grandma at the lake, 1998"
+    write_caption(photo, CAPTION, replace=True)
+    tags = exiftool(photo)
+    assert tags["IFD0:ImageDescription"] == CAPTION and tags["XMP-dc:Description"] == CAPTION
+    assert tags["XMP-dc:Description-de-DE"] == "Oma am See, 1998"  # the other language stays
+    write_caption(photo, CAPTION)  # the same caption again is no conflict
+
+
+def test_the_cli_keeps_photos_own_descriptions_unless_told_to_replace_them(tmp_path):
+    photo = _described(tmp_path / "grandma.jpg", "Grandma at the lake, 1998")
+    shipped = str(REPO / "assets" / "models" / "default.captioner")
+    command = [sys.executable, "-m", "ml", "caption", "--beam", "1", "--model", shipped, "--write-metadata", str(photo)]
+    kept = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert kept.returncode == 0, kept.stderr
+    assert "kept 1 photo's own description" in kept.stderr and "--replace-descriptions" in kept.stderr
+    assert read_caption(photo) == "Grandma at the lake, 1998"
+    replaced = subprocess.run(command + ["--replace-descriptions", "--jsonl"], capture_output=True, text=True, cwd=REPO)
+    assert replaced.returncode == 0 and read_caption(photo) == json.loads(replaced.stdout)["caption"]
