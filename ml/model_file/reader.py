@@ -198,10 +198,13 @@ def _check_arrays(path: Path, arrays: DecoderArrays, card: dict, vocab: Vocabula
     try:
         feature_dim = arrays["image_projection/kernel"].shape[0]
         vocab_size = arrays["word_logits/kernel"].shape[-1]
+        embedded_words = arrays["embedding/embeddings"].shape[0]
     except (KeyError, IndexError):
         raise BundleError(f"{path}: the decoder's layers are not the ones this app writes") from None
     if feature_dim != card["feature_dim"] or vocab_size != len(vocab):
         raise BundleError(f"{path}: decoder shapes do not match card.json and vocab.json")
+    if embedded_words != len(vocab):  # the dry step reads one word's row; a caption reads the others
+        raise BundleError(f"{path}: the decoder's embedding has {embedded_words} words, vocab.json {len(vocab)}")
     if "grid_projection/kernel" in arrays and card.get("features") != "grid":
         raise BundleError(f"{path}: an attention decoder needs grid features, but card.json says otherwise")
     _check_one_step(path, arrays, card)
