@@ -118,7 +118,7 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
     def _set_icon(self):
         """The app's icon on the window and in the task bar (Windows takes .ico; CustomTkinter sets its own
         there 200 ms after start, so ours follows it)."""
-        self.icon_image = tk.PhotoImage(file=str(asset_path("icons", "app.png")))
+        self.icon_image = tk.PhotoImage(master=self, file=str(asset_path("icons", "app.png")))
         self.iconphoto(True, self.icon_image)
         if sys.platform == "win32":
             self.after(250, lambda: self.iconbitmap(str(asset_path("icons", "app.ico"))))

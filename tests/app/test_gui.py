@@ -34,7 +34,7 @@ def answer_question(app, button, after_ms=500):
     app.after(after_ms, press)
 
 
-def test_window_shows_before_tensorflow_loads(display, tmp_path):
+def test_window_shows_before_tensorflow_loads(display, tmp_path, shipped_model_active):
     code = ("import sys; from app.application import App; app = App(); imported = 'tensorflow' in sys.modules; "
             "app.update(); status = app.pages['Caption'].status_label.cget('text').split()[0]; "
             "print(app.winfo_viewable(), imported, app.caption.captioner is None, status); app.close()")
@@ -70,7 +70,8 @@ app.close()
 """
 
 
-def test_the_first_caption_needs_no_tensorflow_and_training_loads_it_on_its_worker(display, tmp_path, flickr8k):
+def test_the_first_caption_needs_no_tensorflow_and_training_loads_it_on_its_worker(display, tmp_path, flickr8k,
+                                                                                   shipped_model_active):
     env = dict(os.environ, IMAGE_CAPTIONER_CONFIG_DIR=str(tmp_path))
     (tmp_path / "settings.json").write_text('{"auto_speak": false}')
     result = subprocess.run([sys.executable, "-c", FIRST_CAPTION_THEN_TRAINING, str(ORIGINALS / DOG_PHOTOS[0]),
@@ -543,7 +544,7 @@ def test_the_models_page_shows_a_readable_read_only_card(app):
     assert not view.card_box.get("1.0", "end").startswith("typed")
 
 
-def test_a_photo_from_the_command_line_is_described_and_spoken_at_once(display, tmp_path):
+def test_a_photo_from_the_command_line_is_described_and_spoken_at_once(display, tmp_path, shipped_model_active):
     """python -m app PHOTO (the packaged app's 'Open with' too): no second click. Auto-speak is on by
     default; ALSA points at a card that does not exist, so the spoken caption shows as a failed playback."""
     code = ("import sys; from app.application import App; from app.event_loop import run_for, run_until\n"
