@@ -155,7 +155,8 @@ def test_copy_puts_the_plain_caption_on_the_clipboard(caption_page):
     assert view.last("set_status") == ("Caption copied",)
 
 
-def test_the_folder_page_captions_with_the_caption_pages_model(caption_page, tmp_path):
+def captioned_folder(caption_page, tmp_path: Path, photos: Path) -> tuple[FolderController, FakeView]:
+    """The Folder page (stand-in view) after captioning `photos` with the Caption page's model, loaded first."""
     controller, _, shell, runner, session = caption_page
     controller.start()
     wait_for(runner, lambda: session.captioner is not None)
@@ -164,10 +165,16 @@ def test_the_folder_page_captions_with_the_caption_pages_model(caption_page, tmp
     folder_view = FakeView()
     folder = FolderController(shell, folder_view, runner, FolderCaptions(tmp_path / "folder-captions"),  # type: ignore[arg-type]
                               session, settings)
-    folder.choose_folder(SAMPLES)
+    folder.choose_folder(photos)
     wait_for(runner, lambda: folder.paths)
     folder.caption_all()
-    wait_for(runner, lambda: folder.cancel_event is None and folder.captions.rows)
+    wait_for(runner, lambda: folder.cancel_event is None and len(folder.captions.rows) == len(folder.paths))
+    return folder, folder_view
+
+
+def test_the_folder_page_captions_with_the_caption_pages_model(caption_page, tmp_path):
+    shell = caption_page[2]
+    folder, folder_view = captioned_folder(caption_page, tmp_path, SAMPLES)
     names = sorted(row[1] for row in folder_view.calls["add_row"])
     assert names == sorted(path.name for path in folder.paths) and not shell.errors
     assert folder_view.last("show_progress")[1] == f"{len(names)} of {len(names)} captioned"
@@ -215,23 +222,14 @@ def test_save_into_photo_asks_before_replacing_a_photos_own_description(caption_
 def test_save_into_photos_keeps_their_own_descriptions_unless_the_user_says_replace(caption_page, tmp_path):
     from ml.outputs.metadata import read_caption
 
-    controller, _, shell, runner, session = caption_page
-    controller.start()
-    wait_for(runner, lambda: session.captioner is not None)
+    shell, runner = caption_page[2], caption_page[3]
     folder_path = tmp_path / "photos"
     folder_path.mkdir()
     plain = folder_path / "plain.jpg"
     plain.write_bytes((SAMPLES / "cat.jpg").read_bytes())
     described = _photo_described(folder_path / "grandma.jpg", "Grandma at the lake, 1998")
-    settings = SettingsModel(tmp_path / "settings.json")
-    settings.load()
-    folder_view = FakeView()
-    folder = FolderController(shell, folder_view, runner, FolderCaptions(tmp_path / "folder-captions"),  # type: ignore[arg-type]
-                              session, settings)
-    folder.choose_folder(folder_path)
-    wait_for(runner, lambda: folder.paths)
-    folder.caption_all()
-    wait_for(runner, lambda: folder.cancel_event is None and len(folder.captions.rows) == 2)
+    folder, folder_view = captioned_folder(caption_page, tmp_path, folder_path)
+    assert len(folder.captions.rows) == 2
     shell.dialogs.answers["confirm"] = False
     folder.save_into_photos(ask=False)
     wait_for(runner, lambda: "confirm" in shell.dialogs.asked and runner.unfinished == 0)
