@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ml.captioning.naming import UNUSUAL_TYPICALITY, SubjectNamer
 from ml.captioning.results import CaptionResult
 from ml.core.defaults import BEAM_WIDTH, LENGTH_PENALTY
 from ml.core.progress import CancelFlag, Phase, ProgressCallback, ProgressMeter, check_cancel
@@ -20,9 +21,10 @@ from ml.decoders.search import decode_captions
 from ml.encoders.imagenet import ImageNetHead
 from ml.encoders.litert import GridEncoder, grid_encoder, pooled
 from ml.encoders.registry import get_spec
+from ml.encoders.words import ImageNetWords
 from ml.honesty.attention import attention_maps
 from ml.honesty.confidence import Calibration, caption_signals, typicality
-from ml.honesty.hedging import CONFIDENT_LABEL, contradicts
+from ml.honesty.hedging import contradicted, with_article
 from ml.model_file.reader import load_bundle
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ class Captioner:
         self._encoder_weights_path = encoder_weights_path
         self.backend = backend
         self.imagenet_head = ImageNetHead.for_encoder(self.spec.name)
+        self.namer = SubjectNamer(ImageNetWords.shipped(), self.vocab) if self.imagenet_head is not None else None
         self.calibration = Calibration.from_card(self.card) if bundle.centroids is not None else None
 
     @classmethod
@@ -70,16 +73,19 @@ class Captioner:
         (one row each), for the whole batch at once: the pooled vectors and class probabilities once, and
         the captions scored together."""
         pooled_vectors = pooled(features)
+        typical = self.typicality(pooled_vectors)
         if self.imagenet_head is not None:
             probabilities = self.imagenet_head.probabilities(pooled_vectors)
-            for result, row, tags in zip(results, probabilities, self.imagenet_head.tags_of(probabilities)):
-                result.tags, top = tags, int(row.argmax())
-                if row[top] >= CONFIDENT_LABEL and contradicts(result.caption.split(), top):
-                    result.looks_like = self.imagenet_head.names[top]
-                    result.reasons.append(f"the encoder sees {result.looks_like} ({row[top]:.0%}), not what the caption names")
+            words = ImageNetWords.shipped()
+            for result, row, tags, photo_typicality in zip(results, probabilities, words.plain_tags(probabilities), typical):
+                result.tags = tags
+                seen = contradicted(words, result.caption.split(), row, photo_typicality < UNUSUAL_TYPICALITY)
+                if seen is not None:
+                    result.looks_like = seen.word
+                    result.reasons.append(f"the encoder sees {with_article(seen.word)} ({seen.probability:.0%}), "
+                                          "not what the caption names")
         if self.calibration is not None and self.bundle.centroids is not None:
-            signals = caption_signals(self.step_decoder, self.vocab, features, [r.caption.split() for r in results],
-                                      typicality(pooled_vectors, self.bundle.centroids))
+            signals = caption_signals(self.step_decoder, self.vocab, features, [r.caption.split() for r in results], typical)
             for result, confidence, unusual in zip(results, self.calibration.confidence(signals),
                                                    self.calibration.unusual(signals)):
                 result.confidence = round(float(confidence), 3)
@@ -89,6 +95,12 @@ class Captioner:
                     result.reasons.append("the photo is unlike the photos the model learned from")
         for result in results:
             result.unsure = bool(result.reasons)
+
+    def typicality(self, pooled_vectors: np.ndarray) -> np.ndarray:
+        """How like the training photos each photo is (ml/honesty/confidence.py); 1 for a model without centres."""
+        if self.bundle.centroids is None:
+            return np.ones(len(pooled_vectors))
+        return typicality(pooled_vectors, self.bundle.centroids)
 
     @property
     def attends(self) -> bool:
@@ -109,6 +121,17 @@ class Captioner:
         word_lists = decode_captions(self.step_decoder, self.vocab, features, beam_width, length_penalty)
         return [" ".join(words) for words in word_lists]
 
+    def name_subjects(self, results: Sequence[CaptionResult], features: np.ndarray, beam_width: int) -> None:
+        """Recaption the photos whose caption does not name what the encoder surely recognises (ml/captioning/naming.py)."""
+        if self.namer is None or self.imagenet_head is None:
+            return
+        pooled_vectors = pooled(features)
+        probabilities = self.imagenet_head.probabilities(pooled_vectors)
+        typical = self.typicality(pooled_vectors)
+        for result, feature, row, photo_typicality in zip(results, features, probabilities, typical):
+            result.caption, _ = self.namer.named(self.step_decoder, feature, result.caption, row, beam_width,
+                                                 float(photo_typicality))
+
     def caption_batches(self, paths: Sequence[PathLike], beam_width: int = BEAM_WIDTH, batch_size: int = 8,
                         cancel: Optional[CancelFlag] = None) -> Iterator[list[CaptionResult]]:
         """Each batch's results, in the order of `paths`, as soon as it is captioned (so a caller can show
@@ -128,6 +151,7 @@ class Captioner:
                 vectors = self.features(np.stack([pixels for _, pixels in readable]))
                 for (index, _), text in zip(readable, self.caption_features(vectors, beam_width)):
                     results[index].caption = text
+                self.name_subjects([results[index] for index, _ in readable], vectors, beam_width)
                 self.judge([results[index] for index, _ in readable], vectors)
             yield results
 

@@ -1,7 +1,7 @@
 """Turn a photo's features into words: greedy or beam search over the numpy step decoder."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -114,3 +114,63 @@ def decode_captions(step_decoder: StepDecoderLike, vocab: Vocabulary, features: 
     if beam_width <= 1:
         return greedy_decode(step_decoder, vocab, features)
     return [beam_decode(step_decoder, vocab, row[None], beam_width, length_penalty) for row in features]
+
+
+def constrained_beam_decode(step_decoder: StepDecoderLike, vocab: Vocabulary, feature: np.ndarray, beam_width: int,
+                            required: Sequence[int], banned: Sequence[int] = (), within: Optional[int] = None,
+                            prefix: Sequence[int] = (), not_after_prefix: Sequence[int] = (),
+                            length_penalty: float = LENGTH_PENALTY, ngram: int = NO_REPEAT_NGRAM) -> Optional[list]:
+    """Best caption for one photo that uses one of the `required` words among its first `within` words (anywhere
+    when None) and none of the `banned` ones, or None if no such caption ends within the length limit. A caption
+    may be made to start with `prefix` and go on with none of `not_after_prefix` ("a bridge" but not "a bridge is").
+
+    Constrained beam search with one constraint (Anderson et al. 2017): captions that have used a required word
+    and captions that have not yet are kept in separate beams of `beam_width` each, and only the former may end,
+    so the word appears where the decoder finds it most fluent instead of being forced at a fixed place."""
+    memory, (hidden, cell) = step_decoder.start(feature)
+    end, required_ids = vocab.index[END], np.asarray(list(required), np.int64)
+    beams = [([vocab.index[START]], 0.0, not len(required_ids))]  # (token ids, summed log-probability, uses a required word)
+    finished: list = []
+    for position in range(vocab.max_length + 1):
+        tokens = np.array([ids[-1] for ids, _, _ in beams])
+        rows = tuple(np.repeat(part, len(beams), axis=0) for part in memory)
+        log_probs, (hidden, cell) = next_word_log_probs(step_decoder, vocab, rows, (hidden, cell), tokens, position == 0)
+        _ban_repeats(log_probs, [ids for ids, _, _ in beams], ngram)
+        log_probs[:, list(banned)] = -np.inf
+        if position < len(prefix):
+            log_probs[:, np.arange(log_probs.shape[1]) != prefix[position]] = -np.inf
+        elif position == len(prefix):
+            log_probs[:, list(not_after_prefix)] = -np.inf
+        totals = np.array([score for _, score, _ in beams])[:, None] + log_probs
+        met = np.array([uses for _, _, uses in beams])
+        into_met = np.where(met[:, None], totals, -np.inf)
+        into_met[np.ix_(~met, required_ids)] = totals[np.ix_(~met, required_ids)]
+        into_unmet = np.where(met[:, None], -np.inf, totals)
+        into_unmet[:, required_ids] = -np.inf
+        into_unmet[:, end] = -np.inf
+        if within is not None and position + 1 >= within:
+            into_unmet[:] = -np.inf  # the last place the required word may take
+        next_beams, keep = [], []
+        for group, uses in ((into_met, True), (into_unmet, False)):
+            kept = 0
+            for flat in np.argsort(group, axis=None)[::-1][: 2 * beam_width]:
+                beam, word = divmod(int(flat), group.shape[1])
+                if not np.isfinite(group[beam, word]):
+                    break
+                ids, score = beams[beam][0] + [word], float(group[beam, word])
+                if word == end:
+                    finished.append((ids, _normalized(score, len(ids) - 1, length_penalty)))
+                    continue
+                next_beams.append((ids, score, uses))
+                keep.append(beam)
+                kept += 1
+                if kept == beam_width:
+                    break
+        best_open = max((_normalized(s, len(i) - 1, length_penalty) for i, s, uses in next_beams if uses), default=-np.inf)
+        if not next_beams or (len(finished) >= beam_width and max(s for _, s in finished) >= best_open):
+            break
+        beams, hidden, cell = next_beams, hidden[keep], cell[keep]
+    if not finished:
+        return None
+    best_ids = max(finished, key=lambda item: item[1])[0]
+    return vocab.decode(best_ids[1:])

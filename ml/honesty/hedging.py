@@ -9,30 +9,46 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
+import numpy as np
+
+from ml.encoders.words import ImageNetWords, Recognised
+
 # Words by which a Flickr8k caption names its subject.
 DOG_WORDS = {"dog", "dogs", "puppy", "puppies"}
 PERSON_WORDS = {"man", "men", "woman", "women", "boy", "boys", "girl", "girls", "person", "people", "child",
                 "children", "kid", "kids", "baby", "toddler", "lady", "guy", "player", "players", "skier",
                 "surfer", "biker", "climber", "skateboarder", "snowboarder", "crowd", "couple", "team"}
-# ImageNet-1k's classes are ordered by WordNet: 151-280 are dogs, wolves and foxes (what a caption's "dog"
-# may see), 0-397 are animals, 923-969 food and drink.
-CANINE_CLASSES = range(151, 281)
-ANIMAL_CLASSES = range(0, 398)
-FOOD_CLASSES = range(923, 970)
 # A label this probable is one the encoder is sure of (on Flickr8k dev, 4 % of photos have one that a
 # caption contradicts by the rule below).
 CONFIDENT_LABEL = 0.5
 
 
-def contradicts(caption_words: Sequence[str], class_index: int) -> bool:
-    """Whether a confidently recognised ImageNet class cannot be what the caption is about: anything but a
-    canine for a caption about a dog; an animal or food for a caption about people (and no dog)."""
-    words = set(caption_words)
-    if words & DOG_WORDS:
-        return class_index not in CANINE_CLASSES
-    if words & PERSON_WORDS:
-        return class_index in ANIMAL_CLASSES or class_index in FOOD_CLASSES
-    return False
+# Kinds of thing (summed over WordNet's tree, ml/encoders/words.py) that a caption about people cannot be about.
+# In photos like the training ones only animals and food count: there, a mountain, a bicycle or a horse nearly
+# always has someone on it; in photos unlike them, vehicles, buildings, landscapes, plants and dogs count too.
+NOT_PEOPLE_KINDS = ("animal", "food")
+NOT_PEOPLE_KINDS_UNUSUAL = NOT_PEOPLE_KINDS + ("dog", "canine", "vehicle", "building", "landscape", "plant")
+DOG_KINDS = ("dog", "canine")
+
+
+def contradicted(words: ImageNetWords, caption_words: Sequence[str], probabilities: np.ndarray,
+                 unusual: bool = False) -> Optional[Recognised]:
+    """What the encoder surely sees that the caption's subject cannot be, or None: a kind of thing (summed up
+    WordNet's tree, so "ox 32 % + sorrel 25 %" is an animal at 57 %) of at least CONFIDENT_LABEL that is not a
+    dog for a caption about a dog, nor a person's for a caption about people (see NOT_PEOPLE_KINDS); named by
+    its most specific word that is at least half that sure, else by the kind."""
+    caption = set(caption_words)
+    kind = words.likely_kind(probabilities)
+    if kind.probability < CONFIDENT_LABEL:
+        return None
+    if caption & DOG_WORDS:
+        if kind.kind in DOG_KINDS:
+            return None
+    elif not (caption & PERSON_WORDS and kind.kind in (NOT_PEOPLE_KINDS_UNUSUAL if unusual else NOT_PEOPLE_KINDS)):
+        return None
+    named = words.subject(probabilities, CONFIDENT_LABEL / 2)
+    word = named.word if named is not None and named.kind == kind.kind else kind.word
+    return Recognised(word, kind.probability, kind.kind)
 
 
 def short_label(label: str) -> str:
@@ -40,7 +56,13 @@ def short_label(label: str) -> str:
     return re.sub(r"\s*\(.*?\)", "", label).split(" / ")[0].strip()
 
 
+# Words said without "a": "it looks like food", not "a food".
+MASS_NOUNS = {"food", "coffee", "fungus", "clothing"}
+
+
 def with_article(label: str) -> str:
+    if label in MASS_NOUNS:
+        return label
     return f"{'an' if label[:1].lower() in 'aeiou' else 'a'} {label}"
 
 

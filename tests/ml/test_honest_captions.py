@@ -14,7 +14,7 @@ from ml.core.defaults import default_model_path
 from ml.core.errors import BundleError
 from ml.honesty.attention import attention_sheet, heatmap
 from ml.honesty.confidence import SIGNALS, Calibration, fit_calibration, ranks, spearman, training_centroids, typicality
-from ml.honesty.hedging import as_clause, contradicts, hedged_text
+from ml.honesty.hedging import as_clause, hedged_text
 from ml.model_file import DOMAIN_MEMBER, add_calibration, load_bundle
 from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
 
@@ -43,8 +43,9 @@ def test_confidence_is_a_probability_and_rises_with_each_signal_as_its_weight_sa
 def test_a_photo_like_the_training_ones_is_sure_and_the_cat_sample_is_unsure_and_says_what_it_sees(captioner, flickr8k):
     dog, cat = captioner.caption([ORIGINALS / DOG_PHOTOS[0], SAMPLES / "cat.jpg"], beam_width=5)
     assert not dog.unsure and dog.confidence > 0.5 and dog.text == dog.caption and not dog.reasons
-    assert cat.unsure and cat.confidence < dog.confidence and cat.looks_like == "Egyptian Mau"
-    assert cat.text.startswith("It looks like an Egyptian Mau. I'm not sure") and cat.caption in cat.text
+    # The cat is named now (tests/ml/test_open_vocabulary.py) but the photo is still unlike the training ones.
+    assert cat.unsure and cat.confidence < dog.confidence and "cat" in cat.caption.split()
+    assert cat.text.startswith("I'm not sure") and not cat.looks_like
     assert any("unlike the photos" in reason for reason in cat.reasons), cat.reasons
 
 
@@ -64,19 +65,6 @@ def test_hedged_wording_only_when_unsure():
     assert hedged_text(caption, True, "espresso").startswith("It looks like an espresso. I'm not sure")
     assert hedged_text(caption, True, "Mexican hairless dog (xoloitzcuintli)").startswith("It looks like a Mexican hairless dog.")
     assert as_clause("two dogs are running") == "two dogs running" and as_clause("a dog in the snow") == "a dog in the snow"
-
-
-@pytest.mark.parametrize("words, class_index, expected", [
-    ("a dog is running", 285, True),  # a cat where the caption says dog
-    ("a dog is running", 207, False),  # a golden retriever
-    ("a dog is running", 270, False),  # a white wolf still looks like a dog
-    ("a boy is sitting on a bench", 285, True),  # a cat where the caption says boy
-    ("a man is drinking", 967, True),  # espresso, where the caption is about a man
-    ("a man is riding a bike", 671, False),  # a mountain bike does not contradict a man
-    ("a red boat in the water", 285, False),  # no dog or person named: nothing to contradict
-])
-def test_what_contradicts_a_caption(words, class_index, expected):
-    assert contradicts(words.split(), class_index) is expected
 
 
 def test_ranks_and_spearman_match_their_definitions():
@@ -124,8 +112,9 @@ def test_the_cli_writes_an_attention_map_and_json_with_confidence(tmp_path):
                           "--attention-map", str(tmp_path), str(SAMPLES / "coffee.jpg")], capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 0, run.stderr
     row = json.loads(run.stdout)[0]
-    assert row["unsure"] is True and 0 <= row["confidence"] < 1 and row["looks_like"] == "espresso"
-    assert row["text"].startswith("It looks like an espresso") and row["caption"] in row["text"]
+    # The espresso is named now (issue 23): tags are plain words and the caption says what the encoder sees.
+    assert row["unsure"] is True and 0 <= row["confidence"] < 1 and row["tags"][0]["label"] == "coffee"
+    assert "coffee" in row["caption"].split() and row["text"].startswith("I'm not sure")
     sheet = Image.open(tmp_path / "coffee.jpg.attention.png")
     assert sheet.format == "PNG" and sheet.width >= 224
 

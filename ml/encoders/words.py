@@ -1,0 +1,106 @@
+"""What the encoder recognises, in the words a person would use: each ImageNet-1k class's plain words (most
+specific first: "common sorrel horse" -> horse, animal) and kind (animal, dog, vehicle, building, ...), from
+assets/encoders/imagenet-words.json (derived from WordNet by scripts/make_imagenet_words.py), and class
+probabilities summed up that tree, so that "ox 0.32 + sorrel 0.25" is an animal at 0.57 and every horse class
+together is a horse.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Optional
+
+import numpy as np
+
+from ml.core.defaults import asset_path
+
+# Words that say what kind of thing something is rather than what it is: too general to name a subject.
+GENERAL_WORDS = {"animal", "vehicle", "structure", "landscape", "object", "clothing", "instrument", "person", "food"}
+
+
+@dataclass
+class Recognised:
+    """A word for what is in the photo with the summed probability of every class it names, and its kind."""
+
+    word: str
+    probability: float
+    kind: str
+
+
+class ImageNetWords:
+    """ImageNet-1k classes as plain words and kinds, with the sums of class probabilities over each."""
+
+    def __init__(self, classes: list[dict]):
+        if len(classes) != 1000:
+            raise ValueError(f"expected 1000 ImageNet classes, got {len(classes)}")
+        self.class_words = [list(entry["words"]) for entry in classes]
+        self.class_kinds = [entry["kind"] for entry in classes]
+        self.vocabulary = sorted({word for words in self.class_words for word in words})
+        column = {word: index for index, word in enumerate(self.vocabulary)}
+        self.kinds = sorted(set(self.class_kinds))
+        self.word_matrix = np.zeros((1000, len(self.vocabulary)), np.float32)
+        self.kind_matrix = np.zeros((1000, len(self.kinds)), np.float32)
+        for index, words in enumerate(self.class_words):
+            self.word_matrix[index, [column[word] for word in words]] = 1.0
+            self.kind_matrix[index, self.kinds.index(self.class_kinds[index])] = 1.0
+        # How general each word is: the most classes it names (a word's depth in the tree, read off the table).
+        self.word_breadth = self.word_matrix.sum(axis=0)
+        self.general = np.array([word in GENERAL_WORDS for word in self.vocabulary])
+        self.plain_words = sorted({words[0] for words in self.class_words})
+        self.plain_matrix = np.zeros((1000, len(self.plain_words)), np.float32)
+        for index, words in enumerate(self.class_words):
+            self.plain_matrix[index, self.plain_words.index(words[0])] = 1.0
+        self.word_kind: dict[str, str] = {}
+        for index, words in enumerate(self.class_words):
+            for word in words:
+                self.word_kind.setdefault(word, self.class_kinds[index])
+
+    @classmethod
+    def shipped(cls) -> ImageNetWords:
+        return _shipped_words()
+
+    def plain_word(self, class_index: int) -> str:
+        """'common sorrel horse' -> 'horse': what the app shows and says for a class."""
+        return self.class_words[class_index][0]
+
+    def plain_tags(self, probabilities: np.ndarray, count: int = 3) -> list[list[tuple[str, float]]]:
+        """For each row of class probabilities, the `count` most probable plain words, each with the summed
+        probability of the classes it names first ("cat" for tabby, tiger cat and Egyptian Mau together)."""
+        rows = []
+        for sums in np.atleast_2d(probabilities) @ self.plain_matrix:
+            best = np.argsort(sums)[::-1][:count]
+            rows.append([(self.plain_words[index], round(float(sums[index]), 4)) for index in best])
+        return rows
+
+    def word_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
+        """(N, words): each word's summed class probability."""
+        return np.atleast_2d(probabilities) @ self.word_matrix
+
+    def kind_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
+        """(N, kinds): each kind's summed class probability."""
+        return np.atleast_2d(probabilities) @ self.kind_matrix
+
+    def subject(self, probabilities: np.ndarray, threshold: float) -> Optional[Recognised]:
+        """The most specific word whose summed probability reaches `threshold` (a horse before an animal), leaving
+        out the GENERAL_WORDS ("animal" says too little to name a subject); None when the encoder recognises
+        nothing that surely."""
+        sums = self.word_probabilities(probabilities)[0]
+        candidates = np.flatnonzero((sums >= threshold) & ~self.general)
+        if not len(candidates):
+            return None
+        best = candidates[np.lexsort((-sums[candidates], self.word_breadth[candidates]))[0]]
+        word = self.vocabulary[best]
+        return Recognised(word, float(sums[best]), self.word_kind[word])
+
+    def likely_kind(self, probabilities: np.ndarray) -> Recognised:
+        """The kind of thing with the largest summed probability."""
+        sums = self.kind_probabilities(probabilities)[0]
+        best = int(sums.argmax())
+        return Recognised(self.kinds[best], float(sums[best]), self.kinds[best])
+
+
+@lru_cache(maxsize=1)
+def _shipped_words() -> ImageNetWords:
+    table = json.loads(asset_path("encoders", "imagenet-words.json").read_text(encoding="utf-8"))
+    return ImageNetWords(table["classes"])
