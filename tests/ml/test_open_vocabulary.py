@@ -202,3 +202,18 @@ def test_flickr8k_captions_are_unchanged_where_the_encoder_recognises_nothing_ne
             untouched += 1
             assert captioner.namer.named(captioner.step_decoder, feature, caption, row, 5, photo_typicality)[0] == caption
     assert untouched >= 30
+
+
+def test_people_are_not_invented_in_a_photo_far_unlike_the_training_ones(captioner):
+    """A caption about people for a photo far unlike Flickr8k's in which the encoder sees no one and a thing at
+    least a little surely becomes that thing, said plainly; never an animal, and never in an ordinary photo."""
+    namer, feature = captioner.namer, np.zeros((81, 1280), np.float32)  # the feature is not read on this path
+    spatula = probabilities_of({813: 0.38})
+    strange = namer.rule.strange_below - 0.05
+    assert namer.named(captioner.step_decoder, feature, "a black and white dog is standing in the water", spatula, 5,
+                       strange)[0] == "a spatula"
+    assert namer.named(captioner.step_decoder, feature, "a man is standing in the water", spatula, 5, 0.9)[0] == \
+        "a man is standing in the water"  # a photo like the training ones: people are likely there
+    worn = probabilities_of({813: 0.38, 841: 0.3})  # and a sweatshirt: someone may well be in it
+    assert namer.named(captioner.step_decoder, feature, "a man is standing in the water", worn, 5, strange)[0] == \
+        "a man is standing in the water"
