@@ -24,6 +24,7 @@ from ml.captioning.results import CaptionResult
 from ml.core.defaults import BEAM_WIDTH, default_model_path
 from ml.data.datasets import load_dataset
 from ml.data.metrics import caption_metrics, sentence_cider
+from ml.encoders.words import ImageNetWords
 from ml.features.for_dataset import dataset_features
 from ml.honesty.confidence import spearman
 
@@ -43,10 +44,11 @@ def out_of_domain(captioner: Captioner) -> None:
           f"marked unsure: {len(caught)} ({len(caught) / max(len(wrong), 1):.0%}; aim >= 80 %)")
     for result in results:
         print(f"  {'unsure' if result.unsure else 'SURE  '} {result.confidence:5.3f} {result.path.name}: {result.text}")
-    head = captioner.imagenet_head
-    assert head is not None, "the shipped model's encoder has an ImageNet head"
+    assert captioner.imagenet_head is not None, "the shipped model's encoder has an ImageNet head"
+    words = ImageNetWords.shipped()  # tags are plain words: "cat" for every cat class together
     labelled = [r for r in results if judgements[r.path.name]["imagenet_classes"]]
-    right = [r for r in labelled if any(r.tags[0][0] == head.names[i] for i in judgements[r.path.name]["imagenet_classes"])]
+    right = [r for r in labelled
+             if any(r.tags[0][0] == words.plain_word(i) for i in judgements[r.path.name]["imagenet_classes"])]
     print(f"ImageNet top-1 right where the object is an ImageNet class: {len(right)} of {len(labelled)} "
           f"({len(right) / max(len(labelled), 1):.0%})")
 
@@ -58,7 +60,9 @@ def split_figures(captioner: Captioner, data: Path, split: str, limit: int | Non
     vectors = np.stack([features[n] for n in names])
     captions = captioner.caption_features(vectors, BEAM_WIDTH)
     results = [CaptionResult(Path(name), caption) for name, caption in zip(names, captions)]
+    captioner.name_subjects(results, vectors, BEAM_WIDTH)  # what the app says (ml/captioning/naming.py)
     captioner.judge(results, vectors)
+    captions = [result.caption for result in results]
     references = {name: dataset.captions[name] for name in names}
     scores = sentence_cider({n: c.split() for n, c in zip(names, captions)}, references)
     rho = spearman(np.array([r.confidence for r in results]), np.array([scores[n] for n in names]))

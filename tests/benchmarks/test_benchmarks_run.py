@@ -34,6 +34,11 @@ def test_bench_honesty(flickr8k):
     assert "caption time per photo" in out and "heatmaps of every word" in out
 
 
+def test_bench_open_vocabulary(flickr8k):
+    out = run_benchmark("bench_open_vocabulary.py", "--data", str(flickr8k), "--photos", "20", "--half", "tuning")
+    assert "subject named, ImageNet subjects" in out and "people or dogs invented" in out and "BLEU-4" in out
+
+
 def test_sweep_decoding(flickr8k):
     out = run_benchmark("sweep_decoding.py", "--model", SHIPPED, "--data", str(flickr8k), "--photos", "4", "--beams", "1", "2")
     assert out.count('"bleu4"') == 2
