@@ -10,7 +10,10 @@ without it Xception models get no tags.
 """
 from __future__ import annotations
 
+import logging
 import os
+import pickle  # for its error type only: the weight files are read by ml/encoders/torch_weights.py's restricted unpickler
+import zipfile
 from pathlib import Path
 from typing import Optional
 
@@ -18,9 +21,17 @@ import numpy as np
 
 from ml.core.atomic import replace_atomically
 from ml.core.defaults import asset_path
+from ml.core.errors import UserError
 from ml.core.types import PathLike
 from ml.encoders.registry import torch_weights_file
 from ml.encoders.torch_weights import load_state_dict
+
+log = logging.getLogger(__name__)
+
+# What a missing or damaged classifier head raises: no weight package (UserError), no h5py (ImportError), a
+# damaged or foreign file (OSError, KeyError, ValueError, the unpickler's and zipfile's errors). Anything else is
+# a bug and is raised.
+HEAD_UNAVAILABLE = (UserError, ImportError, OSError, KeyError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile)
 
 # (class name, probability), most probable first.
 Tags = list[tuple[str, float]]
@@ -94,7 +105,8 @@ class ImageNetHead:
                 return cls(*head_arrays_from_keras_h5(full_weights)) if full_weights.is_file() else None
             if encoder_name.startswith("efficientnet-lite"):
                 return cls(*head_arrays_from_torch(encoder_name))
-        except Exception:  # noqa: BLE001 - no weight package, no h5py, a damaged file: tags are an extra, not a need
+        except HEAD_UNAVAILABLE as error:  # tags are an extra, not a need: captions go on without them, said once in the log
+            log.warning("no ImageNet tags for %s: %s", encoder_name, str(error).splitlines()[0] if str(error) else type(error).__name__)
             return None
         return None
 

@@ -1,6 +1,7 @@
 """What the encoder recognises: ImageNet-1k tags from the EfficientNet-Lite classifier head, real names with
 probabilities, right on real photos, at no TensorFlow cost."""
 import numpy as np
+import pytest
 
 from ml.captioning.captioner import Captioner
 from ml.core.defaults import default_model_path
@@ -35,6 +36,33 @@ def test_tags_name_what_real_photos_show(flickr8k):
 def test_xception_without_keras_full_weights_gives_no_tags(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     assert ImageNetHead.for_encoder("xception") is None
+
+
+def test_a_damaged_weights_file_gives_no_tags_and_says_so_in_the_log(tmp_path, monkeypatch, caplog):
+    """Issue 24: the head's errors were swallowed whole (tags vanished, nothing said, bugs hidden)."""
+    from ml.encoders.imagenet import XCEPTION_FULL_WEIGHTS
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / XCEPTION_FULL_WEIGHTS).write_bytes(b"not an HDF5 file")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    with caplog.at_level("WARNING", logger="ml.encoders.imagenet"):
+        assert ImageNetHead.for_encoder("xception") is None
+    assert "no ImageNet tags for xception" in caplog.text
+
+
+def test_a_bug_while_reading_a_head_is_raised_not_hidden(tmp_path, monkeypatch):
+    from ml.encoders import imagenet
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / imagenet.XCEPTION_FULL_WEIGHTS).write_bytes(b"\x89HDF")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+
+    def broken(path, layer="predictions"):
+        raise TypeError("a bug in the reader")
+
+    monkeypatch.setattr(imagenet, "head_arrays_from_keras_h5", broken)
+    with pytest.raises(TypeError, match="a bug in the reader"):
+        ImageNetHead.for_encoder("xception")
 
 
 def test_xception_tags_come_from_keras_full_weights_where_downloaded(tmp_path, monkeypatch):
