@@ -26,7 +26,7 @@ from ml.training.callbacks import ReportProgress, RunCheckpoint, StopOnCancel
 from ml.training.config import TrainConfig
 from ml.training.distribute import training_strategy
 from ml.training.rows import build_vocabulary, caption_arrays, make_tf_dataset, row_shape, with_mirrored
-from ml.training.run_state import compiled_decoder, load_checkpoint, start_or_resume
+from ml.training.run_state import DAMAGED_CHECKPOINT, compiled_decoder, load_checkpoint, start_or_resume
 from ml.training.self_critical import fine_tune
 
 
@@ -97,7 +97,7 @@ def _self_critical_stage(model, vocab, dataset, features_by_name, config, run_di
         try:
             load_checkpoint(model, weights)
             return state["self_critical"]
-        except Exception as error:  # damaged: fine-tune again from the best cross-entropy weights
+        except DAMAGED_CHECKPOINT as error:  # fine-tune again from the best cross-entropy weights
             set_aside(weights, error)
             load_checkpoint(model, run_dir / "best.weights.h5")
     started = time.monotonic()

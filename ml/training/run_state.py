@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 from pathlib import Path
 from typing import Optional
 
@@ -76,12 +77,19 @@ def _refuse_other_data(run_dir: Path, fingerprint: dict, vocab: Vocabulary) -> N
                         "choose another run folder or delete this one")
 
 
+# What reading a damaged checkpoint raises: h5py's OSError and KeyError for a cut or foreign HDF5 file, zipfile's
+# error and EOFError for a cut .keras archive, ValueError (JSON included) for a damaged config. Anything else
+# (a TypeError or AttributeError from the code that loads it) is a bug: raised, so finished epochs are never
+# set aside because of one.
+DAMAGED_CHECKPOINT = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile)
+
+
 def _readable_weights(path: Path, vocab: Vocabulary, feature_dim: int, config: TrainConfig):
     """A compiled decoder holding the weights in `path`, or None (the file set aside) if they cannot be read."""
     model = compiled_decoder(vocab, feature_dim, config)
     try:
         load_checkpoint(model, path)
-    except Exception as error:  # h5py and Keras raise many types for a damaged file
+    except DAMAGED_CHECKPOINT as error:
         set_aside(path, error)
         return None
     return model
@@ -94,7 +102,7 @@ def _resume_from_checkpoints(run_dir: Path, state: dict, vocab: Vocabulary, feat
     last, best = run_dir / "last.keras", run_dir / "best.weights.h5"
     try:
         model = keras.models.load_model(last, safe_mode=True)
-    except Exception as error:  # a damaged zip, HDF5 or config: Keras raises many types
+    except DAMAGED_CHECKPOINT as error:
         set_aside(last, error)
         model = None
     best_model = _readable_weights(best, vocab, feature_dim, config) if best.is_file() else None

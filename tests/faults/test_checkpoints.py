@@ -67,6 +67,30 @@ def test_a_damaged_checkpoint_is_named_set_aside_and_the_run_goes_on(flickr8k, r
                for record in caplog.records)
 
 
+@pytest.mark.parametrize("damage", [b"", b"\x00" * 4096])  # emptied, or overwritten with zeros
+def test_an_emptied_or_zeroed_checkpoint_is_set_aside_too(flickr8k, run_cut_after_one_epoch, damage):
+    folder = run_cut_after_one_epoch
+    (folder / "run" / "last.keras").write_bytes(damage)
+    card = train_model(flickr8k, folder / "m.captioner", CONFIG, run_dir=folder / "run", max_train_photos=30)
+    assert [epoch["epoch"] for epoch in card["history"]] == [1, 2]
+    assert len(list((folder / "run").glob("last.keras.damaged-*"))) == 1
+
+
+def test_a_bug_while_loading_a_checkpoint_is_raised_and_sets_nothing_aside(flickr8k, run_cut_after_one_epoch,
+                                                                           monkeypatch):
+    """Issue 24: every exception meant "damaged", so a bug in the loading code threw finished epochs away."""
+    from ml.training import run_state
+
+    def broken(*args, **kwargs):
+        raise AttributeError("a bug in the loading code")
+
+    monkeypatch.setattr(run_state.keras.models, "load_model", broken)
+    folder = run_cut_after_one_epoch
+    with pytest.raises(AttributeError, match="a bug in the loading code"):
+        train_model(flickr8k, folder / "m.captioner", CONFIG, run_dir=folder / "run", max_train_photos=30)
+    assert not list((folder / "run").glob("*.damaged-*")) and (folder / "run" / "last.keras").is_file()
+
+
 def test_stale_temp_files_of_dead_writers_go_and_a_live_writers_stay(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
