@@ -1,11 +1,13 @@
 """Property-based fuzzing (Hypothesis, derandomized so CI is repeatable, bounded example counts): whatever a
 user's caption file, model card, vocabulary or model file holds, the readers raise only the project's own
 one-line errors, never a TypeError, KeyError, MemoryError or a hang."""
+import contextlib
 import io
 import json
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,40 +32,43 @@ caption_lines = st.lists(
     max_size=30)
 
 
-def _photo_folder() -> Path:
-    folder = Path(tempfile.mkdtemp())
-    (folder / "Images").mkdir()
-    for name in PHOTO_NAMES:
-        (folder / "Images" / name).write_bytes(b"\xff\xd8\xff")  # the loader only checks that photos exist
-    return folder
+@contextlib.contextmanager
+def _photo_folder() -> Iterator[Path]:
+    """A data set folder with a few photos, removed after the example (hypothesis runs hundreds)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        (folder / "Images").mkdir()
+        for name in PHOTO_NAMES:
+            (folder / "Images" / name).write_bytes(b"\xff\xd8\xff")  # the loader only checks that photos exist
+        yield folder
 
 
 @FUZZ
 @given(lines=caption_lines, header=st.sampled_from(["image,caption", "caption,image", "img,text", ""]))
 def test_any_csv_caption_file_loads_or_fails_in_one_line(lines, header):
-    folder = _photo_folder()
-    body = "\n".join(f"{name}{separator}{text}" for name, separator, text in lines)
-    (folder / "captions.txt").write_text(f"{header}\n{body}\n", encoding="utf-8", errors="surrogatepass")
-    try:
-        dataset = load_dataset(folder)
-    except DatasetError as error:
-        assert "\n" not in str(error)
-        return
-    assert set(dataset.captions) <= set(PHOTO_NAMES) and dataset.summary()
+    with _photo_folder() as folder:
+        body = "\n".join(f"{name}{separator}{text}" for name, separator, text in lines)
+        (folder / "captions.txt").write_text(f"{header}\n{body}\n", encoding="utf-8", errors="surrogatepass")
+        try:
+            dataset = load_dataset(folder)
+        except DatasetError as error:
+            assert "\n" not in str(error)
+            return
+        assert set(dataset.captions) <= set(PHOTO_NAMES) and dataset.summary()
 
 
 @FUZZ
 @given(lines=caption_lines, raw=st.binary(max_size=200))
 def test_any_flickr8k_token_file_loads_or_fails_in_one_line(lines, raw):
-    folder = _photo_folder()
-    (folder / "Images").rename(folder / "Flicker8k_Dataset")
-    (folder / "Flickr8k_text").mkdir()
-    body = "\n".join(f"{name}{separator}{text}" for name, separator, text in lines).encode("utf-8", "surrogatepass")
-    (folder / "Flickr8k_text" / "Flickr8k.token.txt").write_bytes(body + b"\n" + raw)
-    try:
-        load_dataset(folder)
-    except DatasetError as error:
-        assert "\n" not in str(error)
+    with _photo_folder() as folder:
+        (folder / "Images").rename(folder / "Flicker8k_Dataset")
+        (folder / "Flickr8k_text").mkdir()
+        body = "\n".join(f"{name}{separator}{text}" for name, separator, text in lines).encode("utf-8", "surrogatepass")
+        (folder / "Flickr8k_text" / "Flickr8k.token.txt").write_bytes(body + b"\n" + raw)
+        try:
+            load_dataset(folder)
+        except DatasetError as error:
+            assert "\n" not in str(error)
 
 
 @FUZZ
@@ -113,10 +118,11 @@ def test_any_model_file_loads_or_fails_in_one_line(members, data):
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, content in contents.items():
             archive.writestr(name, content)
-    path = Path(tempfile.mkdtemp()) / "fuzzed.captioner"
-    path.write_bytes(buffer.getvalue() if data.draw(st.booleans()) else buffer.getvalue()[:data.draw(st.integers(0, 400))])
-    for reader in (read_card, load_bundle):
-        try:
-            reader(path)
-        except BundleError as error:
-            assert str(path) in str(error) and "\n" not in str(error)
+    with tempfile.TemporaryDirectory() as scratch:  # removed after each example
+        path = Path(scratch) / "fuzzed.captioner"
+        path.write_bytes(buffer.getvalue() if data.draw(st.booleans()) else buffer.getvalue()[:data.draw(st.integers(0, 400))])
+        for reader in (read_card, load_bundle):
+            try:
+                reader(path)
+            except BundleError as error:
+                assert str(path) in str(error) and "\n" not in str(error)
