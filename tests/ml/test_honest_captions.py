@@ -27,16 +27,11 @@ def captioner():
     return Captioner.load(default_model_path())
 
 
-def test_confidence_is_a_probability_and_rises_with_each_signal_as_its_weight_says(captioner):
+def test_the_shipped_calibration_weighs_likely_words_most(captioner):
+    """What the dev fit found (a logistic curve rising with each weight's sign is true of any fit, so that is
+    not tested here: issue 24): more likely words mean a surer caption, the strongest signal by far."""
     calibration = captioner.calibration
     assert calibration is not None and calibration.signals == list(SIGNALS)
-    base = np.array([calibration.mean])
-    for index, weight in enumerate(calibration.weights):
-        steps = base + np.outer(np.linspace(-3, 3, 7), np.eye(len(SIGNALS))[index]) * calibration.scale[index]
-        confidences = calibration.confidence(steps)
-        assert ((0 < confidences) & (confidences < 1)).all()
-        assert np.all(np.diff(confidences) * np.sign(weight) > 0), (SIGNALS[index], confidences)
-    # More likely words mean a surer caption (the strongest signal, by far, on dev).
     assert calibration.weights[SIGNALS.index("mean_log_prob")] == max(calibration.weights)
 
 
