@@ -16,7 +16,7 @@ from app.constants import ExportFormat, Page
 from app.event_loop import run_for, run_until
 from app.views.widgets import MessageDialog
 from ml.honesty.hedging import as_clause
-from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO
+from tests.conftest import DOG_PHOTOS, ORIGINALS, REPO, skip_outside_ci
 
 SAMPLES = REPO / "assets" / "samples"
 
@@ -585,7 +585,7 @@ def test_a_copied_image_is_described_on_ctrl_v(app, tmp_path):
     """An image (not a file) on the X clipboard, put there by xclip as an image editor or browser would
     (image/png); the app keeps it as a PNG in the user data folder and describes it."""
     if shutil.which("xclip") is None:
-        pytest.skip("xclip missing (scripts/setup.sh installs it)")
+        skip_outside_ci("xclip missing (scripts/setup.sh installs it)")
     from PIL import Image
 
     png = tmp_path / "copied.png"

@@ -4,13 +4,15 @@ import subprocess
 
 import pytest
 
+from tests.conftest import skip_outside_ci
+
 
 def _mount_tmpfs(folder, options):
     folder.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True,
                             text=True)
     if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or 'mount failed'})")
+        skip_outside_ci(f"cannot mount a tmpfs here ({result.stderr.strip() or 'mount failed'})")
     return folder
 
 

@@ -12,14 +12,14 @@ from PIL import Image, ImageCms
 
 from ml.honesty.hedging import as_clause
 from ml.outputs.metadata import MetadataError, read_caption, sidecar_path, write_caption
-from tests.conftest import REPO
+from tests.conftest import REPO, skip_outside_ci
 
 CAPTION = "a brown dog runs über den Strand"  # not only ASCII: user-edited captions may be anything
 
 
 def exiftool(*args):
     if shutil.which("exiftool") is None:
-        pytest.skip("exiftool missing (scripts/setup.sh installs libimage-exiftool-perl)")
+        skip_outside_ci("exiftool missing (scripts/setup.sh installs libimage-exiftool-perl)")
     run = subprocess.run(["exiftool", "-j", "-G1", *map(str, args)], capture_output=True, text=True, check=True)
     return json.loads(run.stdout)[0]
 
