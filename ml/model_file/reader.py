@@ -19,7 +19,7 @@ from ml.core.defaults import installed
 from ml.core.errors import BundleError
 from ml.core.types import PathLike
 from ml.data.vocab import Vocabulary, VocabularyError
-from ml.decoders.numpy_step import DecoderArrays, StepDecoder, model_arrays
+from ml.decoders.numpy_step import DecoderArrays, StepDecoder, member_features, model_arrays
 from ml.model_file.card import MAX_DECODERS, validate_card
 from ml.model_file.layout import (
     DOMAIN_MEMBER,
@@ -164,6 +164,21 @@ def load_keras_decoders(path: PathLike) -> list[keras.Model]:
     return [_load_decoder(path, members[name], card, vocab) for name in members if name.endswith(".keras")]
 
 
+def _check_array_headers(path: Path, member: str, data: bytes, infos) -> None:
+    """Each array's header must claim exactly the bytes that follow it: one claiming 2^40 values made numpy try
+    to allocate terabytes before reading a byte (issue 24 N7)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as inner:
+        for info in infos:
+            with inner.open(info) as stored:
+                version = np.lib.format.read_magic(stored)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(stored, max_header_size=10_000)
+                claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if not dtype.hasobject and claimed != info.file_size - stored.tell():  # pickles: np.load refuses them
+                    raise BundleError(f"{path}: {member} holds an array whose header does not match its data "
+                                      f"({info.filename}: shape {tuple(shape)})")
+
+
 def _read_arrays(path: Path, member: str, data: bytes) -> dict[str, np.ndarray]:
     """One decoder's arrays from its .npz bytes: no pickles, bounded sizes, real numbers only."""
     try:
@@ -171,6 +186,7 @@ def _read_arrays(path: Path, member: str, data: bytes) -> dict[str, np.ndarray]:
             infos = inner.infolist()
         if len(infos) > MAX_ARRAYS or sum(info.file_size for info in infos) > MAX_MEMBER_BYTES["decoder"]:
             raise BundleError(f"{path}: {member} is too large ({len(infos)} arrays)")
+        _check_array_headers(path, member, data, infos)
         with np.load(io.BytesIO(data), allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in stored.files}
     except BundleError:
@@ -207,6 +223,9 @@ def _check_arrays(path: Path, arrays: DecoderArrays, card: dict, vocab: Vocabula
         raise BundleError(f"{path}: the decoder's embedding has {embedded_words} words, vocab.json {len(vocab)}")
     if "grid_projection/kernel" in arrays and card.get("features") != "grid":
         raise BundleError(f"{path}: an attention decoder needs grid features, but card.json says otherwise")
+    scale, keys = arrays.get("attention/scale"), arrays.get("attention_keys/kernel")
+    if scale is not None and keys is not None and scale.shape != keys.shape[-1:]:  # (4, 1) broadcast over 4 regions only
+        raise BundleError(f"{path}: the decoder's weights do not fit together (attention scale {scale.shape})")
     _check_one_step(path, arrays, card)
 
 
@@ -235,12 +254,13 @@ def _load_decoder(path, data, card, vocab):
 def _check_one_step(path: Path, arrays: DecoderArrays, card: dict) -> None:
     """Run one decoding step on zeros, as captioning will: weights named or shaped otherwise than this
     app's decoders are refused here, in one line, not mid-caption."""
-    features = np.zeros((1, 4, card["feature_dim"]) if card.get("features") == "grid" else (1, card["feature_dim"]),
+    # Two photos of seven regions: shapes that only broadcast for one photo or four regions fail here too.
+    features = np.zeros((2, 7, card["feature_dim"]) if card.get("features") == "grid" else (2, card["feature_dim"]),
                         np.float32)
     try:
         step_decoder = StepDecoder(arrays)
-        memory, state = step_decoder.start(features)
-        step_decoder.step(memory, state, np.zeros(1, np.int64))
+        memory, state = step_decoder.start(member_features(step_decoder, features))  # as an ensemble feeds it
+        step_decoder.step(memory, state, np.zeros(2, np.int64))
     except KeyError as missing:
         raise BundleError(f"{path}: the decoder's layers are not the ones this app writes (no {missing})") from None
     except (ValueError, IndexError, TypeError) as error:

@@ -251,6 +251,61 @@ def test_crafted_decoder_arrays_are_refused_in_one_line(tiny_model, tmp_path, da
     assert words in str(caught.value) and str(bad) in str(caught.value) and "\n" not in str(caught.value)
 
 
+def _npy_claiming(shape):
+    """An .npy member whose header claims `shape` but holds four float32 zeros."""
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    buffer.write(np.zeros(4, np.float32).tobytes())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("shape", [(2 ** 40,), (1 << 20, 1 << 12)])  # 4 TiB, then 16 GiB: numpy allocated first
+def test_an_array_header_claiming_more_than_it_holds_is_refused_before_reading(tiny_model, tmp_path, shape):
+    """Issue 24 N7: a header claiming 2^40 values made numpy try to allocate 4 TiB (MemoryError, a crash)."""
+    import io
+
+    with zipfile.ZipFile(tiny_model[0]) as archive:
+        original = archive.read("decoder.npz")
+    crafted = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(original)) as inner, zipfile.ZipFile(crafted, "w") as target:
+        for info in inner.infolist():
+            content = _npy_claiming(shape) if info.filename == "embedding/embeddings.npy" else inner.read(info)
+            target.writestr(info.filename, content)
+    bad = _rezip(tiny_model[0], tmp_path / "bad.captioner", replace={"decoder.npz": crafted.getvalue()})
+    with pytest.raises(BundleError, match="header does not match its data") as caught:
+        load_bundle(bad)
+    assert str(bad) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_an_attention_scale_that_fits_four_regions_only_is_refused_on_loading(tmp_path):
+    """Issue 24 N7: an attention scale of shape (4, 1) passed the dry step (four regions) and failed on a photo's
+    81. The shipped model's first attention member is altered."""
+    import numpy as np
+
+    from ml.core.defaults import default_model_path
+
+    shipped = default_model_path()
+    with zipfile.ZipFile(shipped) as archive:
+        member = next(name for name in archive.namelist() if name.endswith(".npz") and name.startswith("decoder")
+                      and "attention/scale.npy" in zipfile.ZipFile(io_bytes(archive.read(name))).namelist())
+        arrays = dict(np.load(io_bytes(archive.read(member))))
+    arrays["attention/scale"] = np.ones((4, 1), np.float32)
+    bad = _rezip(shipped, tmp_path / "bad.captioner", replace={member: _npz(arrays)})
+    with pytest.raises(BundleError, match="attention scale") as caught:
+        load_bundle(bad)
+    assert str(bad) in str(caught.value)
+
+
+def io_bytes(data):
+    import io
+
+    return io.BytesIO(data)
+
+
 def test_a_feature_shard_holding_a_pickle_is_set_aside_unread(tmp_path):
     import numpy as np
 
