@@ -210,7 +210,12 @@ class CaptionController:
         path, beam, captioner = self.photo_path, self.view.get_beam_width(), self.captioner
         self.view.set_status("Captioning…")
         self.runner.submit("caption", lambda report, cancel: captioner.caption([path], beam_width=beam)[0],
-                           on_done=self._captioned, on_error=lambda e: self.shell.show_error(str(e)))
+                           on_done=self._captioned, on_error=self._caption_failed)
+
+    def _caption_failed(self, error: Exception) -> None:
+        """No status may outlive its work: "Captioning…" goes with the error that ended it."""
+        self.view.set_status("")
+        self.shell.show_error(str(error))
 
     def _captioned(self, result):
         model_name = self.captioner.card.get("name", "") if self.captioner else ""

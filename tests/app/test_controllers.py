@@ -145,6 +145,21 @@ def test_a_caption_that_comes_back_for_another_photo_goes_to_history_only(captio
     assert controller.photo_path == SAMPLES / "coffee.jpg" and not shell.errors
 
 
+def test_a_caption_that_raises_clears_the_status_and_says_why(caption_page, monkeypatch):
+    """Issue 24 N7: when captioning raised, the status stayed on "Captioning…" for good."""
+    controller, view, shell, runner, session = caption_page
+    controller.start()
+    wait_for(runner, lambda: session.captioner is not None)
+
+    def broken(*args, **kwargs):
+        raise ValueError("a model that fails mid-caption")
+
+    monkeypatch.setattr(session.captioner, "caption", broken)
+    controller.open_photo(SAMPLES / "coffee.jpg")
+    wait_for(runner, lambda: shell.errors)
+    assert shell.errors == ["a model that fails mid-caption"] and view.last("set_status") == ("",)
+
+
 def test_copy_puts_the_plain_caption_on_the_clipboard(caption_page):
     controller, view, shell, runner, session = caption_page
     controller.start()
