@@ -18,10 +18,10 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from ml.core.atomic import replace_atomically
+from ml.core.atomic import replace_atomically, set_aside
 from ml.core.defaults import asset_path, installed, user_data_dir
 from ml.core.types import PathLike
-from ml.encoders.registry import EncoderError, build_encoder, compiled_forward, get_spec
+from ml.encoders.registry import EncoderError, EncoderSpec, build_encoder, compiled_forward, get_spec
 
 log = logging.getLogger(__name__)
 
@@ -90,18 +90,31 @@ def _quiet_native_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def _check_shapes(path: PathLike, spec: EncoderSpec, inputs: list, outputs: list) -> None:
+    """A .tflite file must take this encoder's pixels and give its feature grid: a foreign model loaded, then
+    failed mid-caption (issue 24 N17)."""
+    size = spec.image_size
+    takes = len(inputs) == 1 and list(inputs[0]["shape"][1:]) == [size, size, 3] and inputs[0]["dtype"] == np.float32
+    gives = len(outputs) == 1 and len(outputs[0]["shape"]) == 3 and outputs[0]["shape"][-1] == spec.feature_dim
+    if not (takes and gives):
+        raise EncoderError(f"{path}: not a {spec.name} encoder (it takes {[list(i['shape']) for i in inputs]} "
+                           f"and gives {[list(o['shape']) for o in outputs]})")
+
+
 class LiteEncoder:
     """A .tflite encoder under LiteRT; one call at a time (the interpreter is not thread-safe)."""
 
-    def __init__(self, path: PathLike, threads: Optional[int] = None):
+    def __init__(self, path: PathLike, threads: Optional[int] = None, spec: Optional[EncoderSpec] = None):
         from ai_edge_litert.interpreter import Interpreter
 
         try:
             self.interpreter = Interpreter(model_path=str(path), num_threads=threads or os.cpu_count() or 1)
         except ValueError as error:
             raise EncoderError(f"{path}: not a usable encoder file ({str(error)[:100]})") from None
-        self.input_index = self.interpreter.get_input_details()[0]["index"]
-        self.output_index = self.interpreter.get_output_details()[0]["index"]
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if spec is not None:
+            _check_shapes(path, spec, inputs, outputs)
+        self.input_index, self.output_index = inputs[0]["index"], outputs[0]["index"]
         with _quiet_native_stderr():
             self.interpreter.allocate_tensors()
         self.batch_size = 1
@@ -131,4 +144,14 @@ def grid_encoder(name: str, weights_path: Optional[PathLike] = None, backend: st
     """The encoder captioning uses: LiteRT where it is installed ("auto"), or the one named."""
     if backend == "tensorflow" or (backend == "auto" and not litert_available()):
         return tensorflow_encoder(name, weights_path)
-    return LiteEncoder(encoder_file(name, weights_path))
+    path = encoder_file(name, weights_path)
+    try:
+        return LiteEncoder(path, spec=get_spec(name))
+    except EncoderError as error:
+        if path != converted_encoder_path(name):
+            raise  # the shipped file is the package's: never moved
+        set_aside(path, error)  # a converted copy is ours to redo: damaged or foreign, it goes aside once
+        if not installed("tensorflow"):
+            raise EncoderError(f"{error}; it was set aside, and converting the encoder again needs TensorFlow "
+                               "(open this model once in the full app)") from None
+        return LiteEncoder(convert_encoder(name, path, weights_path), spec=get_spec(name))

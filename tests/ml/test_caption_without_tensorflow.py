@@ -115,6 +115,39 @@ def test_an_encoder_not_shipped_is_converted_once_and_kept(tiny_model, tmp_path,
     assert [p.name for p in (tmp_path / "encoders").iterdir() if p.suffix == ".tflite"] == [first.name]  # no temp left
 
 
+def test_a_foreign_tflite_model_is_refused_as_the_encoder_in_one_line(tmp_path):
+    """Issue 24 N17: a valid .tflite of another model loaded, then failed mid-caption."""
+    import tensorflow as tf
+
+    from ml.encoders.litert import LiteEncoder
+    from ml.encoders.registry import EncoderError, get_spec
+
+    inputs = tf.keras.Input((10,))
+    foreign = tf.keras.Model(inputs, tf.keras.layers.Dense(3)(inputs))
+    forward = tf.function(lambda x: foreign(x), autograph=False).get_concrete_function(tf.TensorSpec([None, 10], tf.float32))
+    path = tmp_path / "efficientnet-lite2.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([forward], foreign).convert())
+    with pytest.raises(EncoderError, match="not a efficientnet-lite2 encoder") as caught:
+        LiteEncoder(path, spec=get_spec("efficientnet-lite2"))
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_damaged_converted_encoder_is_set_aside_and_named(monkeypatch, tmp_path):
+    """A converted copy in the user's data folder that cannot be read is set aside (it was read and refused at
+    every start); here without TensorFlow, so the one line says what converts it again."""
+    from ml.encoders import litert
+    from ml.encoders.registry import EncoderError
+
+    monkeypatch.setenv("IMAGE_CAPTIONER_DATA_DIR", str(tmp_path))  # a data folder of this test's own
+    converted = litert.converted_encoder_path("efficientnet-lite0")
+    converted.parent.mkdir(parents=True)
+    converted.write_bytes(b"TFL3 not really")
+    monkeypatch.setattr(litert, "installed", lambda module: module != "tensorflow")  # mocked: TensorFlow is here
+    with pytest.raises(EncoderError, match="set aside.*needs TensorFlow"):
+        litert.grid_encoder("efficientnet-lite0")
+    assert not converted.exists() and list(converted.parent.glob("efficientnet-lite0.tflite.damaged-*"))
+
+
 def test_a_damaged_encoder_file_is_one_line(tmp_path):
     from ml.encoders.litert import LiteEncoder
     from ml.encoders.registry import EncoderError
