@@ -6,9 +6,11 @@ keyed by the photo's content hash, so a moved or renamed data set still hits the
 """
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import json
+import logging
 import os
 import time
 import zipfile
@@ -41,6 +43,12 @@ def file_key(path: PathLike) -> str:
 DAMAGED_SHARD_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
 
 
+log = logging.getLogger(__name__)
+
+# What writing to a folder one may not write to raises: a read-only file system, no permission.
+READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 class FeatureCache:
     """Features of one encoder, stored as shards of (keys, features) in a folder shared by every data set.
 
@@ -50,15 +58,35 @@ class FeatureCache:
 
     def __init__(self, folder: PathLike):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        remove_stale_temp_files(self.folder)
+        self.writable = True
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            remove_stale_temp_files(self.folder)
+        except OSError as error:
+            self._read_only(error)
         self.shard_of: dict[str, Path] = {}
         for shard in sorted(self.folder.glob("shard-*.npz")):
             try:
                 with np.load(shard, allow_pickle=False) as data:
                     self.shard_of.update(dict.fromkeys(data["keys"].tolist(), shard))
             except DAMAGED_SHARD_ERRORS as error:
-                set_aside(shard, error)
+                self._set_aside(shard, error)
+
+    def _read_only(self, error: OSError) -> None:
+        """A folder that cannot be written (read-only, another user's): features are computed and used without
+        being stored, said once (issue 24 N17: `features` and `evaluate` failed). A full disk is an error."""
+        if error.errno not in READ_ONLY_ERRNOS:
+            raise error
+        if self.writable:
+            log.warning("%s: features cannot be stored here (%s); they are computed each time", self.folder,
+                        error.strerror or type(error).__name__)
+        self.writable = False
+
+    def _set_aside(self, shard: Path, error: BaseException) -> None:
+        try:
+            set_aside(shard, error)
+        except OSError as cannot_move:
+            self._read_only(cannot_move)  # left where it is, and skipped
 
     def get(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """The cached features of those keys that have them, reading only the shards that hold them."""
@@ -76,7 +104,7 @@ class FeatureCache:
                     row_of = {key: row for row, key in enumerate(data["keys"].tolist())}
                     rows = data["features"][[row_of[key] for key in shard_keys]]
             except DAMAGED_SHARD_ERRORS as error:
-                set_aside(shard, error)
+                self._set_aside(shard, error)
                 self.shard_of = {key: where for key, where in self.shard_of.items() if where != shard}
                 continue
             yield from zip(shard_keys, rows)
@@ -90,8 +118,12 @@ class FeatureCache:
             with open(temp, "wb") as file:
                 np.savez(file, keys=np.array(keys), features=features)
 
-        shard = replace_atomically(self.folder / name, write_shard)
-        self.shard_of.update(dict.fromkeys(keys, shard))
+        if self.writable:
+            try:
+                shard = replace_atomically(self.folder / name, write_shard)
+                self.shard_of.update(dict.fromkeys(keys, shard))
+            except OSError as error:
+                self._read_only(error)
         return features  # as stored, so fresh and cached features are alike
 
 

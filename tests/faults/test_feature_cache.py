@@ -74,3 +74,13 @@ def test_features_of_another_encoder_file_backend_or_preprocessing_are_never_ser
     by_other_file = extract_features(photo, "efficientnet-lite2").cache.folder
     other.unlink()
     assert len({by_litert, by_keras, by_new_preprocessing, by_other_file}) == 4
+
+
+def test_a_read_only_cache_folder_computes_features_without_storing_them(read_only_folder, caplog):
+    """Issue 24 N17: `features` and `evaluate` failed on a cache folder that cannot be written."""
+    photos = [ORIGINALS / name for name in DOG_PHOTOS[:2]]
+    with caplog.at_level(logging.WARNING, logger="ml.features.cache"):
+        result = extract_features(photos, "efficientnet-lite0", cache_dir=read_only_folder / "cache")
+    assert sorted(result.features) == sorted(photos) and not result.errors
+    assert all(np.isfinite(vectors).all() and vectors.shape == (1280,) for vectors in result.features.values())
+    assert "features cannot be stored here" in caplog.text and not list(read_only_folder.iterdir())
