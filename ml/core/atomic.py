@@ -83,6 +83,34 @@ def replace_atomically(path: PathLike, write: Callable[[Path], object], suffix: 
     return path
 
 
+def rewrite_in_place(path: PathLike, write: Callable[[Path], object], suffix: str = "",
+                     verify: Optional[Callable[[Path], None]] = None) -> Path:
+    """Like replace_atomically, for a file with other hard links (a rename would give this name a new file and
+    leave the others on the old one): the whole new content is written and verified in a temp copy first, then
+    copied over the file itself and flushed; the temp copy is removed only after that, so a failure midway leaves
+    the verified new content beside the file and says where."""
+    path = Path(path)
+    temp = temp_path_for(path, suffix)
+    try:
+        write(temp)
+        _flush_to_disk(temp)
+        if verify is not None:
+            verify(temp)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    try:
+        with open(temp, "rb") as source, open(path, "r+b") as target:
+            shutil.copyfileobj(source, target)
+            target.truncate()
+            target.flush()
+            os.fsync(target.fileno())
+    except OSError as error:
+        raise OSError(error.errno, f"{error.strerror}; the new content is kept in {temp.name}") from None
+    temp.unlink()
+    return path
+
+
 def write_text_atomically(path: PathLike, text: str) -> Path:
     """Replace a UTF-8 text file whole."""
     return replace_atomically(path, lambda temp: temp.write_text(text, encoding="utf-8"))

@@ -13,6 +13,7 @@ than the whole photo. Nothing here runs unless the user asks (a button, an expor
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Iterable
 from PIL import Image, UnidentifiedImageError
 
 from ml.captioning.results import CaptionResult
-from ml.core.atomic import replace_atomically
+from ml.core.atomic import replace_atomically, rewrite_in_place
 from ml.core.errors import UserError
 from ml.core.types import PathLike
 
@@ -134,6 +135,15 @@ def existing_description(photo: PathLike) -> str:
         raise MetadataError(f"{photo}: its metadata cannot be read ({error})") from None
 
 
+def _keep_owner(original: Path, copy: Path) -> None:
+    """The edited copy belongs to whoever owned the photo (run as root, another user's photo stayed theirs only
+    this way); a user who is not root can only own what they write, and their photos are theirs anyway."""
+    status = original.stat()
+    if getattr(os, "geteuid", lambda: -1)() == 0 and (status.st_uid, status.st_gid) != (0, 0):  # no geteuid on Windows
+        os.chown(copy, status.st_uid, status.st_gid)
+        os.chmod(copy, status.st_mode & 0o7777)  # chown clears set-id bits: the mode is set again
+
+
 def write_caption(photo: PathLike, caption: str, replace: bool = False) -> Path:
     """Write the caption as the photo's description; returns the file written (the photo, or its sidecar).
     A description of the photo's own, other than this caption, is kept (DescriptionKept) unless `replace`."""
@@ -142,26 +152,32 @@ def write_caption(photo: PathLike, caption: str, replace: bool = False) -> Path:
     if not caption:
         raise MetadataError(f"{photo}: no caption to write")
     image_format = photo_format(photo)
-    target = photo if image_format in IN_FILE_FORMATS else sidecar_path(photo)
+    # A linked photo is edited where it really is: the link stays a link (issue 24 N4).
+    target = photo.resolve() if image_format in IN_FILE_FORMATS else sidecar_path(photo)
     existing = existing_description(photo)
     if existing and existing != caption and not replace:
         raise DescriptionKept(photo, existing)
 
+    in_file = image_format in IN_FILE_FORMATS
+
     def write(temp: Path) -> None:
-        if target == photo:
-            shutil.copy2(photo, temp)  # permissions and times kept; the copy is edited, then renamed
+        if in_file:
+            shutil.copy2(target, temp)  # permissions and times kept; the copy is edited, then renamed
+            _keep_owner(target, temp)
         elif target.exists():
             shutil.copy2(target, temp)  # an existing sidecar keeps its other fields
         else:
             temp.write_text(EMPTY_XMP_PACKET, encoding="utf-8")
         try:
-            _edit(temp, caption, image_format if target == photo else "XMP")
+            _edit(temp, caption, image_format if in_file else "XMP")
         except RuntimeError as error:  # exiv2 reports every problem this way
             raise MetadataError(f"{photo}: its metadata cannot be written ({error})") from None
 
+    # A photo with other hard links is rewritten in place, so every name keeps seeing one file.
+    writer = rewrite_in_place if in_file and target.stat().st_nlink > 1 else replace_atomically
     try:
-        return replace_atomically(target, write, suffix=target.suffix,
-                                  verify=lambda edited: _verify(photo, edited, caption, target == photo))
+        writer(target, write, suffix=target.suffix, verify=lambda edited: _verify(photo, edited, caption, in_file))
+        return target
     except OSError as error:  # the folder or the photo cannot be written
         raise MetadataError(f"{photo}: cannot write ({error.strerror or error})") from None
 

@@ -2,6 +2,7 @@
 independent reader, Debian's libimage-exiftool-perl), with the pixels and every other field kept."""
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -161,3 +162,40 @@ def test_the_cli_keeps_photos_own_descriptions_unless_told_to_replace_them(tmp_p
     assert read_caption(photo) == "Grandma at the lake, 1998"
     replaced = subprocess.run(command + ["--replace-descriptions", "--jsonl"], capture_output=True, text=True, cwd=REPO)
     assert replaced.returncode == 0 and read_caption(photo) == json.loads(replaced.stdout)["caption"]
+
+
+def _jpeg(path):
+    Image.new("RGB", (32, 24), (200, 120, 40)).save(path, "JPEG")
+    return path
+
+
+def test_a_linked_photo_is_edited_where_it_is_and_the_link_stays(tmp_path):
+    """Issue 24 N4: the link became a captioned copy and the real photo was left untouched."""
+    real = _jpeg(tmp_path / "real.jpg")
+    link = tmp_path / "link.jpg"
+    link.symlink_to(real)
+    write_caption(link, CAPTION)
+    assert link.is_symlink() and link.resolve() == real and read_caption(real) == CAPTION
+
+
+def test_a_hard_linked_photo_stays_one_file(tmp_path):
+    """Issue 24 N4: the rename gave one name a new file; every name must see the caption."""
+    first = _jpeg(tmp_path / "first.jpg")
+    second = tmp_path / "second.jpg"
+    second.hardlink_to(first)
+    pixels = decoded(first)
+    write_caption(second, CAPTION)
+    assert first.stat().st_ino == second.stat().st_ino and read_caption(first) == CAPTION
+    assert np.array_equal(decoded(first)[0], pixels[0]) and not list(tmp_path.glob(".*.tmp*"))
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root can give a file to another user")
+def test_another_users_photo_stays_theirs_with_its_mode(tmp_path):
+    """Issue 24 N4: run as root (as here and in CI), another user's photo became root's."""
+    photo = _jpeg(tmp_path / "theirs.jpg")
+    os.chown(photo, 1234, 2345)
+    os.chmod(photo, 0o640)
+    write_caption(photo, CAPTION)
+    status = photo.stat()
+    assert (status.st_uid, status.st_gid, status.st_mode & 0o7777) == (1234, 2345, 0o640)
+    assert read_caption(photo) == CAPTION
