@@ -3,6 +3,7 @@ a cancel flag, and the resumable checkpoint with early stopping and the step-dow
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Optional
@@ -11,6 +12,7 @@ import keras
 import numpy as np
 
 from ml.core.atomic import replace_atomically, write_text_atomically
+from ml.core.errors import TrainingError
 from ml.core.progress import CancelFlag, Phase, Progress, ProgressCallback, ProgressMeter
 from ml.training.config import TrainConfig
 
@@ -56,6 +58,23 @@ class StopOnCancel(keras.callbacks.Callback):
             self.model.stop_evaluating = True
 
 
+# Room left over a checkpoint's own bytes: file headers, the Keras config, the run state.
+CHECKPOINT_MARGIN = 1 << 20
+
+
+def check_room_for_checkpoint(run_dir: Path, model: keras.Model, epochs_done: int) -> None:
+    """h5py takes the whole process down (a segmentation fault) when the disk fills during a save (issue 24 N12),
+    so an epoch's checkpoints that cannot fit are refused first, in one line; the last saved epoch stays whole."""
+    weights = sum(int(np.prod(variable.shape)) * 4 for variable in model.weights)
+    optimizer = sum(int(np.prod(variable.shape)) * 4 for variable in getattr(model.optimizer, "variables", []))
+    needed = 2 * weights + optimizer + CHECKPOINT_MARGIN  # best.weights.h5, then last.keras with Adam's moments
+    free = shutil.disk_usage(run_dir).free
+    if free < needed:
+        raise TrainingError(f"{run_dir}: the disk is too full for this epoch's checkpoint (about {needed / 2**20:.0f} MB "
+                            f"needed, {free / 2**20:.0f} MB free); free some space and run the same command to go on "
+                            f"from epoch {epochs_done}")
+
+
 class RunCheckpoint(keras.callbacks.Callback):
     """After each whole epoch: keep the best weights by dev loss, stop after `patience` epochs without a
     better one, else step down to the best weights with a lower learning rate; then save the model and
@@ -78,6 +97,7 @@ class RunCheckpoint(keras.callbacks.Callback):
                   "seconds": round(time.monotonic() - self.epoch_start, 1)}
         self.state["history"].append(record)
         self.state["epoch"] = epoch + 1
+        check_room_for_checkpoint(self.run_dir, self.model, epoch)
         if record["val_loss"] < self.state["best_val_loss"]:
             self.state.update(best_val_loss=record["val_loss"], best_epoch=epoch + 1, waited=0)
             replace_atomically(self.run_dir / "best.weights.h5", self.model.save_weights, ".weights.h5")

@@ -22,7 +22,7 @@ from ml.core.progress import CancelFlag, Cancelled, ProgressCallback
 from ml.core.types import FeaturesByName, PathLike
 from ml.data.captions import Dataset
 from ml.data.vocab import Vocabulary
-from ml.training.callbacks import ReportProgress, RunCheckpoint, StopOnCancel
+from ml.training.callbacks import ReportProgress, RunCheckpoint, StopOnCancel, check_room_for_checkpoint
 from ml.training.config import TrainConfig
 from ml.training.distribute import training_strategy
 from ml.training.rows import build_vocabulary, caption_arrays, make_tf_dataset, row_shape, with_mirrored
@@ -104,6 +104,7 @@ def _self_critical_stage(model, vocab, dataset, features_by_name, config, run_di
     rewards = fine_tune(model, vocab, dataset.splits["train"], features_by_name, dataset.captions,
                         config.self_critical_epochs, config.self_critical_lr, config.seed,
                         config.self_critical_human_weight, on_progress, cancel)
+    check_room_for_checkpoint(run_dir, model, state["epoch"])
     replace_atomically(weights, model.save_weights, ".weights.h5")
     tenth = max(1, len(rewards) // 10)
     state["self_critical"] = {"settings": settings, "batches": len(rewards),

@@ -34,3 +34,19 @@ def test_a_setting_written_on_a_full_disk_keeps_the_old_file(small_disk):
         write_text_atomically(settings, '{"theme": "Light", "padding": "' + "x" * 100_000 + '"}')
     assert settings.read_text() == '{"theme": "Dark"}'
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "settings.json"]
+
+
+def test_a_checkpoint_that_cannot_fit_is_one_line_not_a_crash(flickr8k, small_disk, tmp_path):
+    """Issue 24 N12: h5py crashed the process (a segmentation fault) when the disk filled during a save."""
+    import os
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "ml", "train", "--data", str(flickr8k), "--encoder", "efficientnet-lite0",
+                          "--max-train-photos", "60", "--epochs", "2", "--output", str(tmp_path / "m.captioner"),
+                          "--run-dir", str(small_disk / "run")], cwd=REPO, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert run.returncode == 2, (run.returncode, run.stderr[-2000:])
+    error_lines = [line for line in run.stderr.splitlines() if "too full" in line]
+    assert len(error_lines) == 1 and str(small_disk / "run") in error_lines[0], run.stderr[-2000:]
+    assert not [p.name for p in (small_disk / "run").iterdir() if p.name.endswith(".tmp") or ".tmp." in p.name]
