@@ -5,7 +5,9 @@
 - read_card / load_bundle on a model file of about 1 MB holding a 1 GiB card.json (refused unread);
 - load_bundle on one holding four more decoders of 199 MiB (each under the member cap, 800 MiB together);
 - `python -m ml evaluate` on a 6-photo data set while the feature cache also holds 2,000 other photos'
-  grid features (about 400 MB): only the shards holding the 6 photos are read.
+  grid features (about 400 MB): only the shards holding the 6 photos are read;
+- load_dataset on a COCO folder whose caption file is 1 GiB, and extract_features on a 4 GiB "photo" (a
+  sparse file): memory that grew with the input (issue 24 N14).
 Each figure is the peak resident memory (VmHWM) of a fresh process. Run it at an older commit for the
 figures before (its oversized cases print what that code did).
 """
@@ -64,11 +66,41 @@ def six_photo_set(flickr8k, folder):
     return folder
 
 
+def input_growth(scratch: Path) -> None:
+    """Memory that grew with the input: a 1 GiB COCO caption file, a 4 GiB file named like a photo."""
+    coco = scratch / "coco"
+    (coco / "annotations").mkdir(parents=True)
+    (coco / "train2017").mkdir()
+    with open(coco / "annotations" / "captions_train2017.json", "wb") as caption_file:
+        caption_file.write(b'{"images": [], "annotations": [], "pad": "')
+        for _ in range(1024):
+            caption_file.write(b" " * (1 << 20))
+        caption_file.write(b'"}')
+    load = ("import re, sys\nfrom ml.data.datasets import load_dataset\ntry:\n    load_dataset(sys.argv[1])\n"
+            "    print('outcome: read')\nexcept Exception as error:\n    print('outcome:', str(error)[:150])\n" + PEAK)
+    print("load_dataset, COCO folder with a 1 GiB caption file:", peak_of(load, coco))
+    shutil.rmtree(coco)
+    photo = scratch / "huge.jpg"
+    with open(photo, "wb") as file:
+        file.write(b"\xff\xd8\xff\xe0")  # a JPEG's first bytes, then 4 GiB of nothing (sparse: no disk used)
+        file.truncate(4 << 30)
+    features = ("import re, sys\nfrom ml.features.cache import extract_features\n"
+                "result = extract_features([sys.argv[1]], 'efficientnet-lite2', cache_dir=sys.argv[2])\n"
+                "print('outcome:', next(iter(result.errors.values()), 'read')[:150])\n" + PEAK)
+    print('extract_features, a 4 GiB "photo":', peak_of(features, photo, scratch / "growth-cache"))
+    photo.unlink()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
+    parser.add_argument("--only-growth", action="store_true", help="only the inputs that made memory grow (N14)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp())
+    input_growth(scratch)
+    if args.only_growth:
+        shutil.rmtree(scratch, ignore_errors=True)
+        return
     card_bomb = zip_with(scratch / "card-bomb.captioner", ["vocab.json", "decoder.keras"], "card.json", 1024)
     print(f"model file {card_bomb.stat().st_size // 1024} KB with a 1 GiB card.json:")
     print("  read_card:", peak_of(READ.format(reader="read_card"), card_bomb))

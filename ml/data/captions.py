@@ -80,9 +80,18 @@ class Dataset:
         return "\n".join(lines)
 
 
+# No caption file is this large (COCO's largest, Karpathy's dataset_coco.json, is about 140 MB): reading one
+# whole cost six times its size in memory (a 1 GiB JSON peaked at 6.5 GiB, issue 24 N14).
+MAX_CAPTION_FILE_BYTES = 512 << 20
+
+
 def read_text(path: PathLike) -> str:
     """A caption file's text (UTF-8, a BOM allowed), or one DatasetError line naming the file."""
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_CAPTION_FILE_BYTES:
+            raise DatasetError(f"{path}: {size / 2**20:.0f} MB is more than a caption file holds "
+                               f"(at most {MAX_CAPTION_FILE_BYTES >> 20} MB)")
         return Path(path).read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise DatasetError(f"{path}: not UTF-8 text (bad byte at offset {error.start})") from None

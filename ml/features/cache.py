@@ -35,8 +35,10 @@ if TYPE_CHECKING:
 
 
 def file_key(path: PathLike) -> str:
-    """Content hash of a file: the cache key of its features."""
-    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+    """Content hash of a file: the cache key of its features (read in chunks: a 4 GiB "photo" was read whole
+    into memory, issue 24 N14)."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha1").hexdigest()
 
 
 # What a damaged shard raises when it is opened or read (a truncated zip, a bad header, a short array).

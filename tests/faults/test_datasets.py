@@ -57,3 +57,17 @@ def test_train_reports_the_data_set_and_its_unreadable_photos_before_training(sm
     unreadable = next(i for i, line in enumerate(lines) if line.startswith("warning: ") and "broken.jpg" in line)
     first_epoch = next(i for i, line in enumerate(lines) if line.startswith("epoch 1/1"))
     assert summary < unreadable < first_epoch
+
+
+def test_a_caption_file_larger_than_any_is_refused_unread(tmp_path):
+    """Issue 24 N14: a 1 GiB COCO caption file was read whole (6.5 GiB of memory at its peak)."""
+    from ml.data.datasets import DatasetError, load_dataset
+
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "train2017").mkdir()
+    huge = tmp_path / "annotations" / "captions_train2017.json"
+    with open(huge, "wb") as file:
+        file.truncate(600 << 20)  # sparse: no disk used, nothing to read but zeros
+    with pytest.raises(DatasetError, match="600 MB is more than a caption file holds") as caught:
+        load_dataset(tmp_path)
+    assert str(huge) in str(caught.value) and "\n" not in str(caught.value)

@@ -84,3 +84,15 @@ def test_a_read_only_cache_folder_computes_features_without_storing_them(read_on
     assert sorted(result.features) == sorted(photos) and not result.errors
     assert all(np.isfinite(vectors).all() and vectors.shape == (1280,) for vectors in result.features.values())
     assert "features cannot be stored here" in caplog.text and not list(read_only_folder.iterdir())
+
+
+def test_a_huge_file_is_hashed_in_chunks_not_read_whole(tmp_path):
+    """Issue 24 N14: a 4 GiB "photo" was read whole into memory to compute its cache key."""
+    huge = tmp_path / "huge.jpg"
+    with open(huge, "wb") as file:
+        file.truncate(2 << 30)  # 2 GiB, sparse
+    code = ("import re, sys\nfrom ml.features.cache import file_key\nprint(file_key(sys.argv[1]))\n"
+            "print(int(re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1)) // 1024)")
+    run = subprocess.run([sys.executable, "-c", code, str(huge)], capture_output=True, text=True, cwd=REPO, timeout=300)
+    key, peak_mib = run.stdout.split()
+    assert len(key) == 40 and int(peak_mib) < 500, run.stdout
