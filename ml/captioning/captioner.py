@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
-from ml.captioning.naming import UNUSUAL_TYPICALITY, SubjectNamer
+from ml.captioning.naming import SubjectNamer, rule_for_model
 from ml.captioning.results import CaptionResult
 from ml.core.defaults import BEAM_WIDTH, LENGTH_PENALTY
 from ml.core.progress import CancelFlag, Phase, ProgressCallback, ProgressMeter, check_cancel
@@ -47,8 +47,10 @@ class Captioner:
         self._encoder_weights_path = encoder_weights_path
         self.backend = backend
         self.imagenet_head = ImageNetHead.for_encoder(self.spec.name)
-        self.namer = SubjectNamer(ImageNetWords.shipped(), self.vocab) if self.imagenet_head is not None else None
         self.calibration = Calibration.from_card(self.card) if bundle.centroids is not None else None
+        self.naming_rule = rule_for_model(self.calibration.typical_threshold if self.calibration else None)
+        self.namer = (SubjectNamer(ImageNetWords.shipped(), self.vocab, self.naming_rule)
+                      if self.imagenet_head is not None else None)
 
     @classmethod
     def load(cls, model_path: PathLike, encoder_weights_path: Optional[PathLike] = None,
@@ -79,7 +81,7 @@ class Captioner:
             words = ImageNetWords.shipped()
             for result, row, tags, photo_typicality in zip(results, probabilities, words.plain_tags(probabilities), typical):
                 result.tags = tags
-                seen = contradicted(words, result.caption.split(), row, photo_typicality < UNUSUAL_TYPICALITY)
+                seen = contradicted(words, result.caption.split(), row, photo_typicality < self.naming_rule.unusual_below)
                 if seen is not None:
                     result.looks_like = seen.word
                     result.reasons.append(f"the encoder sees {with_article(seen.word)} ({seen.probability:.0%}), "

@@ -89,10 +89,13 @@ def fluent(words: Sequence[str], animate: bool) -> bool:
     return animate or not set(words) & ANIMATE_VERBS
 
 
-# Below this typicality (ml/honesty/confidence.py; 5 % of Flickr8k dev photos are below it) a photo is unlike the
-# training photos, so people in it are no longer likely: only then are things other than animals named and people
-# ruled out (on Flickr8k, a photo of a mountain or a bicycle nearly always has someone on it).
-UNUSUAL_TYPICALITY = 0.62
+# How typical a photo must be to count as like the training ones, and below which it is far unlike them
+# (ml/honesty/confidence.py's typicality): chosen for the shipped model (0.62, 5 % of its Flickr8k dev photos
+# below; 0.56), and kept at the same distance from any other model's own "unlike the training photos" threshold
+# (its calibration's typical_threshold, 3 % of its dev photos below; 0.586 for the shipped model), since
+# typicality's scale differs from one encoder and training set to another. Only below the first are things other
+# than animals named and people ruled out: on Flickr8k, a mountain or a bicycle nearly always has someone on it.
+UNUSUAL_MARGIN, STRANGE_MARGIN = 0.034, 0.026
 
 
 @dataclass
@@ -104,14 +107,22 @@ class NamingRule:
     typical_threshold: float = 0.6  # in photos like the training ones, where the caption is more often right
     kinds: Sequence[str] = RENAMED_KINDS
     within: int = 5  # the subject's word comes among the caption's first words ("a black and white cat")
-    unusual_below: float = UNUSUAL_TYPICALITY
+    unusual_below: float = -1.0  # no photo is unusual for a model that cannot tell (no calibration)
     beam: int = 3  # the constrained search keeps two beams of this width: 3 costs what one beam of 5 does
     # Far below it, where the encoder sees this little of what people wear or are, a caption with people in it is
     # replaced by what the encoder sees.
-    strange_below: float = 0.56
+    strange_below: float = -1.0
     no_one_below: float = 0.2
     # ... and said as just what the encoder sees most ("a spatula") when it is at least this sure of it.
     template_above: float = 0.1
+
+
+def rule_for_model(typical_threshold: Optional[float]) -> NamingRule:
+    """The naming rule for a model whose calibration calls photos below `typical_threshold` unlike its training
+    photos (None: an uncalibrated model, for which no photo counts as unusual)."""
+    if typical_threshold is None:
+        return NamingRule()
+    return NamingRule(unusual_below=typical_threshold + UNUSUAL_MARGIN, strange_below=typical_threshold - STRANGE_MARGIN)
 
 
 def plural(word: str) -> str:

@@ -185,7 +185,7 @@ def test_the_cat_sample_and_a_crocodile_are_named(captioner):
 
 def test_flickr8k_captions_are_unchanged_where_the_encoder_recognises_nothing_new(captioner, flickr8k):
     """In photos like the training ones, only an animal the caption does not name changes a caption."""
-    from ml.captioning.naming import ANIMATE_KINDS, UNUSUAL_TYPICALITY
+    from ml.captioning.naming import ANIMATE_KINDS
     from ml.data.images import load_pixels
 
     photos = sorted((flickr8k / "Flicker8k_Dataset").glob("*.jpg"))[:48]
@@ -198,7 +198,7 @@ def test_flickr8k_captions_are_unchanged_where_the_encoder_recognises_nothing_ne
     for feature, caption, row, photo_typicality in zip(features, plain, probabilities, typical):
         subject = captioner.namer.subject(row)
         new_animal = subject is not None and subject.kind in ANIMATE_KINDS and not names(caption, subject.word)
-        if photo_typicality >= UNUSUAL_TYPICALITY and not new_animal:
+        if photo_typicality >= captioner.naming_rule.unusual_below and not new_animal:
             untouched += 1
             assert captioner.namer.named(captioner.step_decoder, feature, caption, row, 5, photo_typicality)[0] == caption
     assert untouched >= 30
