@@ -239,7 +239,7 @@ class SubjectNamer:
         a kind as vague as "structure") it is at least a little sure of; else the caption as it was, which is
         hedged anyway (the photo is unusual). The decoder itself, with people ruled out, wrote broken sentences
         on the tuning half ("a black and white haired standing in the water")."""
-        word, probability = self.words.plain_tags(probabilities, 1)[0][0]
+        word, probability = self.words.first_word_tags(probabilities, 1)[0][0]
         kind = self.words.word_kind.get(word, "object")
         said_plainly = (probability >= self.rule.template_above and kind not in (*ANIMATE_KINDS, "canine")
                         and (word == "food" or word not in GENERAL_WORDS))

@@ -7,6 +7,7 @@ together is a horse.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Optional
@@ -47,10 +48,12 @@ class ImageNetWords:
         # How general each word is: the most classes it names (a word's depth in the tree, read off the table).
         self.word_breadth = self.word_matrix.sum(axis=0)
         self.general = np.array([word in GENERAL_WORDS for word in self.vocabulary])
-        self.plain_words = sorted({words[0] for words in self.class_words})
-        self.plain_matrix = np.zeros((1000, len(self.plain_words)), np.float32)
-        for index, words in enumerate(self.class_words):
-            self.plain_matrix[index, self.plain_words.index(words[0])] = 1.0
+        # What the app shows for a class: its most specific plain word, or its own name where that word only says
+        # what kind of thing it is ("space shuttle", not "vehicle").
+        self.tag_words = [words[0] if words[0] not in GENERAL_WORDS else _short_name(entry.get("name", words[0]))
+                          for words, entry in zip(self.class_words, classes)]
+        self.tag_labels, self.tag_matrix = _grouping(self.tag_words)
+        self.first_labels, self.first_matrix = _grouping([words[0] for words in self.class_words])
         self.word_kind: dict[str, str] = {}
         for index, words in enumerate(self.class_words):
             for word in words:
@@ -61,17 +64,18 @@ class ImageNetWords:
         return _shipped_words()
 
     def plain_word(self, class_index: int) -> str:
-        """'common sorrel horse' -> 'horse': what the app shows and says for a class."""
-        return self.class_words[class_index][0]
+        """'common sorrel horse' -> 'horse', 'space shuttle' -> 'space shuttle': what the app shows for a class."""
+        return self.tag_words[class_index]
 
     def plain_tags(self, probabilities: np.ndarray, count: int = 3) -> list[list[tuple[str, float]]]:
-        """For each row of class probabilities, the `count` most probable plain words, each with the summed
-        probability of the classes it names first ("cat" for tabby, tiger cat and Egyptian Mau together)."""
-        rows = []
-        for sums in np.atleast_2d(probabilities) @ self.plain_matrix:
-            best = np.argsort(sums)[::-1][:count]
-            rows.append([(self.plain_words[index], round(float(sums[index]), 4)) for index in best])
-        return rows
+        """For each row of class probabilities, the `count` most probable words the app shows, each with the
+        summed probability of its classes ("cat" for tabby, tiger cat and Egyptian Mau together)."""
+        return _top(np.atleast_2d(probabilities) @ self.tag_matrix, self.tag_labels, count)
+
+    def first_word_tags(self, probabilities: np.ndarray, count: int = 3) -> list[list[tuple[str, float]]]:
+        """As plain_tags, grouped by each class's first word even where it is as general as "vehicle" (so a
+        caller can tell a vague recognition from a precise one)."""
+        return _top(np.atleast_2d(probabilities) @ self.first_matrix, self.first_labels, count)
 
     def word_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
         """(N, words): each word's summed class probability."""
@@ -98,6 +102,28 @@ class ImageNetWords:
         sums = self.kind_probabilities(probabilities)[0]
         best = int(sums.argmax())
         return Recognised(self.kinds[best], float(sums[best]), self.kinds[best])
+
+
+def _short_name(name: str) -> str:
+    """'Mexican hairless dog (xoloitzcuintli)' -> 'Mexican hairless dog'; 'handrail / baluster' -> 'handrail'."""
+    return re.sub(r"\s*\(.*?\)", "", name).split(" / ")[0].strip()
+
+
+def _grouping(labels: list[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct labels, and a (1000, labels) 0/1 matrix that sums class probabilities per label."""
+    distinct = sorted(set(labels))
+    matrix = np.zeros((len(labels), len(distinct)), np.float32)
+    for index, label in enumerate(labels):
+        matrix[index, distinct.index(label)] = 1.0
+    return distinct, matrix
+
+
+def _top(sums: np.ndarray, labels: list[str], count: int) -> list[list[tuple[str, float]]]:
+    rows = []
+    for row in sums:
+        best = np.argsort(row)[::-1][:count]
+        rows.append([(labels[index], round(float(row[index]), 4)) for index in best])
+    return rows
 
 
 @lru_cache(maxsize=1)

@@ -54,6 +54,7 @@ def words():
     (504, "mug", "object"),          # coffee mug
     (850, "teddy bear", "object"),
     (983, "diver", "person"),        # scuba diver
+    (812, "space shuttle", "vehicle"),  # its only plain word, "vehicle", says too little: its own name is shown
 ])
 def test_imagenet_classes_have_the_plain_word_a_person_would_say(words, class_index, word, kind):
     assert words.plain_word(class_index) == word and words.class_kinds[class_index] == kind
