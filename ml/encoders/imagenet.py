@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle  # for its error type only: the weight files are read by ml/encoders/torch_weights.py's restricted unpickler
-import zipfile
 from pathlib import Path
 from typing import Optional
 
@@ -28,10 +26,10 @@ from ml.encoders.torch_weights import load_state_dict
 
 log = logging.getLogger(__name__)
 
-# What a missing or damaged classifier head raises: no weight package (UserError), no h5py (ImportError), a
-# damaged or foreign file (OSError, KeyError, ValueError, the unpickler's and zipfile's errors). Anything else is
-# a bug and is raised.
-HEAD_UNAVAILABLE = (UserError, ImportError, OSError, KeyError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile)
+# What a missing or damaged classifier head raises: no weight package or a damaged one (UserError: the restricted
+# unpickler's errors come as TorchWeightsError), no h5py (ImportError), a damaged or foreign HDF5 file (OSError,
+# KeyError, ValueError). Anything else is a bug and is raised.
+HEAD_UNAVAILABLE = (UserError, ImportError, OSError, KeyError, ValueError)
 
 # (class name, probability), most probable first.
 Tags = list[tuple[str, float]]
