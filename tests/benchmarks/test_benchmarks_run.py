@@ -61,7 +61,8 @@ def test_bench_small_runs(flickr8k):
 
 def test_bench_faults(flickr8k):
     out = run_benchmark("bench_faults.py", "--data", str(flickr8k))
-    assert out.count("peak") == out.count("outcome") == 5  # every case's peak memory, with how it ended
+    assert out.count("peak") == out.count("outcome") == 7  # every case's peak memory, with how it ended
+    assert "more than a caption file holds" in out and "4 GiB" in out  # the input-growth cases (issue 24 N14)
     assert "too large" in out and "rc 0" in out
 
 
