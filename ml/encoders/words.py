@@ -39,18 +39,16 @@ class ImageNetWords:
         self.class_kinds = [entry["kind"] for entry in classes]
         self.vocabulary = sorted({word for words in self.class_words for word in words})
         column = {word: index for index, word in enumerate(self.vocabulary)}
-        self.kinds = sorted(set(self.class_kinds))
+        self.kinds, self.kind_matrix = _grouping(self.class_kinds)
         self.word_matrix = np.zeros((1000, len(self.vocabulary)), np.float32)
-        self.kind_matrix = np.zeros((1000, len(self.kinds)), np.float32)
         for index, words in enumerate(self.class_words):
             self.word_matrix[index, [column[word] for word in words]] = 1.0
-            self.kind_matrix[index, self.kinds.index(self.class_kinds[index])] = 1.0
         # How general each word is: the most classes it names (a word's depth in the tree, read off the table).
         self.word_breadth = self.word_matrix.sum(axis=0)
         self.general = np.array([word in GENERAL_WORDS for word in self.vocabulary])
         # What the app shows for a class: its most specific plain word, or its own name where that word only says
         # what kind of thing it is ("space shuttle", not "vehicle").
-        self.tag_words = [words[0] if words[0] not in GENERAL_WORDS else _short_name(entry.get("name", words[0]))
+        self.tag_words = [words[0] if words[0] not in GENERAL_WORDS else short_label(entry.get("name", words[0]))
                           for words, entry in zip(self.class_words, classes)]
         self.tag_labels, self.tag_matrix = _grouping(self.tag_words)
         self.first_labels, self.first_matrix = _grouping([words[0] for words in self.class_words])
@@ -104,7 +102,7 @@ class ImageNetWords:
         return Recognised(self.kinds[best], float(sums[best]), self.kinds[best])
 
 
-def _short_name(name: str) -> str:
+def short_label(name: str) -> str:
     """'Mexican hairless dog (xoloitzcuintli)' -> 'Mexican hairless dog'; 'handrail / baluster' -> 'handrail'."""
     return re.sub(r"\s*\(.*?\)", "", name).split(" / ")[0].strip()
 

@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ml.encoders.words import ImageNetWords, Recognised
+from ml.encoders.words import ImageNetWords, Recognised, short_label
 
 # Words by which a Flickr8k caption names its subject.
 DOG_WORDS = {"dog", "dogs", "puppy", "puppies"}
@@ -49,11 +49,6 @@ def contradicted(words: ImageNetWords, caption_words: Sequence[str], probabiliti
     named = words.subject(probabilities, CONFIDENT_LABEL / 2)
     word = named.word if named is not None and named.kind == kind.kind else kind.word
     return Recognised(word, kind.probability, kind.kind)
-
-
-def short_label(label: str) -> str:
-    """'Mexican hairless dog (xoloitzcuintli)' -> 'Mexican hairless dog'; 'handrail / baluster' -> 'handrail'."""
-    return re.sub(r"\s*\(.*?\)", "", label).split(" / ")[0].strip()
 
 
 # Words said without "a": "it looks like food", not "a food".
