@@ -24,7 +24,7 @@ from .views.caption_view import CaptionView
 from .views.folder_view import FolderView
 from .views.models_view import ModelsView
 from .views.train_view import TrainView
-from .views.widgets import MessageDialog, tab_order, theme_tables
+from .views.widgets import MessageDialog, tab_leaves_text_boxes, tab_order, theme_tables
 
 log = logging.getLogger("app")
 
@@ -97,6 +97,7 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.pages = {Page.CAPTION: CaptionView(self), Page.TRAIN: TrainView(self),
                       Page.FOLDER: FolderView(self), Page.MODELS: ModelsView(self)}
         theme_tables(self)
+        tab_leaves_text_boxes(self)
 
         self.drag_and_drop = enable_drag_and_drop(self)
         if self.drag_and_drop:

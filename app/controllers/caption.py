@@ -245,6 +245,7 @@ class CaptionController:
         """Heatmaps of where the model looked for each word, made on a worker after the caption is shown."""
         captioner, image = self.captioner, self.photo_image
         if captioner is None or not captioner.attends or image is None:
+            self.view.set_attention([], [])  # no words of an earlier caption left under this one
             return
 
         def work(report, cancel):

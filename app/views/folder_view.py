@@ -4,7 +4,7 @@ from tkinter import ttk
 import customtkinter as ctk
 
 from ..constants import ExportFormat
-from .widgets import PageFrame, heading, tab_order
+from .widgets import PageFrame, heading, keyboard_table, tab_order
 
 
 class FolderView(PageFrame):
@@ -65,6 +65,7 @@ class FolderView(PageFrame):
         scroll.grid(row=0, column=1, sticky="ns", pady=6)
         self.tree.configure(yscrollcommand=scroll.set)
         self.tree.bind("<<TreeviewSelect>>", self._row_selected)
+        keyboard_table(self.tree)
         self._build_editor(table)
 
     def _build_editor(self, table):

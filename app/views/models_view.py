@@ -3,7 +3,7 @@ from tkinter import ttk
 
 import customtkinter as ctk
 
-from .widgets import PageFrame, heading, keyboard_reachable, tab_order
+from .widgets import PageFrame, heading, keyboard_reachable, keyboard_table, tab_order
 
 
 class ModelsView(PageFrame):
@@ -23,6 +23,7 @@ class ModelsView(PageFrame):
             self.tree.column(column, width=width)
         self.tree.grid(row=1, column=0, sticky="nsew", padx=(20, 10), pady=6)
         self.tree.bind("<<TreeviewSelect>>", lambda _: self.emit("<<ModelSelected>>"))
+        keyboard_table(self.tree)
         self.card_box = ctk.CTkTextbox(self, wrap="word")
         self.card_box.grid(row=1, column=1, sticky="nsew", padx=(10, 20), pady=6)
         buttons = ctk.CTkFrame(self, fg_color="transparent")

@@ -55,11 +55,19 @@ def _has_option(widget, name):
     return True
 
 
+def _takes_focus(widget, part):
+    """Tab stops here only while the control is shown and enabled (a callable takefocus overrides Tk's own
+    check that a widget is viewable: hidden pages' controls trapped Tab)."""
+    if not part.winfo_viewable():
+        return False
+    return not (_has_option(widget, "state") and widget.cget("state") == "disabled")
+
+
 def keyboard_reachable(widget, activate=None):
     """Let Tab reach a CustomTkinter control (they draw on a canvas that takes no focus), skipping it while
     disabled; show a focus ring while it has the focus; Space and Return activate it."""
     part = focus_part(widget)
-    part.configure(takefocus=lambda *_: 0 if _has_option(widget, "state") and widget.cget("state") == "disabled" else 1)
+    part.configure(takefocus=lambda *_: 1 if _takes_focus(widget, part) else 0)
     part.bind("<FocusIn>", lambda _: _ring(widget, True), add="+")
     part.bind("<FocusOut>", lambda _: _ring(widget, False), add="+")
     if activate is not None:
@@ -83,6 +91,32 @@ def tab_order(*widgets):
         if not isinstance(widget, ctk.CTkFrame) and type(widget) is not tk.Frame:  # CTk controls are tk.Frames too
             keyboard_reachable(widget, activation_of(widget))
         tk.Misc.lift(widget)
+
+
+def tab_leaves_text_boxes(root):
+    """Tab and Shift+Tab move on from every text box (the app's are read-only boxes and short notes, where a
+    typed tab is never wanted; Tk's Text took Tab as a character, trapping the keyboard there)."""
+    def move(event, step):
+        step(event.widget).focus_set()
+        return "break"
+
+    root.bind_class("Text", "<Tab>", lambda event: move(event, tk.Misc.tk_focusNext))
+    for key in ("<Shift-Tab>", "<ISO_Left_Tab>"):
+        root.bind_class("Text", key, lambda event: move(event, tk.Misc.tk_focusPrev))
+
+
+def keyboard_table(tree):
+    """Reaching a table by Tab selects its first row when none is, so the arrow keys move at once (Tk's
+    Treeview had no focus row until one was clicked)."""
+    def reached(_event):
+        rows = tree.get_children()
+        if not rows:
+            return
+        if not tree.selection():
+            tree.selection_set(tree.focus() or rows[0])
+        tree.focus(tree.selection()[0])
+
+    tree.bind("<FocusIn>", reached, add="+")
 
 
 def heading(master, text):

@@ -257,3 +257,17 @@ def test_save_into_photos_keeps_their_own_descriptions_unless_the_user_says_repl
     folder.save_into_photos(ask=False)
     wait_for(runner, lambda: read_caption(described) != "Grandma at the lake, 1998" and runner.unfinished == 0)
     assert not shell.errors
+
+
+def test_a_caption_from_a_model_without_attention_clears_the_last_captions_words(caption_page):
+    """Issue 25 major 5: the word chips and heatmap of the last caption stayed under the caption of a model
+    without attention (every GUI-trained model with the default decoder): show_attention returned early."""
+    controller, view, shell, runner, session = caption_page
+    controller.start()
+    wait_for(runner, lambda: session.captioner is not None)
+    controller.open_photo(SAMPLES / "coffee.jpg")
+    wait_for(runner, lambda: view.get_caption() and view.calls.get("set_attention", [((),)])[-1][0])
+    plain = type("WithoutAttention", (), {"attends": False})()  # stands for such a model: no other use here
+    session.captioner = plain
+    controller.show_attention(CaptionResult(SAMPLES / "coffee.jpg", "a cup of coffee"))
+    assert view.last("set_attention") == ([], [])

@@ -1,0 +1,100 @@
+"""Issue 25, major 1: every page by keyboard alone. Tab and Shift+Tab from the navigation column must reach
+every enabled, visible control of the page shown, in reading order, wrap around, and never stop on a
+hidden one (their takefocus said yes while unmapped, so Tab went into the hidden Caption page and stuck)."""
+import tkinter
+
+import pytest
+
+from app.constants import Page
+from app.event_loop import run_until
+from app.views.widgets import focus_part
+
+
+def _walk(start, step, limit=200):
+    """Widgets the focus visits from `start` (excluded) until it comes back to `start`; None if it never does."""
+    visited, widget = [], start
+    for _ in range(limit):
+        widget = step(widget)
+        if widget is None or str(widget) == str(start):
+            return visited if widget is not None else None
+        if visited and str(widget) == str(visited[-1]):
+            return None  # stuck
+        visited.append(widget)
+    return None
+
+
+def _enabled(widget):
+    try:
+        return str(widget.cget("state")) != "disabled"
+    except (ValueError, tkinter.TclError):
+        return True
+
+
+# The page's controls in reading order, by attribute name, as a user who cannot see it reaches them.
+PAGE_CONTROLS = {
+    Page.CAPTION: ["open_button", "model_menu", "beam_menu", "auto_speak_switch", "caption_button", "speak_button",
+                   "stop_button", "copy_button", "save_button", "into_photo_button", "clear_history_button"],
+    Page.TRAIN: ["choose_button", "encoder_menu", "epochs_entry", "advanced_switch", "start_button", "cancel_button",
+                 "resume_button", "results_box", "name_entry", "use_button"],
+    Page.FOLDER: ["choose_button", "start_button", "cancel_button", "tree", "edit_entry", "errors_box"],
+    Page.MODELS: ["tree", "<<ImportModel>>", "<<ExportModel>>", "<<DeleteModel>>", "<<UseModel>>"],
+}
+
+
+def _control(view, name):
+    """A control of the page by attribute name, or a Models page button by its event."""
+    return view.buttons[name] if name.startswith("<<") else getattr(view, name)
+
+
+@pytest.mark.parametrize("page", list(Page))
+def test_tab_and_shift_tab_reach_the_whole_page_in_order_wrap_and_skip_hidden_controls(app, page):
+    app.show_page(page)
+    app.update()
+    start = focus_part(app.page_buttons[Page.CAPTION])
+    forward = _walk(start, lambda w: w.tk_focusNext())
+    backward = _walk(start, lambda w: w.tk_focusPrev())
+    assert forward is not None and backward is not None, "Tab or Shift+Tab got stuck or never came back"
+    hidden = [str(w) for w in forward + backward if not w.winfo_viewable()]
+    assert not hidden, hidden
+    assert [str(w) for w in backward] == [str(w) for w in reversed(forward)]
+    view = app.pages[page]
+    names = {str(focus_part(_control(view, name))): name for name in PAGE_CONTROLS[page]}
+    reached = [names[str(w)] for w in forward if str(w) in names]
+    expected = [name for name in PAGE_CONTROLS[page]
+                if _enabled(_control(view, name)) and focus_part(_control(view, name)).winfo_viewable()]
+    assert reached == expected
+    sidebar = [str(focus_part(button)) for button in app.page_buttons.values()]
+    assert [str(w) for w in forward[:len(sidebar) - 1]] == sidebar[1:]  # the navigation column first
+
+
+def test_tab_leaves_a_text_box_instead_of_typing_a_tab(app):
+    """The Folder page's error box took Tab as a character."""
+    app.show_page(Page.FOLDER)
+    app.update()
+    box = focus_part(app.pages[Page.FOLDER].errors_box)
+    box.focus_force()
+    app.update()
+    before = box.get("1.0", "end")
+    box.event_generate("<Tab>")
+    app.update()
+    assert box.get("1.0", "end") == before and str(app.focus_get()) != str(box)
+    box.focus_force()
+    app.update()
+    box.event_generate("<Shift-Tab>")
+    app.update()
+    assert box.get("1.0", "end") == before and str(app.focus_get()) != str(box)
+
+
+def test_arrow_keys_move_in_a_table_reached_by_tab(app):
+    """Arrow keys did nothing in a table until a row was clicked: reaching it selects its first row."""
+    app.show_page(Page.MODELS)
+    app.update()
+    tree = app.pages[Page.MODELS].tree
+    run_until(app.update, tree.get_children, 60, "the models to be listed")
+    tree.selection_set(())
+    focus_part(app.theme_menu).focus_force()  # the navigation column's last control
+    app.update()
+    app.focus_get().tk_focusNext().focus_force()  # as Tab does
+    app.update()
+    assert str(app.focus_get()) == str(tree) and tree.selection() == (tree.get_children()[0],)
+    assert tree.focus() == tree.get_children()[0]  # so Down and Up move from it
