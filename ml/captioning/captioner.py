@@ -25,6 +25,7 @@ from ml.encoders.words import ImageNetWords
 from ml.honesty.attention import attention_maps
 from ml.honesty.confidence import Calibration, caption_signals, typicality
 from ml.honesty.hedging import contradicted, with_article
+from ml.model_file.card import calibration_failed
 from ml.model_file.reader import load_bundle
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class Captioner:
         self.backend = backend
         self.imagenet_head = ImageNetHead.for_encoder(self.spec.name)
         self.calibration = Calibration.from_card(self.card) if bundle.centroids is not None else None
+        self.failed_calibration_rho = calibration_failed(self.card)
         self.naming_rule = rule_for_model(self.calibration.typical_threshold if self.calibration else None)
         self.namer = (SubjectNamer(ImageNetWords.shipped(), self.vocab, self.naming_rule)
                       if self.imagenet_head is not None else None)
@@ -86,7 +88,11 @@ class Captioner:
                     result.looks_like = seen.word
                     result.reasons.append(f"the encoder sees {with_article(seen.word)} ({seen.probability:.0%}), "
                                           "not what the caption names")
-        if self.calibration is not None and self.bundle.centroids is not None:
+        if self.failed_calibration_rho is not None:
+            for result in results:
+                result.reasons.append(f"this model cannot tell how good its captions are (its confidence "
+                                      f"calibration failed: Spearman's rho {self.failed_calibration_rho:.2f} on dev)")
+        elif self.calibration is not None and self.bundle.centroids is not None:
             signals = caption_signals(self.step_decoder, self.vocab, features, [r.caption.split() for r in results], typical)
             for result, confidence, unusual in zip(results, self.calibration.confidence(signals),
                                                    self.calibration.unusual(signals)):

@@ -121,3 +121,20 @@ def test_centres_of_the_wrong_size_are_refused_in_one_line(tmp_path):
     add_calibration(target, bundle.card["confidence"], np.ones((4, 7), np.float32))
     with pytest.raises(BundleError, match=DOMAIN_MEMBER):
         load_bundle(target)
+
+
+def test_a_model_whose_calibration_failed_says_every_caption_unsure_without_a_confidence(tmp_path, flickr8k):
+    """Issue 25 major 7: a useless model said "a a the a" at "Confidence 52 %" with no hedge, though its
+    calibration had Spearman's rho 0.013 on dev (written only to the log)."""
+    from tests.faults.test_hostile_bundles import _with_card
+
+    card = load_bundle(default_model_path()).card
+    failed = _with_card(default_model_path(), tmp_path / "failed.captioner",
+                        confidence={**card["confidence"], "dev_spearman": 0.013})
+    dog = Captioner.load(failed).caption([ORIGINALS / DOG_PHOTOS[0]], beam_width=1)[0]
+    assert dog.unsure and dog.confidence is None and dog.text.startswith("I'm not sure")
+    assert any("calibration failed" in reason for reason in dog.reasons), dog.reasons
+    from ml.model_file.card import card_facts
+
+    assert dict(card_facts(load_bundle(failed).card, 1))["Confidence"].startswith("calibration failed")
+    assert dict(card_facts(card, 1))["Confidence"].startswith("calibrated on dev photos")
