@@ -15,6 +15,10 @@ class Dialogs:
         """Yes or No from the user (No is the default: nothing of theirs is replaced by a stray Return)."""
         return messagebox.askyesno(title, question, parent=self.root, default=messagebox.NO)
 
+    def choose(self, title: str, question: str):
+        """Yes (True), No (False) or Cancel (None): for a question with two ways forward and a way back."""
+        return messagebox.askyesnocancel(title, question, parent=self.root, default=messagebox.CANCEL)
+
     def open_photo(self, start_dir=""):
         return filedialog.askopenfilename(parent=self.root, title="Open a photo", initialdir=start_dir or None,
                                           filetypes=PHOTO_TYPES) or None

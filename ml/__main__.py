@@ -138,7 +138,8 @@ def cmd_caption(args: argparse.Namespace) -> int:
             print(json.dumps([_as_dict(r) for r in results], indent=2))
         if args.sidecars:
             _write_sidecars(results, paths, args.overwrite)
-        written = _write_metadata(results, args.replace_descriptions) if args.write_metadata else True
+        written = (_write_metadata(results, args.replace_descriptions, "skip" if args.skip_unsure else "hedge")
+                   if args.write_metadata else True)
     ok = written and not maps_failed and all(not r.error for r in results)
     return EXIT_OK if ok else EXIT_SOME_FAILED
 
@@ -170,18 +171,21 @@ def _write_attention_map(captioner, result, folder: Path) -> bool:
     return True
 
 
-def _write_metadata(results, replace: bool) -> bool:
+def _write_metadata(results, replace: bool, unsure: str) -> bool:
     """Each caption into its photo as its description (EXIF/XMP, or a .xmp sidecar); a photo's own
-    description is kept unless `replace` (each said in one line); failures in one line. False when any failed."""
+    description is kept unless `replace` (each said in one line); unsure captions hedged or skipped
+    (`unsure`); failures in one line. False when any failed."""
     from ml.outputs.metadata import write_captions
 
-    report = write_captions(results, replace)
+    report = write_captions(results, replace, unsure)
     for line in [str(kept) for kept in report.kept] + report.failed:
         print(line, file=sys.stderr)
     written = len(report.photos) + len(report.sidecars)
     kept = len(report.kept)
     whose = "photos' own descriptions" if kept != 1 else "photo's own description"
     advice = f"; kept {kept} {whose} (--replace-descriptions replaces them)" if kept else ""
+    if report.skipped_unsure:
+        advice += f"; skipped {report.skipped_unsure} unsure caption{'s' * (report.skipped_unsure != 1)}"
     print(f"Saved {written} caption{'s' * (written != 1)} into the photos' metadata{advice}", file=sys.stderr)
     return not report.failed
 
@@ -297,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "XMP dc:description, PNG iTXt Description; a .xmp sidecar for other formats)")
     caption.add_argument("--replace-descriptions", action="store_true",
                          help="with --write-metadata: replace a description a photo already has (kept otherwise)")
+    caption.add_argument("--skip-unsure", action="store_true",
+                         help="with --write-metadata: leave out unsure captions (written hedged otherwise, "
+                              "\"I'm not sure; …\", never as fact)")
     caption.add_argument("--attention-map", type=Path, metavar="FOLDER",
                          help="also write FOLDER/PHOTO.jpg.attention.png: where the model looked for each word")
     caption.add_argument("--encoder-weights", type=Path, help=weights_help)

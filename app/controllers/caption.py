@@ -66,6 +66,7 @@ class CaptionController:
         self.photo_path: Optional[Path] = None
         self.photo_image: Optional[Image.Image] = None  # the open photo, scaled for the preview
         self.plain_caption = ""  # the caption without hedging: what Copy copies
+        self.shown_result: Optional[CaptionResult] = None  # the open photo's caption, with whether it is unsure
         self.speech_available = False
         self.speaking = False
         self.entries: dict = {}  # model name -> usable registry entry, filled by refresh_models
@@ -194,6 +195,7 @@ class CaptionController:
     def _photo_opened(self, path, image, caption):
         """Show the photo and describe it at once (by any route: Open, drop, paste, command line)."""
         self.photo_path, self.photo_image, self.plain_caption = path, image, caption
+        self.shown_result = CaptionResult(path, caption) if caption else None  # from history: the caption only
         self.view.show_photo(image, path.name)
         self.view.set_caption(caption)
         self.view.set_confidence("")
@@ -228,7 +230,7 @@ class CaptionController:
             self.view.set_status("")
             self.shell.show_error(result.error)
             return
-        self.plain_caption = result.caption
+        self.plain_caption, self.shown_result = result.caption, result
         self.view.set_caption(result.text)
         self.view.set_confidence(confidence_text(result))
         self.view.set_tags(tags_text(result.tags))
@@ -352,26 +354,45 @@ class CaptionController:
             self.shell.clipboard_append(text)
             self.view.set_status("Caption copied")
 
-    def save_into_photo(self, replace: bool = False) -> None:
-        """Write the plain caption into the open photo's metadata (its description), on a worker; only when
-        the user presses the button. A description the photo already has is replaced only when the user
+    def save_into_photo(self, replace: bool = False, text: Optional[str] = None) -> None:
+        """Write the caption into the open photo's metadata (its description), on a worker; only when the
+        user presses the button. An unsure caption is never written as fact: the user chooses the hedged
+        text or the caption as it is. A description the photo already has is replaced only when the user
         says so, asked with the description shown."""
-        path, caption = self.photo_path, self.plain_caption or self.view.get_caption()
-        if path is None or not caption:
+        path, result = self.photo_path, self.shown_result
+        if path is None or result is None or result.path != path:
             return
+        if text is None:
+            text = self._text_for_photo(result)
+            if text is None:
+                self.view.set_status("Not saved into the photo")
+                return
 
         def work(report, cancel):
             from ml.outputs.metadata import write_caption
 
-            return write_caption(path, caption, replace)
+            return write_caption(path, text, replace)
 
         def done(written):
             where = written.name if written == path else f"{written.name} beside it (its format holds no description)"
             self.view.set_status(f"Caption saved into {where}")
 
-        self.runner.submit("files", work, on_done=done, on_error=self._not_saved_into_photo)
+        self.runner.submit("files", work, on_done=done,
+                           on_error=lambda error: self._not_saved_into_photo(error, text))
 
-    def _not_saved_into_photo(self, error: Exception) -> None:
+    def _text_for_photo(self, result: CaptionResult) -> Optional[str]:
+        """The plain caption when sure; when unsure, what the user chooses (None: write nothing)."""
+        if not result.unsure:
+            return result.caption
+        hedge = self.shell.dialogs.choose(
+            "The caption is unsure",
+            f"The model is not sure of this caption:\n\n\"{result.caption}\"\n\nYes writes it into the photo as "
+            f"the app says it (\"{result.text[:60]}…\"); No writes the caption as it is; Cancel writes nothing.")
+        if hedge is None:
+            return None
+        return result.text if hedge else result.caption
+
+    def _not_saved_into_photo(self, error: Exception, text: str) -> None:
         from ml.outputs.metadata import DescriptionKept
 
         if not isinstance(error, DescriptionKept):
@@ -379,7 +400,7 @@ class CaptionController:
         elif self.shell.dialogs.confirm("Replace the photo's description?",
                                         f"{error.photo.name} already has a description:\n\n\"{error.existing}\"\n\n"
                                         "Replace it with the caption? (No keeps it.)"):
-            self.save_into_photo(replace=True)
+            self.save_into_photo(replace=True, text=text)
         else:
             self.view.set_status(f"Kept the description {error.photo.name} already has")
 

@@ -35,6 +35,7 @@ class FolderController:
         self.captions, self.session, self.settings_model = captions_model, session, settings_model
         self.cancel_event: Optional[threading.Event] = None  # set while captioning runs
         self.paths: list[Path] = []  # the chosen folder's photos
+        self.unsure_choice = "hedge"  # how the last Save into photos wrote unsure captions: "hedge" or "skip"
         for event, handler in {"<<ChooseFolder>>": self.ask_folder, "<<CaptionFolder>>": self.caption_all,
                                "<<CancelFolder>>": self.cancel_job, "<<CaptionEdited>>": self.caption_edited,
                                "<<ExportCaptions>>": self.ask_export}.items():
@@ -157,7 +158,8 @@ class FolderController:
             self.export(export_format, target)
 
     def save_into_photos(self, ask: bool = True) -> None:
-        """Write each caption into its photo's metadata, on a worker, after the user says yes."""
+        """Write each caption into its photo's metadata, on a worker, after the user says yes; unsure captions
+        are counted first and the user chooses to write them hedged or skip them (never as fact)."""
         count = len(self.captions.captioned())
         if not count or (ask and not self.shell.dialogs.confirm(
                 "Save captions into the photos?",
@@ -166,9 +168,20 @@ class FolderController:
                 "hold it get a .xmp file beside them. A description a photo already has is kept; you are asked "
                 "about those after.")):
             return
+        unsure = self.captions.unsure_count()
+        self.unsure_choice = "hedge"
+        if unsure:
+            hedge = self.shell.dialogs.choose(
+                "Unsure captions",
+                f"{unsure} of the {count} captions are unsure (marked in the Confidence column). Yes writes "
+                "them as the app says them, starting \"I'm not sure\"; No skips those photos; Cancel saves "
+                "nothing. (Edit a caption first to write your own words.)")
+            if hedge is None:
+                return
+            self.unsure_choice = "hedge" if hedge else "skip"
         self.view.set_folder("Saving captions into the photos…")
-        self.runner.submit("files", lambda report, cancel: self.captions.export_metadata(), on_done=self._saved_into_photos,
-                           on_error=lambda error: self.shell.show_error(str(error)))
+        self.runner.submit("files", lambda report, cancel: self.captions.export_metadata(unsure=self.unsure_choice),
+                           on_done=self._saved_into_photos, on_error=lambda error: self.shell.show_error(str(error)))
 
     def _saved_into_photos(self, report) -> None:
         self.view.set_folder(report.summary())
@@ -180,7 +193,8 @@ class FolderController:
                 f"{report.kept[0].photo.name}: \"{report.kept[0].existing[:80]}\"). Replace those with the "
                 "captions? (No keeps them.)"):
             replace_in = {kept.photo for kept in report.kept}
-            self.runner.submit("files", lambda progress, cancel: self.captions.export_metadata(replace_in),
+            self.runner.submit("files", lambda progress, cancel: self.captions.export_metadata(replace_in,
+                                                                                                self.unsure_choice),
                                on_done=self._saved_into_photos, on_error=lambda error: self.shell.show_error(str(error)))
 
     def export(self, export_format: ExportFormat, target: Optional[PathLike] = None, overwrite: bool = False) -> None:

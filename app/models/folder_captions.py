@@ -115,13 +115,17 @@ class FolderCaptions:
             writer.writerow([facts["image"], facts["caption"], confidence, "yes" if facts["unsure"] else "no", tags])
         write_text_atomically(target, buffer.getvalue())
 
-    def export_metadata(self, replace_in: Collection[Path] = ()) -> MetadataReport:
+    def export_metadata(self, replace_in: Collection[Path] = (), unsure: str = "hedge") -> MetadataReport:
         """Each captioned photo's caption into its own metadata (or its .xmp sidecar); a description a photo
-        already has is kept (in the report) unless the photo is in `replace_in`; a photo that cannot be written
-        is reported and the rest go on. Runs on a worker: it rewrites many files."""
+        already has is kept (in the report) unless the photo is in `replace_in`; unsure captions hedged or
+        skipped (`unsure`, ml/outputs/metadata.py); a photo that cannot be written is reported and the rest
+        go on. Runs on a worker: it rewrites many files."""
         if replace_in:
-            return write_captions([row for row in self.captioned() if row.path in replace_in], replace=True)
-        return write_captions(self.captioned())
+            return write_captions([row for row in self.captioned() if row.path in replace_in], True, unsure)
+        return write_captions(self.captioned(), unsure=unsure)
+
+    def unsure_count(self) -> int:
+        return sum(row.unsure for row in self.captioned())
 
     def export_json(self, target: PathLike) -> None:
         data = self._captioned_facts()

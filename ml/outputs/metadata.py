@@ -190,6 +190,7 @@ class MetadataReport:
     sidecars: list[Path] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     kept: list[DescriptionKept] = field(default_factory=list)  # photos whose own description was kept
+    skipped_unsure: int = 0  # unsure captions left out when asked to skip them
 
     def summary(self) -> str:
         parts = [f"Saved captions into {len(self.photos)} photo{'s' * (len(self.photos) != 1)}"]
@@ -198,20 +199,30 @@ class MetadataReport:
         if self.kept:
             whose = "photos' own descriptions" if len(self.kept) != 1 else "photo's own description"
             parts.append(f"kept {len(self.kept)} {whose} (e.g. \"{self.kept[0].existing[:40]}\")")
+        if self.skipped_unsure:
+            parts.append(f"skipped {self.skipped_unsure} unsure caption{'s' * (self.skipped_unsure != 1)}")
         if self.failed:
             parts.append(f"{len(self.failed)} failed (listed below)")
         return "; ".join(parts)
 
 
-def write_captions(results: Iterable[CaptionResult], replace: bool = False) -> MetadataReport:
+UNSURE_CHOICES = ("hedge", "skip")
+
+
+def write_captions(results: Iterable[CaptionResult], replace: bool = False, unsure: str = "hedge") -> MetadataReport:
     """Each captioned result's caption into its photo (or sidecar); a photo's own description is kept unless
-    `replace`, a photo that cannot be written is reported in one line, and the rest go on."""
+    `replace`, a photo that cannot be written is reported in one line, and the rest go on. An unsure
+    caption is never written as fact: with unsure="hedge" it is written as the app says it ("I'm not sure;
+    …"), with "skip" it is left out."""
     report = MetadataReport()
     for result in results:
         if result.error:
             continue
+        if result.unsure and unsure == "skip":
+            report.skipped_unsure += 1
+            continue
         try:
-            written = write_caption(result.path, result.caption, replace)
+            written = write_caption(result.path, result.text if result.unsure else result.caption, replace)
         except DescriptionKept as kept:
             report.kept.append(kept)
             continue

@@ -20,6 +20,7 @@ from app.models.model_session import ModelSession
 from app.paths import default_model_path
 from ml.captioning.results import CaptionResult
 from ml.honesty.hedging import as_clause
+from tests.conftest import DOG_PHOTOS, ORIGINALS
 
 SAMPLES = Path(__file__).resolve().parents[2] / "assets" / "samples"
 
@@ -224,7 +225,7 @@ def test_save_into_photo_asks_before_replacing_a_photos_own_description(caption_
     from ml.outputs.metadata import read_caption
 
     controller, view, shell, runner, session = caption_page
-    shell.dialogs.answers["confirm"] = answer
+    shell.dialogs.answers.update(confirm=answer, choose=False)  # the caption as it is, if it is unsure
     photo = _photo_described(tmp_path / "grandma.jpg", "Grandma at the lake, 1998")
     controller.start()
     wait_for(runner, lambda: session.captioner is not None)
@@ -248,7 +249,7 @@ def test_save_into_photos_keeps_their_own_descriptions_unless_the_user_says_repl
     described = _photo_described(folder_path / "grandma.jpg", "Grandma at the lake, 1998")
     folder, folder_view = captioned_folder(caption_page, tmp_path, folder_path)
     assert len(folder.captions.rows) == 2
-    shell.dialogs.answers["confirm"] = False
+    shell.dialogs.answers.update(confirm=False, choose=True)  # unsure captions written hedged
     folder.save_into_photos(ask=False)
     wait_for(runner, lambda: "confirm" in shell.dialogs.asked and runner.unfinished == 0)
     assert read_caption(described) == "Grandma at the lake, 1998" and read_caption(plain)
@@ -271,3 +272,52 @@ def test_a_caption_from_a_model_without_attention_clears_the_last_captions_words
     session.captioner = plain
     controller.show_attention(CaptionResult(SAMPLES / "coffee.jpg", "a cup of coffee"))
     assert view.last("set_attention") == ([], [])
+
+
+@pytest.mark.parametrize("answer, written", [(True, "hedged"), (False, "plain"), (None, "nothing")])
+def test_an_unsure_caption_is_written_into_a_photo_only_as_the_user_chooses(caption_page, tmp_path, answer, written):
+    """Issue 25 major 3: the cat photo got "a little boy is sitting on a bench" written into it as fact."""
+    from ml.outputs.metadata import read_caption
+
+    controller, view, shell, runner, session = caption_page
+    shell.dialogs.answers["choose"] = answer
+    photo = tmp_path / "cat.jpg"
+    photo.write_bytes((SAMPLES / "cat.jpg").read_bytes())
+    controller.start()
+    wait_for(runner, lambda: session.captioner is not None)
+    controller.open_photo(photo)
+    wait_for(runner, lambda: view.get_caption())
+    result = controller.shown_result
+    assert result is not None and result.unsure  # the sample cat is unlike the training photos
+    controller.save_into_photo()
+    wait_for(runner, lambda: runner.unfinished == 0)
+    assert shell.dialogs.asked == ["choose"]
+    expected = {"hedged": result.text, "plain": result.caption, "nothing": ""}[written]
+    assert read_caption(photo) == expected and not shell.errors
+
+
+@pytest.mark.parametrize("answer", [True, False, None])
+def test_save_into_photos_counts_the_unsure_captions_and_hedges_or_skips_them(caption_page, tmp_path, answer):
+    from ml.outputs.metadata import read_caption
+
+    shell, runner = caption_page[2], caption_page[3]
+    folder_path = tmp_path / "photos"
+    folder_path.mkdir()
+    for name in ("cat.jpg", "coffee.jpg"):
+        (folder_path / name).write_bytes((SAMPLES / name).read_bytes())
+    (folder_path / "dog.jpg").write_bytes((ORIGINALS / DOG_PHOTOS[0]).read_bytes())
+    folder, folder_view = captioned_folder(caption_page, tmp_path, folder_path)
+    unsure = [row for row in folder.captions.rows if row.unsure]
+    sure = [row for row in folder.captions.rows if not row.unsure]
+    assert unsure and sure, [(row.path.name, row.unsure) for row in folder.captions.rows]
+    shell.dialogs.answers["choose"] = answer
+    folder.save_into_photos(ask=False)
+    wait_for(runner, lambda: runner.unfinished == 0)
+    assert shell.dialogs.asked == ["choose"]
+    if answer is None:
+        assert all(read_caption(row.path) == "" for row in folder.captions.rows)
+        return
+    assert all(read_caption(row.path) == row.caption for row in sure)
+    assert all(read_caption(row.path) == (row.text if answer else "") for row in unsure)
+    if not answer:
+        assert f"skipped {len(unsure)} unsure caption" in folder_view.last("set_folder")[0]

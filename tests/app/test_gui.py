@@ -195,9 +195,11 @@ def test_save_into_photo_writes_the_plain_caption_into_its_metadata(app, tmp_pat
     app.caption.open_photo(photo)
     run_until(app.update, lambda photo=photo: app.caption.photo_path == photo and view.get_confidence(), 60, "a caption")
     assert _description(photo) is None  # captioning alone never writes into the photo
+    assert app.caption.shown_result.unsure  # so the user is asked first (issue 25 major 3)
+    answer_question(app, "no")  # No: the caption as it is, not the hedged sentence
     view.into_photo_button.invoke()
     run_until(app.update, lambda: "saved into" in view.status_label.cget("text"), 30, "the caption saved")
-    assert _description(photo) == app.caption.plain_caption and not app.errors  # not the hedged sentence
+    assert _description(photo) == app.caption.plain_caption and not app.errors
 
 
 def test_choosing_a_word_shows_where_the_model_looked(app, flickr8k):

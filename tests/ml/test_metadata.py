@@ -111,8 +111,22 @@ def test_the_cli_writes_metadata_only_when_asked(tmp_path):
     assert photo.read_bytes() == before
     run = subprocess.run(command + ["--write-metadata", "--json"], capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 0 and "Saved 1 caption into the photos' metadata" in run.stderr, run.stderr
-    plain = json.loads(run.stdout)[0]["caption"]
-    assert as_clause(plain) in caption.replace(plain, as_clause(plain)) and exiftool(photo)["XMP-dc:Description"] == plain
+    result = json.loads(run.stdout)[0]
+    plain = result["caption"]
+    assert as_clause(plain) in caption.replace(plain, as_clause(plain))
+    # Issue 25 major 3: the sample cat is unsure, so it is written as the app says it, never as fact.
+    assert result["unsure"] and exiftool(photo)["XMP-dc:Description"] == result["text"] != plain
+
+
+def test_the_cli_can_skip_unsure_captions_when_writing_metadata(tmp_path):
+    photo = tmp_path / "cat.jpg"
+    photo.write_bytes((REPO / "assets" / "samples" / "cat.jpg").read_bytes())
+    shipped = str(REPO / "assets" / "models" / "default.captioner")
+    command = [sys.executable, "-m", "ml", "caption", "--beam", "1", "--model", shipped, str(photo),
+               "--write-metadata", "--skip-unsure"]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0 and "Saved 0 captions into the photos' metadata; skipped 1 unsure caption" in run.stderr
+    assert read_caption(photo) == ""
 
 
 def test_pillow_reads_the_png_description_too(tmp_path):
@@ -161,7 +175,8 @@ def test_the_cli_keeps_photos_own_descriptions_unless_told_to_replace_them(tmp_p
     assert "kept 1 photo's own description" in kept.stderr and "--replace-descriptions" in kept.stderr
     assert read_caption(photo) == "Grandma at the lake, 1998"
     replaced = subprocess.run(command + ["--replace-descriptions", "--jsonl"], capture_output=True, text=True, cwd=REPO)
-    assert replaced.returncode == 0 and read_caption(photo) == json.loads(replaced.stdout)["caption"]
+    result = json.loads(replaced.stdout)
+    assert replaced.returncode == 0 and read_caption(photo) == (result["text"] if result["unsure"] else result["caption"])
 
 
 def _jpeg(path):
