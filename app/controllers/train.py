@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 from ml.core.defaults import installed, user_data_dir
 from ml.core.progress import Phase
 from ml.core.types import PathLike
+from ml.model_file import BundleError
 from ml.training.config import MIN_TRAIN_PHOTOS, TrainConfig
 
 from ..constants import format_duration
@@ -78,6 +79,7 @@ class TrainController:
         self.settings: dict = {}  # the checked form of the run in run_dir
         self.cancel_event: Optional[threading.Event] = None  # set while a run is going
         self.result_card: Optional[dict] = None
+        self.kept_entry: Optional[ModelEntry] = None  # the finished run's model, kept on the Models page
         self.comparison: dict = {}  # the new model beside the one in use, when a run has finished
         self.train_photos = 0  # in the chosen data set
         self.unfinished: dict[str, dict] = {}  # description -> run record, for runs a restart left unfinished
@@ -220,15 +222,31 @@ class TrainController:
         self.view.show_progress(text + eta, progress.fraction)
 
     def _finished(self, outcome):
+        """A finished model is kept among the user's models at once (not in use until the user says so): one
+        left unadopted was found only inside its run folder."""
         card, self.comparison = outcome
         self.cancel_event, self.result_card = None, card
         active = self.registry.active_path()
         in_use = SHIPPED_NAME if active == self.registry.shipped_model else active.stem
-        self.view.set_results("\n".join(result_lines(card, self.comparison, in_use)))
+        lines = result_lines(card, self.comparison, in_use)
+        self.kept_entry = self._keep_model()
+        if self.kept_entry is not None:
+            lines += ["", f"Kept on the Models page as \"{self.kept_entry.name}\"; \"Use this model\" puts it in use."]
+        self.view.set_results("\n".join(lines))
         self.view.show_progress("Done", 1.0)
-        self.view.set_model_name(self.run_dir.name if self.run_dir else "my-model")
+        self.view.set_model_name(self.kept_entry.name if self.kept_entry else (self.run_dir.name if self.run_dir else "my-model"))
         self.view.set_running(False, can_resume=False, has_result=True)
         self.list_unfinished_runs()
+
+    def _keep_model(self) -> Optional[ModelEntry]:
+        if self.run_dir is None:
+            return None
+        try:
+            return self.registry.add(self.run_dir / f"{self.run_dir.name}.captioner",
+                                     name=self.registry.free_name(self.run_dir.name))
+        except (RegistryError, BundleError, OSError) as error:
+            self.shell.show_error(f"The new model could not be kept among your models: {error}")
+            return None
 
     def _cancelled(self, _):
         self.cancel_event = None
@@ -260,9 +278,13 @@ class TrainController:
         name = "".join(c if c.isalnum() or c in "-_ ." else "-" for c in self.view.get_model_name()).strip() \
             or self.run_dir.name
         try:
-            entry = self.registry.add(self.run_dir / f"{self.run_dir.name}.captioner", name=name)
+            if self.kept_entry is not None:
+                entry = self.registry.rename(self.kept_entry, name)
+            else:
+                entry = self.registry.add(self.run_dir / f"{self.run_dir.name}.captioner", name=name)
         except (RegistryError, OSError) as error:
             self.shell.show_error(str(error))
             return
+        self.kept_entry = None
         self.on_model_added(entry)
         self.view.set_running(False, can_resume=False, has_result=False)

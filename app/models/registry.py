@@ -78,6 +78,29 @@ class ModelRegistry:
         copy_atomically(source, target)
         return ModelEntry(target.stem, target, card, False)
 
+    def free_name(self, wanted: str) -> str:
+        """`wanted`, or wanted-2, wanted-3… where a model of that name exists (a kept model is never replaced)."""
+        name, number = wanted, 1
+        while (self.user_dir / f"{name}{BUNDLE_SUFFIX}").exists() or name == SHIPPED_NAME:
+            number += 1
+            name = f"{wanted}-{number}"
+        return name
+
+    def rename(self, entry: ModelEntry, name: str) -> ModelEntry:
+        """Give a user's model another name (its file's); the active record follows it."""
+        if entry.shipped:
+            raise RegistryError(f"{entry.name}: the shipped model cannot be renamed")
+        target = self.user_dir / f"{name}{BUNDLE_SUFFIX}"
+        if target == entry.path:
+            return entry
+        if target.exists() or name == SHIPPED_NAME:
+            raise RegistryError(f"{target.name}: a model with this name already exists")
+        was_active = self.active_path() == entry.path
+        entry.path.rename(target)
+        if was_active:
+            self.set_active(target)
+        return ModelEntry(name, target, entry.card, False)
+
     def export(self, entry: ModelEntry, destination: PathLike) -> None:
         copy_atomically(entry.path, destination)
 

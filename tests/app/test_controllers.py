@@ -321,3 +321,29 @@ def test_save_into_photos_counts_the_unsure_captions_and_hedges_or_skips_them(ca
     assert all(read_caption(row.path) == (row.text if answer else "") for row in unsure)
     if not answer:
         assert f"skipped {len(unsure)} unsure caption" in folder_view.last("set_folder")[0]
+
+
+def test_a_finished_model_is_kept_at_once_and_use_renames_and_adopts_it(tmp_path):
+    """Issue 25 major 6: a trained model that was not adopted was lost (not on the Models page, forgotten
+    by the Train page after a restart, findable only inside its run folder). The run's result is stood in
+    by a copy of the shipped model in the run folder: training itself is tested in tests/ml."""
+    import shutil
+
+    from app.controllers.train import TrainController
+
+    registry = ModelRegistry(default_model_path(), tmp_path / "models")
+    view, shell, added = FakeView(), FakeShell(), []
+    controller = TrainController(shell, view, TaskRunner(), registry, added.append)  # type: ignore[arg-type]
+    controller.run_dir = tmp_path / "runs" / "photos-lite0-1"
+    controller.run_dir.mkdir(parents=True)
+    shutil.copy(default_model_path(), controller.run_dir / "photos-lite0-1.captioner")
+    comparison = {"photos": 5, "scores": {"new": {"bleu4": 20.0}, "in use": {"bleu4": 10.0}}, "samples": []}
+    controller._finished((registry._entry(default_model_path()).card | {"history": [{}], "best_epoch": 1},
+                          comparison))
+    kept = [entry.name for entry in registry.entries() if not entry.shipped]
+    assert kept == ["photos-lite0-1"] and registry.active_path() == default_model_path() and not added
+    assert 'Kept on the Models page as "photos-lite0-1"' in view.last("set_results")[0]
+    view.values["model_name"] = "my cats"
+    controller.use_model()
+    assert [entry.name for entry in registry.entries() if not entry.shipped] == ["my cats"]
+    assert added and added[0].name == "my cats" and not shell.errors
