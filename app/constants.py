@@ -44,7 +44,7 @@ def format_duration(seconds: float) -> str:
 POLL_MS = 50
 PREVIEW_SIZE = (560, 420)  # the smallest preview; it grows with the window
 PREVIEW_SOURCE_SIZE = (1920, 1440)  # photos are scaled to this once (on a worker), then fitted on resize
-MIN_WINDOW = (1000, 680)
+MIN_WINDOW = (960, 540)  # fits a 1024x600 screen with a task bar
 SHORTCUTS = [
     ("Ctrl+O", "Open a photo"),
     ("Ctrl+Enter", "Caption the photo"),

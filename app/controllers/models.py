@@ -43,7 +43,7 @@ class ModelsController:
             flags = ", ".join(f for f, on in [("active", entry.path == active), ("shipped", entry.shipped),
                                               (f"unreadable: {entry.problem}", not entry.usable)] if on)
             rows.append((key, entry.name, entry.card.get("encoder", ""), f"{test.get('bleu4', 0):.1f}",
-                         entry.card.get("created", "")[:16], flags))
+                         str(entry.card.get("created", ""))[:16].replace("T", " "), flags))
         self.view.set_models(rows)
         if select is not None and str(select) in self.entries:
             self.view.select(str(select))

@@ -5,7 +5,7 @@ import tkinter as tk
 import customtkinter as ctk
 
 from ..constants import PREVIEW_SIZE
-from .widgets import PageFrame, heading, keyboard_reachable, tab_order
+from .widgets import PageFrame, heading, keyboard_reachable, tab_order, wrap_to
 
 BEAM_CHOICES = ["1 (greedy)", "3", "5"]
 
@@ -75,6 +75,8 @@ class CaptionView(PageFrame):
         self.confidence_label.grid(row=2, column=0, sticky="ew", padx=10)
         self.tags_label = ctk.CTkLabel(main, text="", text_color=("gray30", "gray70"))  # what the encoder sees
         self.tags_label.grid(row=3, column=0, sticky="ew", padx=10, pady=(0, 4))
+        for label in (self.caption_label, self.confidence_label, self.tags_label):
+            wrap_to(main, label, margin=40)
         self.words_frame = ctk.CTkFrame(main, fg_color="transparent")  # where the model looked, word by word
         self.words_frame.grid(row=4, column=0, pady=(0, 8))
         self.words_frame.grid_remove()  # shown once there are words (an empty frame would take 200 px)
@@ -101,9 +103,24 @@ class CaptionView(PageFrame):
                                          command=lambda: self.emit("<<SaveSpeech>>"))
         self.into_photo_button = ctk.CTkButton(buttons, text="Save into photo", width=130, height=40, fg_color="gray40",
                                                command=lambda: self.emit("<<SaveIntoPhoto>>"))
-        for column, button in enumerate([self.caption_button, self.speak_button, self.stop_button,
-                                         self.copy_button, self.save_button, self.into_photo_button]):
-            button.grid(row=0, column=column, padx=5)
+        self._action_buttons = [self.caption_button, self.speak_button, self.stop_button, self.copy_button,
+                                self.save_button, self.into_photo_button]
+        self._buttons_per_row = 0
+        self._arrange_buttons(len(self._action_buttons))
+        main.bind("<Configure>", lambda event: self._arrange_buttons(self._buttons_fitting(event.width)), add="+")
+
+    def _buttons_fitting(self, width):
+        """All six buttons on one row where they fit, else two rows of three (they were cut off at the right
+        in a small window)."""
+        needed = sum(button.winfo_reqwidth() + 10 for button in self._action_buttons) + 20
+        return len(self._action_buttons) if width >= needed else 3
+
+    def _arrange_buttons(self, per_row):
+        if per_row == self._buttons_per_row:
+            return
+        self._buttons_per_row = per_row
+        for index, button in enumerate(self._action_buttons):
+            button.grid(row=index // per_row, column=index % per_row, padx=5, pady=(0, 6) if per_row < 6 else 0)
 
     # ============ side: model card and history ============
     def _build_side(self):
@@ -114,6 +131,7 @@ class CaptionView(PageFrame):
         ctk.CTkLabel(side, text="Model", font=ctk.CTkFont(weight="bold")).grid(row=0, column=0, sticky="w", padx=10, pady=(10, 0))
         self.model_info_label = ctk.CTkLabel(side, text="", justify="left", anchor="w", wraplength=260)
         self.model_info_label.grid(row=1, column=0, sticky="ew", padx=10)
+        wrap_to(side, self.model_info_label, margin=30)
         ctk.CTkLabel(side, text="History", font=ctk.CTkFont(weight="bold")).grid(row=2, column=0, sticky="w", padx=10, pady=(12, 0))
         self.history_frame = ctk.CTkScrollableFrame(side, fg_color="transparent")
         self.history_frame.grid(row=3, column=0, sticky="nsew", padx=4, pady=(0, 4))
@@ -183,8 +201,7 @@ class CaptionView(PageFrame):
         shown = self._source_image
         if self.chosen_word_index is not None and self.chosen_word_index < len(self._heatmaps):
             shown = self._heatmaps[self.chosen_word_index]
-        room = (max(PREVIEW_SIZE[0] // 2, self.preview_box.winfo_width() - 10),
-                max(PREVIEW_SIZE[1] // 2, self.preview_box.winfo_height() - 10))
+        room = (max(40, self.preview_box.winfo_width() - 10), max(40, self.preview_box.winfo_height() - 10))
         scale = min(room[0] / self._source_image.width, room[1] / self._source_image.height)
         size = (max(1, round(self._source_image.width * scale)), max(1, round(self._source_image.height * scale)))
         self._photo = ctk.CTkImage(light_image=shown, dark_image=shown, size=size)

@@ -11,16 +11,17 @@ class ModelsView(PageFrame):
 
     def __init__(self, master, **kwargs):
         super().__init__(master, fg_color="transparent", **kwargs)
-        self.grid_columnconfigure(0, weight=1)
-        self.grid_columnconfigure(1, weight=1)
+        self.grid_columnconfigure(0, weight=3)
+        self.grid_columnconfigure(1, weight=1, minsize=220)
         self.grid_rowconfigure(1, weight=1)
         heading(self, "Models").grid(row=0, column=0, sticky="w", padx=20, pady=(16, 4))
         columns = ("name", "encoder", "bleu4", "created", "flags")
         self.tree = ttk.Treeview(self, columns=columns, show="headings", selectmode="browse")
-        for column, title, width in zip(columns, ["Name", "Encoder", "BLEU-4 (test)", "Created", "State"],
-                                        [180, 150, 100, 170, 120]):
+        # Narrow enough together for the smallest window, stretching with it (wider columns were cut off).
+        for column, title, width in zip(columns, ["Name", "Encoder", "BLEU-4", "Created", "State"],
+                                        [150, 120, 60, 130, 100]):
             self.tree.heading(column, text=title)
-            self.tree.column(column, width=width)
+            self.tree.column(column, width=width, minwidth=width, stretch=True)
         self.tree.grid(row=1, column=0, sticky="nsew", padx=(20, 10), pady=6)
         self.tree.bind("<<TreeviewSelect>>", lambda _: self.emit("<<ModelSelected>>"))
         keyboard_table(self.tree)

@@ -119,6 +119,17 @@ def keyboard_table(tree):
     tree.bind("<FocusIn>", reached, add="+")
 
 
+def wrap_to(container, label, margin=20):
+    """Wrap the label's text to the container's width as the window is resized (a fixed wrap length
+    clipped captions, reasons and the model card at small window sizes and left room unused at large)."""
+    def follow(event):
+        width = max(120, event.width - margin)
+        if label.cget("wraplength") != width:
+            label.configure(wraplength=width)
+
+    container.bind("<Configure>", follow, add="+")
+
+
 def heading(master, text):
     return ctk.CTkLabel(master, text=text, font=ctk.CTkFont(size=20, weight="bold"), anchor="w")
 

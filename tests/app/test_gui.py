@@ -120,14 +120,14 @@ def test_the_preview_grows_with_the_window(app):
     app.caption.open_photo(SAMPLES / "astronaut.jpg")
     run_until(app.update, lambda: app.caption.photo_path and app.caption.photo_path.name == "astronaut.jpg", 30, "the photo")
     run_until(app.update, lambda: view.get_attention_words(), 60, "the caption and its words row")
-    app.geometry("1100x720")
-    run_until(app.update, lambda: view.winfo_width() < 1000, 10, "the window at 1100 x 720")
+    app.geometry("1180x760")  # the first-launch size
+    run_until(app.update, lambda: view.winfo_width() < 1100, 10, "the window at 1180 x 760")
     app.after(300, lambda: None)
     run_until(app.update, lambda: view._fit_pending is None, 10, "the preview fitted")
     small = view._photo.cget("size")
     app.geometry("1600x1000")
     run_until(app.update, lambda: view._photo.cget("size")[1] > small[1] + 100, 10, "a larger preview")
-    app.geometry("1100x720")
+    app.geometry("1180x760")
     run_until(app.update, lambda: view._photo.cget("size") == small, 10, "the preview back to its size")
     assert small[1] >= 300  # it fills the room, at least most of the old fixed 560 x 420
 
