@@ -9,6 +9,7 @@ from pathlib import Path
 import customtkinter as ctk
 
 from .constants import MIN_WINDOW, POLL_MS, SHORTCUTS, Page, Theme
+from .controllers.announcer import Announcer
 from .controllers.caption import CaptionController
 from .controllers.folder import FolderController
 from .controllers.models import ModelsController
@@ -24,7 +25,14 @@ from .views.caption_view import CaptionView
 from .views.folder_view import FolderView
 from .views.models_view import ModelsView
 from .views.train_view import TrainView
-from .views.widgets import MessageDialog, tab_leaves_text_boxes, tab_order, theme_tables
+from .views.widgets import (
+    MessageDialog,
+    name_for_speech,
+    spoken_description,
+    tab_leaves_text_boxes,
+    tab_order,
+    theme_tables,
+)
 
 log = logging.getLogger("app")
 
@@ -85,6 +93,7 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.geometry(settings.geometry)
         self.runner, self.dialogs = TaskRunner(), Dialogs(self)
         self.speech = SpeechService(settings.speech_rate)
+        self.announcer = Announcer(self.speech, settings.speak_mode)
         self.registry = ModelRegistry(default_model_path(), user_models_dir())
         self.history = CaptionHistory(path=user_data_dir() / "history.json")
         self.history.load()
@@ -111,6 +120,8 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.folder = FolderController(self, self.pages[Page.FOLDER], self.runner, self.folder_captions,
                                        self.model_session, self.settings_model)
         self._bind_shortcuts()
+        self.bind_all("<FocusIn>", self._focus_moved, add="+")
+        self._last_focus = ""
         self.protocol("WM_DELETE_WINDOW", self.close)
         self.show_page(Page.CAPTION)
         self.after(POLL_MS, self._poll)
@@ -137,13 +148,14 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
                                    fg_color="transparent", text_color=("gray10", "gray90"),
                                    hover_color=("gray70", "gray30"), command=lambda p=page: self.show_page(p))
             button.grid(row=row, column=0, sticky="ew")
-            self.page_buttons[page] = button
+            self.page_buttons[page] = name_for_speech(button, f"{page.value} page")
         shortcuts = ctk.CTkButton(navigation, text="Shortcuts (F1)", fg_color="transparent", border_width=1,
                                   text_color=("gray10", "gray90"), command=self.show_shortcuts)
         shortcuts.grid(row=len(Page) + 2, column=0, padx=20, pady=8)
         ctk.CTkLabel(navigation, text="Theme").grid(row=len(Page) + 3, column=0, padx=20, sticky="w")
         self.theme_menu = ctk.CTkOptionMenu(navigation, values=[t.value for t in Theme], command=self.change_theme)
         self.theme_menu.set(theme)
+        name_for_speech(self.theme_menu, "Theme")
         self.theme_menu.grid(row=len(Page) + 4, column=0, padx=20, pady=(0, 20))
         tab_order(*self.page_buttons.values(), shortcuts, self.theme_menu)
 
@@ -156,7 +168,41 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
             self.page_buttons[name].configure(fg_color=("gray75", "gray25") if name == page else "transparent")
         if page == Page.MODELS:
             self.models_controller.refresh()
+        if getattr(self, "current_page", page) != page:
+            self.announce(f"{Page(page).value} page")
         self.current_page = page
+
+    # ============ Speak mode ============
+    def announce(self, message):
+        self.announcer.say(message)
+
+    def _focus_moved(self, event):
+        """Speak mode says each control as the focus reaches it (once, not again for focus that returns
+        to the same control from a dialog or another window)."""
+        if not isinstance(event.widget, tk.Misc) or isinstance(event.widget, tk.Tk):
+            return
+        if self.focus_get() is not event.widget or str(event.widget) == self._last_focus:
+            return  # the window itself, or the same control again (focus back from a dialog)
+        self._last_focus = str(event.widget)
+        self.announcer.say(spoken_description(event.widget))
+
+    def toggle_speak_mode(self):
+        on = not self.announcer.enabled
+        self.settings_model.update(speak_mode=on)
+        self.announcer.enabled = True
+        self.announcer.say("Speak mode on. Tab moves between controls; F3 reads the caption page."
+                           if on else "Speak mode off")
+        self.announcer.enabled = on
+
+    def read_caption_page(self):
+        """F3: the whole Caption page in one announcement, said even outside Speak mode (asked for)."""
+        self.announcer.say(self.caption.page_reading(), always=True)
+
+    def offer_speak_mode(self):
+        """On first launch, said aloud (once speech is known to work) and shown: how to turn Speak mode on."""
+        if self.settings_model.first_launch and not self.announcer.enabled:
+            self.announcer.say("Welcome to Image Captioner. Press F2 for Speak mode, which says each control aloud. "
+                               "Press F1 for the keyboard shortcuts.", always=True)
 
     def change_theme(self, theme):
         ctk.set_appearance_mode(theme)
@@ -175,6 +221,8 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.bind("<Control-S>", lambda _: caption.speak())
         self.bind("<Escape>", lambda _: caption.stop_speech())
         self.bind("<F1>", lambda _: self.show_shortcuts())
+        self.bind("<F2>", lambda _: self.toggle_speak_mode())
+        self.bind("<F3>", lambda _: self.read_caption_page())
         self.bind("<Control-c>", self._copy_shortcut)
         self.bind("<Control-v>", self._paste_shortcut)
         for index, page in enumerate(Page, start=1):
@@ -199,10 +247,19 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
     # ============ background work ============
     def _start_background_work(self):
         self.caption.start()
+        if self.settings_model.first_launch:
+            self.caption.notices.append("F2: Speak mode (every control said aloud)")
+            self._offer_when_speech_is_known()
         if not self.train.disable_without_tensorflow():
             self.train.list_unfinished_runs()
         if self.photos_to_open:
             self.caption.open_photo(self.photos_to_open[0])  # described as soon as the model is ready
+
+    def _offer_when_speech_is_known(self):
+        if self.speech.available is None:
+            self.after(200, self._offer_when_speech_is_known)
+        else:
+            self.offer_speak_mode()
 
     def _poll(self):
         try:
@@ -225,12 +282,14 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         message = str(message).strip().splitlines()[0] if str(message).strip() else "Unknown error"
         log.error(message)
         self.errors.append(message)
+        self.announce(f"Error: {message}")
         MessageDialog(self, "Image Captioner", message)
 
     def notify(self, message):
         """Something the user must know that is not an error (the model in use changed under them)."""
         log.info(message)
         self.notices_shown.append(message)
+        self.announce(message)
         MessageDialog(self, "Image Captioner", message)
 
     def report_callback_exception(self, exc_type, exc_value, traceback):

@@ -53,7 +53,10 @@ SHORTCUTS = [
     ("Ctrl+C", "Copy the caption (when no text is selected)"),
     ("Ctrl+V", "Describe a copied photo or photo file"),
     ("Ctrl+1 … Ctrl+4", "Caption, Train, Folder, Models pages"),
+    ("Tab, Shift+Tab", "Next, previous control (Space or Enter presses it)"),
     ("F1", "This list"),
+    ("F2", "Speak mode on or off: every control, page and result said aloud"),
+    ("F3", "Read the Caption page aloud (photo, caption, how sure, what the encoder sees)"),
 ]
 
 # The Train page's choices are the pipeline's own, with the pipeline's defaults preselected.

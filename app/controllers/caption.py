@@ -57,6 +57,13 @@ def tags_text(tags: list[tuple[str, float]]) -> str:
     return "The encoder sees: " + ", ".join(f"{label} {percent_text(probability)}" for label, probability in tags)
 
 
+def plain_speech_error(error: str) -> str:
+    """A speech failure in words a user knows ("aplay: main:831: audio open error: …" means no sound card)."""
+    if "audio open error" in error or "cannot find card" in error.lower() or "no such device" in error.lower():
+        return "no sound device was found"
+    return error.removeprefix("the speech could not be played").strip(" ()") or "the speech engine failed"
+
+
 class CaptionController:
     def __init__(self, shell: Shell, view: CaptionView, runner: TaskRunner, speech: SpeechService,
                  settings_model: SettingsModel, registry: ModelRegistry, history: CaptionHistory,
@@ -69,6 +76,7 @@ class CaptionController:
         self.shown_result: Optional[CaptionResult] = None  # the open photo's caption, with whether it is unsure
         self.speech_available = False
         self.speaking = False
+        self.speech_failure_said = False  # a failed playback is said in a dialog once, then in the status
         self.entries: dict = {}  # model name -> usable registry entry, filled by refresh_models
         self.notices: list[str] = list(shell.notices)  # what stays said beside "Ready" (speech off, settings not kept)
         for event, handler in {"<<OpenPhoto>>": self.ask_photo, "<<CaptionRequested>>": self.caption,
@@ -147,8 +155,8 @@ class CaptionController:
         self.view.set_model_info(card_summary(captioner.card, self.view.get_beam_width()))
         self.view.set_status(self.ready_status())
         self.view.set_photo_loaded(self.photo_path is not None)
-        if self.photo_path is not None and not self.view.get_caption():
-            self.caption()  # a photo given while the model loaded is described now
+        if self.photo_path is not None:
+            self.caption()  # a photo given while the model loaded, or described by the model before, anew
 
     def _model_failed(self, path, error):
         """Say why in one line; a user's model that fails gives way to the shipped one."""
@@ -167,9 +175,13 @@ class CaptionController:
             self.load_model(entry.path)
 
     def settings_changed(self) -> None:
+        """Keep the settings; a new beam width captions the open photo again (it stayed as before)."""
+        new_beam = self.view.get_beam_width() != self.settings_model.settings.beam_width
         self.settings_model.update(beam_width=self.view.get_beam_width(), auto_speak=self.view.get_auto_speak())
         if self.captioner is not None:
             self.view.set_model_info(card_summary(self.captioner.card, self.view.get_beam_width()))
+            if new_beam and self.photo_path is not None and self.view.get_caption():
+                self.caption()
 
     # ============ photo and caption ============
     def ask_photo(self) -> None:
@@ -242,6 +254,8 @@ class CaptionController:
         self.view.set_history(self.history.entries)
         if self.view.get_auto_speak() and self.speech_available:
             self.speak()
+        else:
+            self.shell.announce(f"Caption: {result.text}")
 
     def show_attention(self, result: CaptionResult) -> None:
         """Heatmaps of where the model looked for each word, made on a worker after the caption is shown."""
@@ -336,12 +350,31 @@ class CaptionController:
             self.update_speech_controls()
             self.speech.speak(text, lambda ok, error: self.runner.post(self._spoken, (ok, error)))
 
+    def page_reading(self) -> str:
+        """The Caption page as one text to hear: the photo, its caption, how sure, what the encoder sees,
+        the model."""
+        if self.photo_path is None:
+            return f"Caption page. No photo open; Control O opens one. Model {self.view.get_model_name()}."
+        parts = [f"Photo {self.photo_path.name}.", self.view.get_caption() or "Not captioned yet.",
+                 self.view.get_confidence(), self.view.get_tags(), f"Model {self.view.get_model_name()}."]
+        return " ".join(part if part.endswith(".") else part + "." for part in parts if part)
+
     def _spoken(self, outcome) -> None:
         ok, error = outcome
         self.speaking = False
         self.update_speech_controls()
-        if not ok and error != "stopped":
-            self.shell.show_error(f"Speech: {error or 'the speech engine failed'}. Save speech still works.")
+        if ok or error == "stopped":
+            return
+        said = f"Speech could not be played: {plain_speech_error(error)}. Save speech still works."
+        if self.speech_failure_said:  # said once; after that the status line, not a dialog per caption
+            self.view.set_status(said)
+            return
+        self.speech_failure_said = True
+        if not self.view.get_auto_speak():
+            self.shell.show_error(said)
+        elif self.shell.dialogs.confirm("Speech could not be played", said + "\n\nTurn Auto-speak off?"):
+            self.view.set_auto_speak(False)
+            self.settings_changed()
 
     def stop_speech(self) -> None:
         self.speech.stop()

@@ -36,6 +36,7 @@ class FolderController:
         self.cancel_event: Optional[threading.Event] = None  # set while captioning runs
         self.paths: list[Path] = []  # the chosen folder's photos
         self.unsure_choice = "hedge"  # how the last Save into photos wrote unsure captions: "hedge" or "skip"
+        self.quarters_said = 0  # progress milestones already announced in Speak mode
         for event, handler in {"<<ChooseFolder>>": self.ask_folder, "<<CaptionFolder>>": self.caption_all,
                                "<<CancelFolder>>": self.cancel_job, "<<CaptionEdited>>": self.caption_edited,
                                "<<ExportCaptions>>": self.ask_export}.items():
@@ -114,13 +115,19 @@ class FolderController:
     def _progress(self, progress: Progress) -> None:
         left = f", about {format_duration(progress.eta_s)} left" if progress.eta_s else ""
         self.view.show_progress(progress.fraction, f"{progress.done} of {progress.total}{left}")
+        quarter = int(4 * progress.fraction)
+        if 0 < quarter < 4 and quarter != self.quarters_said:  # milestones: a quarter, half, three quarters
+            self.quarters_said = quarter
+            self.shell.announce(f"{progress.done} of {progress.total} photos captioned")
 
     def _stopped(self, _=None) -> None:
         """Finished or cancelled: every row made stays, can be edited and exported, and is autosaved."""
         self.cancel_event = None
         done, total = len(self.captions.rows), len(self.paths)
-        self.view.show_progress(done / total if total else 0.0,
-                                f"{done} of {total} captioned" + ("" if done == total else " (cancelled)"))
+        said = f"{done} of {total} captioned" + ("" if done == total else " (cancelled)")
+        self.view.show_progress(done / total if total else 0.0, said)
+        self.shell.announce(said)
+        self.quarters_said = 0
         self.view.set_running(False, has_rows=bool(self.captions.captioned()))
         self.captions.save()
 

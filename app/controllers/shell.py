@@ -32,6 +32,9 @@ class Shell(Protocol):
     def notify(self, message: str) -> None:
         """Something the user must know that is not an error."""
 
+    def announce(self, message: str) -> None:
+        """Said aloud in Speak mode (a result, a progress milestone); nothing otherwise."""
+
     def clipboard_get(self) -> str: ...
     def clipboard_clear(self) -> None: ...
     def clipboard_append(self, string: str, /) -> None: ...

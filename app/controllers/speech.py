@@ -64,6 +64,7 @@ class SpeechService:
         self.requests: queue.Queue = queue.Queue()
         self.available, self.reason = None, ""
         self._process: Optional[subprocess.Popen] = None
+        self._speaking_now = False  # the running process speaks (not saves a file)
         self._lock = threading.Lock()
         threading.Thread(target=self._run, name="speech", daemon=True).start()
 
@@ -92,6 +93,22 @@ class SpeechService:
             if self._process and self._process.poll() is None:
                 _kill_tree(self._process)
 
+    def interrupt(self) -> None:
+        """End the utterance being spoken and drop the ones waiting, so the next one is said at once and
+        speech never queues behind itself; files being saved go on."""
+        waiting = []
+        while True:
+            try:
+                waiting.append(self.requests.get_nowait())
+            except queue.Empty:
+                break
+        for request in waiting:
+            if request[0] != "speak":
+                self.requests.put(request)
+        with self._lock:
+            if self._speaking_now and self._process and self._process.poll() is None:
+                _kill_tree(self._process)
+
     def _run(self):
         while True:
             kind, payload, callback = self.requests.get()
@@ -101,7 +118,9 @@ class SpeechService:
                 callback.set()
                 continue
             if kind == "speak":
+                self._speaking_now = True
                 code, error = self._call("--text", payload, "--rate", str(self.rate))
+                self._speaking_now = False
             else:
                 code, error = self._save(*payload)
             if callback is not None:

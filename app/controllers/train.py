@@ -69,6 +69,10 @@ def result_lines(card: dict, comparison: dict, in_use_name: str) -> list[str]:
     return lines
 
 
+STEP_NAMES = {Phase.FEATURES: "Step 1 of 3: photo features", Phase.TRAIN: "Step 2 of 3: training epochs",
+              Phase.FINE_TUNE: "Step 3 of 3: fine-tuning"}
+
+
 class TrainController:
     def __init__(self, shell: Shell, view: TrainView, runner: TaskRunner, registry: ModelRegistry,
                  on_model_added: Callable[[ModelEntry], None]):
@@ -84,6 +88,7 @@ class TrainController:
         self.train_photos = 0  # in the chosen data set
         self.unfinished: dict[str, dict] = {}  # description -> run record, for runs a restart left unfinished
         self.epochs: list[dict] = []  # losses of the finished epochs, for the plot
+        self.phase_said: Optional[Phase] = None  # the step last announced in Speak mode
         for event, handler in {"<<ChooseDataset>>": self.ask_dataset, "<<StartTraining>>": self.start,
                                "<<CancelTraining>>": self.cancel_training, "<<ResumeTraining>>": self.resume,
                                "<<UseTrainedModel>>": self.use_model,
@@ -197,7 +202,7 @@ class TrainController:
             comparison = compare_models({"new": output, "in use": in_use}, folder, photos)
             return card, comparison
 
-        self.result_card = None
+        self.result_card, self.phase_said = None, None
         self.view.set_results("")
         self.cancel_event = self.runner.submit("train", work, on_done=self._finished, on_error=self._failed,
                                                on_progress=self._progress, on_cancelled=self._cancelled)
@@ -208,7 +213,11 @@ class TrainController:
         if progress.phase == Phase.EPOCH:
             self.epochs.append(progress.values)
             self.view.plot_losses(self.epochs)
+            self.shell.announce(f"Epoch {len(self.epochs)} done, dev loss {progress.values.get('val_loss', 0):.2f}")
             return
+        if progress.phase != self.phase_said and progress.phase in STEP_NAMES:
+            self.phase_said = progress.phase
+            self.shell.announce(STEP_NAMES[progress.phase])
         eta = f", about {format_duration(progress.eta_s)} left" if progress.eta_s else ""
         if progress.phase == Phase.FEATURES:
             text = f"Step 1 of 3: photo features {progress.done}/{progress.total}"
@@ -234,6 +243,7 @@ class TrainController:
             lines += ["", f"Kept on the Models page as \"{self.kept_entry.name}\"; \"Use this model\" puts it in use."]
         self.view.set_results("\n".join(lines))
         self.view.show_progress("Done", 1.0)
+        self.shell.announce("Training finished. " + (lines[0] if lines else ""))
         self.view.set_model_name(self.kept_entry.name if self.kept_entry else (self.run_dir.name if self.run_dir else "my-model"))
         self.view.set_running(False, can_resume=False, has_result=True)
         self.list_unfinished_runs()
@@ -251,6 +261,7 @@ class TrainController:
     def _cancelled(self, _):
         self.cancel_event = None
         self.view.show_progress("Cancelled: finished epochs are kept. Resume continues from them.", 0)
+        self.shell.announce("Training cancelled; finished epochs are kept")
         self.view.set_running(False, can_resume=True, has_result=False)
         self.list_unfinished_runs()
 

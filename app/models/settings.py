@@ -20,6 +20,7 @@ class Settings:
     speech_rate: int = 165  # words per minute
     geometry: str = "1180x760"
     last_open_dir: str = ""
+    speak_mode: bool = False  # say each control, page, milestone, result and error aloud (F2)
 
 
 # What each setting may hold; a value that fails is reset to its default, field by field (a hand-edited or
@@ -31,6 +32,7 @@ VALID: dict[str, Callable[[Any], bool]] = {
     "speech_rate": lambda value: type(value) is int and 50 <= value <= 500,
     "geometry": lambda value: isinstance(value, str) and re.fullmatch(r"\d{2,5}x\d{2,5}([+-]-?\d{1,5}){0,2}", value) is not None,
     "last_open_dir": lambda value: isinstance(value, str) and "\0" not in value,
+    "speak_mode": lambda value: isinstance(value, bool),
 }
 
 
@@ -42,6 +44,7 @@ class SettingsModel:
         self.settings = Settings()
         self.problem = ""  # why settings cannot be saved, once that is known
         self.reset: list[str] = []  # settings found invalid in the file and reset to their defaults
+        self.first_launch = False  # no settings file was found: the app has not run for this user before
 
     @property
     def notice(self) -> str:
@@ -57,6 +60,7 @@ class SettingsModel:
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
         except FileNotFoundError:
+            self.first_launch = True
             return self.settings
         except (OSError, ValueError, TypeError, RecursionError) as error:
             log.warning("%s: settings ignored (%s)", self.path, error)

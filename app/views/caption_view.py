@@ -5,7 +5,7 @@ import tkinter as tk
 import customtkinter as ctk
 
 from ..constants import PREVIEW_SIZE
-from .widgets import PageFrame, heading, keyboard_reachable, tab_order, wrap_to
+from .widgets import PageFrame, heading, keyboard_reachable, name_for_speech, tab_order, wrap_to
 
 BEAM_CHOICES = ["1 (greedy)", "3", "5"]
 
@@ -49,10 +49,12 @@ class CaptionView(PageFrame):
         self.beam_menu = ctk.CTkOptionMenu(bar, values=BEAM_CHOICES, width=110,
                                            command=lambda _: self.emit("<<SettingsChanged>>"))
         self.beam_menu.pack(side="right")
+        name_for_speech(self.beam_menu, "Beam")
         ctk.CTkLabel(bar, text="Beam").pack(side="right", padx=6)
         self.model_menu = ctk.CTkOptionMenu(bar, values=["(loading)"], width=200,
                                             command=lambda _: self.emit("<<ModelChosen>>"))
         self.model_menu.pack(side="right", padx=(0, 12))
+        name_for_speech(self.model_menu, "Model")
         ctk.CTkLabel(bar, text="Model").pack(side="right", padx=6)
 
     # ============ photo and caption ============

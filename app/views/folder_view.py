@@ -4,7 +4,7 @@ from tkinter import ttk
 import customtkinter as ctk
 
 from ..constants import ExportFormat
-from .widgets import PageFrame, heading, keyboard_table, tab_order
+from .widgets import PageFrame, heading, keyboard_table, name_for_speech, tab_order
 
 
 class FolderView(PageFrame):
@@ -65,6 +65,7 @@ class FolderView(PageFrame):
         scroll.grid(row=0, column=1, sticky="ns", pady=6)
         self.tree.configure(yscrollcommand=scroll.set)
         self.tree.bind("<<TreeviewSelect>>", self._row_selected)
+        name_for_speech(self.tree, "Captions")
         keyboard_table(self.tree)
         self._build_editor(table)
 
@@ -72,7 +73,8 @@ class FolderView(PageFrame):
         edit = ctk.CTkFrame(table, fg_color="transparent")
         edit.grid(row=1, column=0, columnspan=2, sticky="ew", padx=6, pady=(0, 6))
         edit.grid_columnconfigure(0, weight=1)
-        self.edit_entry = ctk.CTkEntry(edit, placeholder_text="Edit the selected caption, then press Enter")
+        self.edit_entry = name_for_speech(ctk.CTkEntry(edit, placeholder_text="Edit the selected caption, then press Enter"),
+                                          "Edit the selected caption, then press Enter")
         self.edit_entry.grid(row=0, column=0, sticky="ew")
         self.edit_entry.bind("<Return>", lambda _: self.emit("<<CaptionEdited>>"))
 
@@ -81,7 +83,7 @@ class FolderView(PageFrame):
         bottom = ctk.CTkFrame(self, fg_color="transparent")
         bottom.grid(row=4, column=0, sticky="ew", padx=20, pady=10)
         bottom.grid_columnconfigure(0, weight=1)
-        self.errors_box = ctk.CTkTextbox(bottom, height=70, wrap="none")
+        self.errors_box = name_for_speech(ctk.CTkTextbox(bottom, height=70, wrap="none"), "Messages")
         self.errors_box.grid(row=0, column=0, sticky="ew", padx=(0, 10))
         exports = ctk.CTkFrame(bottom, fg_color="transparent")
         exports.grid(row=0, column=1)

@@ -3,7 +3,7 @@ from tkinter import ttk
 
 import customtkinter as ctk
 
-from .widgets import PageFrame, heading, keyboard_reachable, keyboard_table, tab_order
+from .widgets import PageFrame, heading, keyboard_reachable, keyboard_table, name_for_speech, tab_order
 
 
 class ModelsView(PageFrame):
@@ -25,7 +25,8 @@ class ModelsView(PageFrame):
         self.tree.grid(row=1, column=0, sticky="nsew", padx=(20, 10), pady=6)
         self.tree.bind("<<TreeviewSelect>>", lambda _: self.emit("<<ModelSelected>>"))
         keyboard_table(self.tree)
-        self.card_box = ctk.CTkTextbox(self, wrap="word")
+        name_for_speech(self.tree, "Models")
+        self.card_box = name_for_speech(ctk.CTkTextbox(self, wrap="word"), "Model card")
         self.card_box.grid(row=1, column=1, sticky="nsew", padx=(10, 20), pady=6)
         buttons = ctk.CTkFrame(self, fg_color="transparent")
         buttons.grid(row=2, column=0, columnspan=2, sticky="w", padx=20, pady=(4, 16))

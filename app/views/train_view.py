@@ -2,7 +2,7 @@
 import customtkinter as ctk
 
 from ..constants import DECODER_CHOICES, DEFAULT_DECODER, DEFAULT_ENCODER, ENCODER_CHOICES
-from .widgets import LossPlot, PageFrame, heading, tab_order
+from .widgets import LossPlot, PageFrame, heading, name_for_speech, tab_order
 
 ENCODER_NOTES = {
     "efficientnet-lite2": "Offline. Google's EfficientNet-Lite2 ImageNet weights (Apache-2.0).",
@@ -45,7 +45,8 @@ class TrainView(PageFrame):
         self.dataset_label.grid(row=0, column=1, sticky="ew", padx=10)
         self.unfinished = ctk.CTkFrame(data, fg_color="transparent")  # shown when there are unfinished runs
         ctk.CTkLabel(self.unfinished, text="Unfinished runs").grid(row=0, column=0, padx=(10, 8))
-        self.unfinished_menu = ctk.CTkOptionMenu(self.unfinished, values=["-"], width=420)
+        self.unfinished_menu = name_for_speech(ctk.CTkOptionMenu(self.unfinished, values=["-"], width=420),
+                                               "Unfinished runs")
         self.unfinished_menu.grid(row=0, column=1)
         self.resume_run_button = ctk.CTkButton(self.unfinished, text="Resume this run", width=130,
                                                command=lambda: self.emit("<<ResumeUnfinishedRun>>"))
@@ -56,7 +57,8 @@ class TrainView(PageFrame):
         settings = ctk.CTkFrame(self)
         settings.grid(row=2, column=0, sticky="nsew", padx=(20, 10), pady=6)
         ctk.CTkLabel(settings, text="Encoder").grid(row=0, column=0, sticky="w", padx=10, pady=(10, 2))
-        self.encoder_menu = ctk.CTkOptionMenu(settings, values=list(ENCODER_CHOICES), command=self._show_encoder_note)
+        self.encoder_menu = name_for_speech(ctk.CTkOptionMenu(settings, values=list(ENCODER_CHOICES),
+                                                              command=self._show_encoder_note), "Encoder")
         self.encoder_menu.set(DEFAULT_ENCODER)
         self.encoder_menu.grid(row=0, column=1, sticky="w", padx=10, pady=(10, 2))
         self.encoder_note = ctk.CTkLabel(settings, text=ENCODER_NOTES[DEFAULT_ENCODER], text_color="gray50",
@@ -74,7 +76,7 @@ class TrainView(PageFrame):
         self.rate_entry = self._field(self.advanced, 1, "Learning rate", "0.001")
         self.photos_entry = self._field(self.advanced, 2, "Training photos (empty: all)", "")
         ctk.CTkLabel(self.advanced, text="Decoder").grid(row=3, column=0, sticky="w", padx=10, pady=2)
-        self.decoder_menu = ctk.CTkOptionMenu(self.advanced, values=list(DECODER_CHOICES))
+        self.decoder_menu = name_for_speech(ctk.CTkOptionMenu(self.advanced, values=list(DECODER_CHOICES)), "Decoder")
         self.decoder_menu.set(DEFAULT_DECODER)
         self.decoder_menu.grid(row=3, column=1, sticky="w", padx=10, pady=2)
 
@@ -104,12 +106,13 @@ class TrainView(PageFrame):
         self.progress_bar.grid(row=1, column=0, sticky="ew", padx=10, pady=4)
         self.loss_plot = LossPlot(progress)
         self.loss_plot.grid(row=2, column=0, sticky="ew", padx=6, pady=6)
-        self.results_box = ctk.CTkTextbox(progress, height=140, wrap="word")
+        self.results_box = name_for_speech(ctk.CTkTextbox(progress, height=140, wrap="word"), "Training results")
         self.results_box.grid(row=4, column=0, sticky="nsew", padx=10, pady=4)
         adopt = ctk.CTkFrame(progress, fg_color="transparent")
         adopt.grid(row=5, column=0, sticky="e", padx=10, pady=(4, 10))
         ctk.CTkLabel(adopt, text="Name").grid(row=0, column=0, padx=(0, 6))
-        self.name_entry = ctk.CTkEntry(adopt, width=240, placeholder_text="a name for the new model")
+        self.name_entry = name_for_speech(ctk.CTkEntry(adopt, width=240, placeholder_text="a name for the new model"),
+                                          "Name for the new model")
         self.name_entry.grid(row=0, column=1, padx=(0, 8))
         self.use_button = ctk.CTkButton(adopt, text="Use this model", command=lambda: self.emit("<<UseTrainedModel>>"))
         self.use_button.grid(row=0, column=2)
@@ -117,7 +120,7 @@ class TrainView(PageFrame):
     @staticmethod
     def _field(master, row, label, default):
         ctk.CTkLabel(master, text=label).grid(row=row, column=0, sticky="w", padx=10, pady=2)
-        entry = ctk.CTkEntry(master, width=120)
+        entry = name_for_speech(ctk.CTkEntry(master, width=120), label)
         entry.insert(0, default)
         entry.grid(row=row, column=1, sticky="w", padx=10, pady=2)
         return entry

@@ -130,6 +130,53 @@ def wrap_to(container, label, margin=20):
     container.bind("<Configure>", follow, add="+")
 
 
+def name_for_speech(widget, name):
+    """The name Speak mode says for a control whose own text does not name it (a list, a field, a table)."""
+    widget.spoken_name = name
+    return widget
+
+
+def _control_of(part):
+    """The CustomTkinter control a focused inner Tk widget belongs to (or the widget itself)."""
+    master = getattr(part, "master", None)
+    if master is not None and focus_part(master) is part:
+        return master
+    return part
+
+
+def _text_of(control):
+    try:
+        return str(control.cget("text")).strip()
+    except (ValueError, AttributeError, tk.TclError):
+        return ""
+
+
+def spoken_description(part) -> str:
+    """What Speak mode says for the focused widget: its name, role and state ("Caption, button";
+    "Beam, 5, list"; "Auto-speak, on, switch"; "Epochs, 20, text field")."""
+    control = _control_of(part)
+    name = getattr(control, "spoken_name", "") or _text_of(control)
+    if isinstance(control, ctk.CTkSwitch):
+        return f"{name}, {'on' if control.get() else 'off'}, switch"
+    if isinstance(control, ctk.CTkOptionMenu):
+        return f"{name}, {control.get()}, list"
+    if isinstance(control, ctk.CTkEntry):
+        return f"{name}, {control.get() or 'empty'}, text field"
+    if isinstance(control, ctk.CTkTextbox):
+        text = " ".join(control.get("1.0", "end").split())
+        return f"{name}, text, {text[:300] or 'empty'}"
+    if isinstance(control, ttk.Treeview):
+        rows, row = control.get_children(), control.focus()
+        if not rows:
+            return f"{name}, table, empty"
+        values = ", ".join(str(v) for v in control.item(row, "values") if str(v)) if row else ""
+        place = f"row {rows.index(row) + 1} of {len(rows)}" if row in rows else f"{len(rows)} rows"
+        return f"{name}, table, {place}{': ' + values if values else ''}"
+    if isinstance(control, ctk.CTkButton):
+        return f"{name}, button"
+    return name
+
+
 def heading(master, text):
     return ctk.CTkLabel(master, text=text, font=ctk.CTkFont(size=20, weight="bold"), anchor="w")
 
@@ -210,6 +257,19 @@ class LossPlot(ctk.CTkFrame):
         if self.epochs:
             axes.legend(facecolor=colors["background"], labelcolor=colors["text"], edgecolor=colors["grid"])
         self.canvas.draw_idle()
+        name_for_speech(self.canvas.get_tk_widget(), self.spoken_summary())
+
+    def spoken_summary(self) -> str:
+        """The chart in words for Speak mode: the last epoch's losses, and the best dev loss."""
+        done = [e for e in self.epochs if "loss" in e and "epoch" in e]
+        if not done:
+            return "Loss per epoch, chart, no epochs yet"
+        last = done[-1]
+        dev = [e for e in done if "val_loss" in e]
+        best = min(dev, key=lambda e: e["val_loss"]) if dev else None
+        best_text = f"; best dev loss {best['val_loss']:.2f} at epoch {best['epoch']}" if best else ""
+        return (f"Loss per epoch, chart, {len(done)} epochs; epoch {last['epoch']}: training loss "
+                f"{last['loss']:.2f}" + (f", dev loss {last['val_loss']:.2f}" if "val_loss" in last else "") + best_text)
 
     def restyle(self):
         """Redraw in the current light or dark colours."""

@@ -45,6 +45,7 @@ class FakeShell:
         self.dialogs, self.notices = dialogs or FakeDialogs(), []
         self.errors: list[str] = []
         self.notified: list[str] = []
+        self.announced: list[str] = []  # what Speak mode would say
         self.clipboard = ""
 
     def show_error(self, message: str) -> None:
@@ -52,6 +53,9 @@ class FakeShell:
 
     def notify(self, message: str) -> None:
         self.notified.append(message)
+
+    def announce(self, message: str) -> None:
+        self.announced.append(message)
 
     def clipboard_get(self) -> str:
         return self.clipboard
@@ -81,8 +85,8 @@ class FakeView:
 
         def record(*args: Any, **kwargs: Any) -> None:
             self.calls.setdefault(name, []).append(args)
-            if name == "set_caption":
-                self.values["caption"] = args[0]
+            if name.startswith("set_") and name[4:] in self.values:  # read back by get_*, as a page does
+                self.values[name[4:]] = args[0]
         return record
 
     def last(self, name: str) -> tuple:
@@ -347,3 +351,21 @@ def test_a_finished_model_is_kept_at_once_and_use_renames_and_adopts_it(tmp_path
     controller.use_model()
     assert [entry.name for entry in registry.entries() if not entry.shipped] == ["my cats"]
     assert added and added[0].name == "my cats" and not shell.errors
+
+
+@pytest.mark.parametrize("auto_speak", [False, True])
+def test_a_failed_playback_is_said_once_plainly_and_offers_to_turn_auto_speak_off(caption_page, auto_speak):
+    """Issue 25 (minor): every auto-spoken caption opened a dialog in raw aplay words."""
+    controller, view, shell, runner, session = caption_page
+    view.values["auto_speak"] = auto_speak
+    shell.dialogs.answers["confirm"] = True
+    aplay = "the speech could not be played (aplay: main:831: audio open error: No such file or directory)"
+    for _ in range(3):
+        controller._spoken((False, aplay))
+    said = "Speech could not be played: no sound device was found. Save speech still works."
+    if auto_speak:
+        assert shell.dialogs.asked == ["confirm"] and not shell.errors
+        assert view.last("set_auto_speak") == (False,) and controller.settings_model.settings.auto_speak is False
+    else:
+        assert shell.errors == [said] and not shell.dialogs.asked
+    assert view.last("set_status") == (said,)

@@ -98,3 +98,60 @@ def test_arrow_keys_move_in_a_table_reached_by_tab(app):
     app.update()
     assert str(app.focus_get()) == str(tree) and tree.selection() == (tree.get_children()[0],)
     assert tree.focus() == tree.get_children()[0]  # so Down and Up move from it
+
+
+# What Speak mode must say for each control as Tab reaches it: the page's controls by name, role, state.
+EXPECTED_SPEECH = {
+    Page.CAPTION: {"open_button": "Open photo…, button", "model_menu": "Model, shipped, list",
+                   "beam_menu": "Beam, 5, list", "auto_speak_switch": "Auto-speak, off, switch",
+                   "clear_history_button": "Clear history, button"},
+    Page.TRAIN: {"choose_button": "Choose data set folder…, button", "encoder_menu": "Encoder, efficientnet-lite2, list",
+                 "epochs_entry": "Epochs, 20, text field", "advanced_switch": "Advanced, off, switch",
+                 "name_entry": "Name for the new model, empty, text field"},
+    Page.FOLDER: {"choose_button": "Choose folder…, button", "tree": "Captions, table, empty"},
+    Page.MODELS: {"tree": "Models, table, row 1 of 1: shipped"},
+}
+
+
+@pytest.mark.parametrize("page", list(Page))
+def test_speak_mode_says_each_control_tab_reaches_and_the_page(app, page):
+    """The same walk as above with Speak mode on (F2): the app's speech log gets one announcement per
+    control, in order, naming it, its role and its state; changing page is said too."""
+    app.event_generate("<F2>")
+    assert app.announcer.enabled and app.announcer.said[-1].startswith("Speak mode on")
+    app.show_page(Page.MODELS if page != Page.MODELS else Page.FOLDER)
+    app.show_page(page)
+    assert app.announcer.said[-1] == f"{page.value} page"
+    app.update()
+    view = app.pages[page]
+    run_until(app.update, lambda: page != Page.MODELS or view.tree.get_children(), 60, "the models to be listed")
+    start = focus_part(app.page_buttons[Page.CAPTION])
+    widget, spoken = start, {}
+    for _ in range(60):
+        widget = widget.tk_focusNext()
+        if str(widget) == str(start):
+            break
+        before = len(app.announcer.said)
+        widget.focus_force()
+        app.update()
+        assert len(app.announcer.said) == before + 1, f"nothing said for {widget}"
+        spoken[str(widget)] = app.announcer.said[-1]
+    for name, words in EXPECTED_SPEECH[page].items():
+        said = spoken.get(str(focus_part(_control(view, name))), "")
+        assert said.startswith(words), (name, said)
+    app.event_generate("<F2>")
+    assert not app.announcer.enabled and app.announcer.said[-1] == "Speak mode off"
+
+
+def test_f3_reads_the_caption_page_and_a_caption_is_announced_in_speak_mode(app):
+    from tests.app.test_gui import SAMPLES
+
+    app.event_generate("<F2>")
+    app.caption.open_photo(SAMPLES / "cat.jpg")
+    run_until(app.update, lambda: app.pages[Page.CAPTION].get_confidence(), 60, "a caption")
+    view = app.pages[Page.CAPTION]
+    assert app.announcer.said[-1] == f"Caption: {view.get_caption()}"  # auto-speak is off in these tests
+    app.event_generate("<F3>")
+    reading = app.announcer.said[-1]
+    assert reading.startswith("Photo cat.jpg. " + view.get_caption())
+    assert view.get_confidence() in reading and "The encoder sees" in reading and "Model shipped" in reading
