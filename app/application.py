@@ -19,6 +19,7 @@ from .controllers.train import TrainController
 from .dialogs import Dialogs
 from .models import CaptionHistory, ModelRegistry, SettingsModel
 from .models.folder_captions import FolderCaptions
+from .models.metadata_undo import MetadataUndo
 from .models.model_session import ModelSession
 from .paths import asset_path, default_model_path, user_config_dir, user_data_dir, user_log_dir, user_models_dir
 from .views.caption_view import CaptionView
@@ -99,6 +100,7 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.history.load()
         self.folder_captions = FolderCaptions(user_data_dir() / "folder-captions")
         self.model_session = ModelSession()  # the Caption page loads it, the Folder page captions with it
+        self.metadata_undo = MetadataUndo(user_data_dir() / "metadata-undo")
 
         self.grid_columnconfigure(1, weight=1)
         self.grid_rowconfigure(0, weight=1)
@@ -112,13 +114,14 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         if self.drag_and_drop:
             self.pages[Page.CAPTION].accept_drops(DND_FILES)
         self.caption = CaptionController(self, self.pages[Page.CAPTION], self.runner, self.speech,
-                                         self.settings_model, self.registry, self.history, self.model_session)
+                                         self.settings_model, self.registry, self.history, self.model_session,
+                                         self.metadata_undo)
         self.models_controller = ModelsController(self, self.pages[Page.MODELS], self.runner, self.registry,
                                                   self.models_changed, lambda: self.settings_model.settings.beam_width)
         self.train = TrainController(self, self.pages[Page.TRAIN], self.runner, self.registry,
                                      lambda entry: self.models_changed(select=entry))
         self.folder = FolderController(self, self.pages[Page.FOLDER], self.runner, self.folder_captions,
-                                       self.model_session, self.settings_model)
+                                       self.model_session, self.settings_model, self.metadata_undo)
         self._bind_shortcuts()
         self.bind_all("<FocusIn>", self._focus_moved, add="+")
         self._last_focus = ""
@@ -225,12 +228,33 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
         self.bind("<F3>", lambda _: self.read_caption_page())
         self.bind("<Control-c>", self._copy_shortcut)
         self.bind("<Control-v>", self._paste_shortcut)
+        self.bind("<Control-z>", self._undo_shortcut)
         for index, page in enumerate(Page, start=1):
             self.bind(f"<Control-Key-{index}>", lambda _, p=page: self.show_page(p))
 
     def _paste_shortcut(self, event):
         if not isinstance(event.widget, (tk.Entry, tk.Text)):  # text fields keep their own paste
             self.caption.paste()
+
+    def _undo_shortcut(self, event):
+        if not isinstance(event.widget, (tk.Entry, tk.Text)):  # text fields keep their own undo
+            self.undo_last_save()
+
+    def undo_last_save(self):
+        """Ctrl+Z: the files of the last Save into photo(s) put back as they were (on a worker)."""
+        if not self.metadata_undo.available():
+            self.pages[Page.CAPTION].set_status("Nothing to undo")
+            self.announce("Nothing to undo")
+            return
+
+        def undone(count):
+            message = f"Undone: {count} file{'s' * (count != 1)} put back as before the last save into photos"
+            self.pages[Page.CAPTION].set_status(message)
+            self.pages[Page.FOLDER].set_folder(message)
+            self.announce(message)
+
+        self.runner.submit("files", lambda report, cancel: self.metadata_undo.restore(), on_done=undone,
+                           on_error=lambda error: self.show_error(f"Cannot undo: {error}"))
 
     def _copy_shortcut(self, event):
         if not isinstance(event.widget, (tk.Entry, tk.Text)):  # text fields keep their own copy

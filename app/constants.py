@@ -52,6 +52,7 @@ SHORTCUTS = [
     ("Escape", "Stop speaking"),
     ("Ctrl+C", "Copy the caption (when no text is selected)"),
     ("Ctrl+V", "Describe a copied photo or photo file"),
+    ("Ctrl+Z", "Undo the last Save into photo(s): the files put back as they were"),
     ("Ctrl+1 … Ctrl+4", "Caption, Train, Folder, Models pages"),
     ("Tab, Shift+Tab", "Next, previous control (Space or Enter presses it)"),
     ("F1", "This list"),

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ml.captioning.captioner import Captioner
 
     from ..models import CaptionHistory, ModelRegistry, SettingsModel
+    from ..models.metadata_undo import MetadataUndo
     from ..models.model_session import ModelSession
     from ..views.caption_view import CaptionView
     from .speech import SpeechService
@@ -67,8 +68,9 @@ def plain_speech_error(error: str) -> str:
 class CaptionController:
     def __init__(self, shell: Shell, view: CaptionView, runner: TaskRunner, speech: SpeechService,
                  settings_model: SettingsModel, registry: ModelRegistry, history: CaptionHistory,
-                 session: ModelSession):
+                 session: ModelSession, undo: Optional[MetadataUndo] = None):
         self.shell, self.view, self.runner, self.speech = shell, view, runner, speech
+        self.undo = undo  # the files of the last Save into photo, as they were (Ctrl+Z)
         self.settings_model, self.registry, self.history, self.session = settings_model, registry, history, session
         self.photo_path: Optional[Path] = None
         self.photo_image: Optional[Image.Image] = None  # the open photo, scaled for the preview
@@ -83,6 +85,7 @@ class CaptionController:
                                "<<SpeakRequested>>": self.speak, "<<StopSpeech>>": self.stop_speech,
                                "<<CopyCaption>>": self.copy_caption, "<<SaveSpeech>>": self.ask_save_speech,
                                "<<SaveIntoPhoto>>": self.save_into_photo,
+                               "<<EditCaption>>": self.edit_caption, "<<CaptionEditDone>>": self.caption_edited,
                                "<<ModelChosen>>": self.model_chosen, "<<SettingsChanged>>": self.settings_changed,
                                "<<HistoryChosen>>": self.history_chosen, "<<ClearHistory>>": self.clear_history,
                                "<<PhotoDropped>>": self.photo_dropped}.items():
@@ -350,6 +353,26 @@ class CaptionController:
             self.update_speech_controls()
             self.speech.speak(text, lambda ok, error: self.runner.post(self._spoken, (ok, error)))
 
+    def edit_caption(self) -> None:
+        """The caption as an editable line, so Copy, Speak, Save speech and Save into photo use the user's
+        own words."""
+        if self.shown_result is not None:
+            self.view.start_editing(self.plain_caption)
+
+    def caption_edited(self) -> None:
+        """The user's words become the caption: said as they are (no hedge: the user vouches for them)."""
+        text = " ".join(self.view.get_edited_caption().split())
+        self.view.stop_editing()
+        if not text or self.photo_path is None or text == self.plain_caption:
+            return
+        self.plain_caption, self.shown_result = text, CaptionResult(self.photo_path, text)
+        self.view.set_caption(text)
+        self.view.set_confidence("Edited by you")
+        self.view.set_attention([], [])  # the words the model looked for are not these
+        self.history.add(self.photo_path, text, "edited")
+        self.view.set_history(self.history.entries)
+        self.shell.announce(f"Caption: {text}")
+
     def page_reading(self) -> str:
         """The Caption page as one text to hear: the photo, its caption, how sure, what the encoder sees,
         the model."""
@@ -404,11 +427,13 @@ class CaptionController:
         def work(report, cancel):
             from ml.outputs.metadata import write_caption
 
+            if self.undo is not None and not replace:  # the replace pass follows one that changed nothing
+                self.undo.keep_before([path])
             return write_caption(path, text, replace)
 
         def done(written):
             where = written.name if written == path else f"{written.name} beside it (its format holds no description)"
-            self.view.set_status(f"Caption saved into {where}")
+            self.view.set_status(f"Caption saved into {where}" + (" · Ctrl+Z puts it back" if self.undo else ""))
 
         self.runner.submit("files", work, on_done=done,
                            on_error=lambda error: self._not_saved_into_photo(error, text))

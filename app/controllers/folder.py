@@ -15,6 +15,7 @@ from .shell import Shell
 if TYPE_CHECKING:
     from ..models import SettingsModel
     from ..models.folder_captions import FolderCaptions
+    from ..models.metadata_undo import MetadataUndo
     from ..models.model_session import ModelSession
     from ..views.folder_view import FolderView
     from .tasks import TaskRunner
@@ -30,10 +31,11 @@ def sure_text(result: CaptionResult) -> str:
 
 class FolderController:
     def __init__(self, shell: Shell, view: FolderView, runner: TaskRunner, captions_model: FolderCaptions,
-                 session: ModelSession, settings_model: SettingsModel):
+                 session: ModelSession, settings_model: SettingsModel, undo: Optional[MetadataUndo] = None):
         self.shell, self.view, self.runner = shell, view, runner
         self.captions, self.session, self.settings_model = captions_model, session, settings_model
         self.cancel_event: Optional[threading.Event] = None  # set while captioning runs
+        self.undo = undo  # the files of the last Save into photos, as they were (Ctrl+Z)
         self.paths: list[Path] = []  # the chosen folder's photos
         self.unsure_choice = "hedge"  # how the last Save into photos wrote unsure captions: "hedge" or "skip"
         self.quarters_said = 0  # progress milestones already announced in Speak mode
@@ -187,11 +189,16 @@ class FolderController:
                 return
             self.unsure_choice = "hedge" if hedge else "skip"
         self.view.set_folder("Saving captions into the photos…")
-        self.runner.submit("files", lambda report, cancel: self.captions.export_metadata(unsure=self.unsure_choice),
-                           on_done=self._saved_into_photos, on_error=lambda error: self.shell.show_error(str(error)))
+        def work(report, cancel):
+            if self.undo is not None:
+                self.undo.keep_before(row.path for row in self.captions.captioned())
+            return self.captions.export_metadata(unsure=self.unsure_choice)
+
+        self.runner.submit("files", work, on_done=self._saved_into_photos,
+                           on_error=lambda error: self.shell.show_error(str(error)))
 
     def _saved_into_photos(self, report) -> None:
-        self.view.set_folder(report.summary())
+        self.view.set_folder(report.summary() + (" · Ctrl+Z puts them back" if self.undo else ""))
         if report.failed:
             self.view.set_errors(self.captions.errors() + report.failed)
         if report.kept and self.shell.dialogs.confirm(

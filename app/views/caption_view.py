@@ -31,8 +31,8 @@ class CaptionView(PageFrame):
         self._build_photo_and_caption()
         self._build_side()
         tab_order(self.open_button, self.model_menu, self.beam_menu, self.auto_speak_switch)
-        tab_order(self.caption_button, self.speak_button, self.stop_button, self.copy_button, self.save_button,
-                  self.into_photo_button)
+        tab_order(self.caption_button, self.speak_button, self.stop_button, self.edit_button, self.copy_button,
+                  self.save_button, self.into_photo_button)
         tk.Misc.lift(self.words_frame)  # Tab reaches the words after the buttons
         self.set_photo_loaded(False)
 
@@ -73,6 +73,11 @@ class CaptionView(PageFrame):
         self.caption_label = ctk.CTkLabel(main, text="", font=ctk.CTkFont(size=26, weight="bold"),
                                           wraplength=PREVIEW_SIZE[0] + 60, justify="center")
         self.caption_label.grid(row=1, column=0, sticky="ew", padx=10, pady=(4, 0))
+        # The caption in the user's own words: shown in place of the caption while editing (Edit, Enter).
+        self.caption_entry = name_for_speech(ctk.CTkEntry(main, font=ctk.CTkFont(size=20)),
+                                             "Caption, edit and press Enter")
+        self.caption_entry.bind("<Return>", lambda _: self.emit("<<CaptionEditDone>>"))
+        self.caption_entry.bind("<Escape>", lambda _: (self.stop_editing(), "break")[1])
         self.confidence_label = ctk.CTkLabel(main, text="", text_color=("gray30", "gray70"))  # how sure, and why
         self.confidence_label.grid(row=2, column=0, sticky="ew", padx=10)
         self.tags_label = ctk.CTkLabel(main, text="", text_color=("gray30", "gray70"))  # what the encoder sees
@@ -99,14 +104,16 @@ class CaptionView(PageFrame):
                                           command=lambda: self.emit("<<SpeakRequested>>"))
         self.stop_button = ctk.CTkButton(buttons, text="Stop", width=80, height=40, fg_color="gray40",
                                          command=lambda: self.emit("<<StopSpeech>>"))
+        self.edit_button = ctk.CTkButton(buttons, text="Edit", width=70, height=40, fg_color="gray40",
+                                         command=lambda: self.emit("<<EditCaption>>"))
         self.copy_button = ctk.CTkButton(buttons, text="Copy", width=80, height=40, fg_color="gray40",
                                          command=lambda: self.emit("<<CopyCaption>>"))
         self.save_button = ctk.CTkButton(buttons, text="Save speech…", width=120, height=40, fg_color="gray40",
                                          command=lambda: self.emit("<<SaveSpeech>>"))
         self.into_photo_button = ctk.CTkButton(buttons, text="Save into photo", width=130, height=40, fg_color="gray40",
                                                command=lambda: self.emit("<<SaveIntoPhoto>>"))
-        self._action_buttons = [self.caption_button, self.speak_button, self.stop_button, self.copy_button,
-                                self.save_button, self.into_photo_button]
+        self._action_buttons = [self.caption_button, self.speak_button, self.stop_button, self.edit_button,
+                                self.copy_button, self.save_button, self.into_photo_button]
         self._buttons_per_row = 0
         self._arrange_buttons(len(self._action_buttons))
         main.bind("<Configure>", lambda event: self._arrange_buttons(self._buttons_fitting(event.width)), add="+")
@@ -115,14 +122,15 @@ class CaptionView(PageFrame):
         """All six buttons on one row where they fit, else two rows of three (they were cut off at the right
         in a small window)."""
         needed = sum(button.winfo_reqwidth() + 10 for button in self._action_buttons) + 20
-        return len(self._action_buttons) if width >= needed else 3
+        return len(self._action_buttons) if width >= needed else 4
 
     def _arrange_buttons(self, per_row):
         if per_row == self._buttons_per_row:
             return
         self._buttons_per_row = per_row
         for index, button in enumerate(self._action_buttons):
-            button.grid(row=index // per_row, column=index % per_row, padx=5, pady=(0, 6) if per_row < 6 else 0)
+            button.grid(row=index // per_row, column=index % per_row, padx=5,
+                        pady=(0, 6) if per_row < len(self._action_buttons) else 0)
 
     # ============ side: model card and history ============
     def _build_side(self):
@@ -218,6 +226,22 @@ class CaptionView(PageFrame):
     def get_caption(self) -> str:
         return self.caption_label.cget("text")
 
+    def start_editing(self, text):
+        """The caption as an editable line in its place, with the focus (Enter keeps it, Escape does not)."""
+        self.caption_entry.delete(0, "end")
+        self.caption_entry.insert(0, text)
+        self.caption_label.grid_remove()
+        self.caption_entry.grid(row=1, column=0, sticky="ew", padx=10, pady=(4, 0))
+        self.caption_entry.focus_set()
+
+    def get_edited_caption(self) -> str:
+        return self.caption_entry.get()
+
+    def stop_editing(self):
+        self.caption_entry.grid_remove()
+        self.caption_label.grid()
+        self.edit_button.focus_set()
+
     def set_confidence(self, text):
         self.confidence_label.configure(text=text)
 
@@ -286,6 +310,7 @@ class CaptionView(PageFrame):
         self.stop_button.configure(state=state(speaking))
         self.save_button.configure(state=state(available and has_caption))
         self.copy_button.configure(state=state(has_caption))
+        self.edit_button.configure(state=state(has_caption))
         self.into_photo_button.configure(state=state(has_caption))
         self.auto_speak_switch.configure(state=state(available))
 

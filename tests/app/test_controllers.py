@@ -369,3 +369,30 @@ def test_a_failed_playback_is_said_once_plainly_and_offers_to_turn_auto_speak_of
     else:
         assert shell.errors == [said] and not shell.dialogs.asked
     assert view.last("set_status") == (said,)
+
+
+def test_a_save_into_photo_is_undone_byte_for_byte_and_a_sidecar_it_made_removed(caption_page, tmp_path):
+    """Issue 25, photos protected: every write into a photo can be undone (Ctrl+Z in the app)."""
+    from app.models.metadata_undo import MetadataUndo
+    from ml.outputs.metadata import read_caption, sidecar_path
+
+    controller, view, shell, runner, session = caption_page
+    controller.undo = undo = MetadataUndo(tmp_path / "undo")
+    shell.dialogs.answers.update(confirm=True, choose=False)
+    controller.start()
+    wait_for(runner, lambda: session.captioner is not None)
+    photo = _photo_described(tmp_path / "grandma.jpg", "Grandma at the lake, 1998")
+    gif = tmp_path / "plain.gif"  # a format that holds no description: a .xmp sidecar is made
+    from PIL import Image
+
+    Image.open(SAMPLES / "coffee.jpg").convert("P").save(gif)
+    for each in (photo, gif):
+        before = each.read_bytes()
+        controller.open_photo(each)
+        wait_for(runner, lambda: view.get_caption() and controller.shown_result is not None
+                 and controller.shown_result.path == each)
+        controller.save_into_photo()
+        wait_for(runner, lambda: runner.unfinished == 0 and read_caption(each) == controller.plain_caption)
+        assert undo.available() and undo.restore() == 1 and not undo.available()
+        assert each.read_bytes() == before and not shell.errors
+    assert read_caption(photo) == "Grandma at the lake, 1998" and not sidecar_path(gif).exists()

@@ -32,7 +32,7 @@ def _enabled(widget):
 
 # The page's controls in reading order, by attribute name, as a user who cannot see it reaches them.
 PAGE_CONTROLS = {
-    Page.CAPTION: ["open_button", "model_menu", "beam_menu", "auto_speak_switch", "caption_button", "speak_button",
+    Page.CAPTION: ["open_button", "model_menu", "beam_menu", "auto_speak_switch", "caption_button", "speak_button", "edit_button",
                    "stop_button", "copy_button", "save_button", "into_photo_button", "clear_history_button"],
     Page.TRAIN: ["choose_button", "encoder_menu", "epochs_entry", "advanced_switch", "start_button", "cancel_button",
                  "resume_button", "results_box", "name_entry", "use_button"],
@@ -155,3 +155,49 @@ def test_f3_reads_the_caption_page_and_a_caption_is_announced_in_speak_mode(app)
     reading = app.announcer.said[-1]
     assert reading.startswith("Photo cat.jpg. " + view.get_caption())
     assert view.get_confidence() in reading and "The encoder sees" in reading and "Model shipped" in reading
+
+
+def test_ctrl_z_puts_back_the_photo_the_last_save_changed(app, tmp_path):
+    from ml.outputs.metadata import read_caption
+    from tests.app.test_gui import SAMPLES, answer_question
+
+    photo = tmp_path / "coffee.jpg"
+    photo.write_bytes((SAMPLES / "coffee.jpg").read_bytes())
+    before = photo.read_bytes()
+    app.caption.open_photo(photo)
+    view = app.pages[Page.CAPTION]
+    run_until(app.update, lambda: view.get_confidence(), 60, "a caption")
+    answer_question(app, "no")  # unsure: the caption as it is
+    view.into_photo_button.invoke()
+    run_until(app.update, lambda: "saved into" in view.status_label.cget("text"), 30, "the caption saved")
+    assert read_caption(photo) == app.caption.plain_caption
+    focus_part(view.open_button).focus_force()
+    app.update()
+    app.focus_get().event_generate("<Control-z>")
+    run_until(app.update, lambda: view.status_label.cget("text").startswith("Undone: 1 file"), 30, "the undo")
+    assert photo.read_bytes() == before and not app.errors
+
+
+def test_the_caption_can_be_edited_before_it_is_copied_or_saved(app, tmp_path):
+    from ml.outputs.metadata import read_caption
+    from tests.app.test_gui import SAMPLES
+
+    photo = tmp_path / "coffee.jpg"
+    photo.write_bytes((SAMPLES / "coffee.jpg").read_bytes())
+    app.caption.open_photo(photo)
+    view = app.pages[Page.CAPTION]
+    run_until(app.update, lambda: view.get_confidence(), 60, "a caption")
+    focus_part(view.edit_button).focus_force()
+    app.update()
+    focus_part(view.edit_button).event_generate("<space>")  # Edit, by keyboard
+    app.update()
+    entry = view.caption_entry._entry
+    assert str(app.focus_get()) == str(entry) and entry.get() == app.caption.plain_caption
+    entry.delete(0, "end")
+    entry.insert(0, "my espresso on the kitchen table")
+    entry.event_generate("<Return>")
+    app.update()
+    assert view.get_caption() == "my espresso on the kitchen table" and view.get_confidence() == "Edited by you"
+    view.into_photo_button.invoke()  # the user's words: no question about an unsure caption
+    run_until(app.update, lambda: "saved into" in view.status_label.cget("text"), 30, "the caption saved")
+    assert read_caption(photo) == "my espresso on the kitchen table" and not app.errors
