@@ -389,10 +389,10 @@ def test_a_save_into_photo_is_undone_byte_for_byte_and_a_sidecar_it_made_removed
     for each in (photo, gif):
         before = each.read_bytes()
         controller.open_photo(each)
-        wait_for(runner, lambda: view.get_caption() and controller.shown_result is not None
+        wait_for(runner, lambda each=each: view.get_caption() and controller.shown_result is not None
                  and controller.shown_result.path == each)
         controller.save_into_photo()
-        wait_for(runner, lambda: runner.unfinished == 0 and read_caption(each) == controller.plain_caption)
+        wait_for(runner, lambda each=each: runner.unfinished == 0 and read_caption(each) == controller.plain_caption)
         assert undo.available() and undo.restore() == 1 and not undo.available()
         assert each.read_bytes() == before and not shell.errors
     assert read_caption(photo) == "Grandma at the lake, 1998" and not sidecar_path(gif).exists()
