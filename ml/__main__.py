@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
+import functools
 import json
 import logging
 import os
@@ -281,10 +282,13 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ml", description="Describe photos in words.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {config.VERSION}")
     commands = parser.add_subparsers(dest="command", required=True)
+    # Each command's --help shows the defaults (it showed none).
+    add_command = functools.partial(commands.add_parser, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     weights_help = "Xception ImageNet weights file (.h5), for machines without internet"
 
-    caption = commands.add_parser("caption", help="caption photos (files or folders)")
+    caption = add_command("caption", help="caption photos (files or folders)")
     caption.add_argument("images", nargs="+", help="photo files or folders of photos")
     caption.add_argument("--model", type=Path, default=config.active_model_path(),
                          help="model file (.captioner; default: the app's active model, else the shipped one)")
@@ -309,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_argument("--encoder-weights", type=Path, help=weights_help)
     caption.set_defaults(run=cmd_caption)
 
-    train = commands.add_parser("train", help="train a model on a data set folder (resumes if interrupted)")
+    train = add_command("train", help="train a model on a data set folder (resumes if interrupted)")
     train.add_argument("--data", type=Path, required=True, help="data set folder (Flickr8k or image,caption CSV)")
     train.add_argument("--output", type=Path, required=True, help="model file to write (.captioner)")
     train.add_argument("--encoder", choices=sorted(ENCODERS), default=config.DEFAULT_ENCODER)
@@ -327,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--encoder-weights", type=Path, help=weights_help)
     train.set_defaults(run=cmd_train)
 
-    evaluate = commands.add_parser("evaluate", help="BLEU-1..4 and CIDEr of a model on a data set split")
+    evaluate = add_command("evaluate", help="BLEU-1..4 and CIDEr of a model on a data set split")
     evaluate.add_argument("--model", type=Path, default=config.active_model_path(),
                           help="model file (default: the app's active model, else the shipped one)")
     evaluate.add_argument("--data", type=Path, required=True)
@@ -336,18 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--encoder-weights", type=Path, help=weights_help)
     evaluate.set_defaults(run=cmd_evaluate)
 
-    features = commands.add_parser("features", help="extract and cache encoder features of a data set")
+    features = add_command("features", help="extract and cache encoder features of a data set")
     features.add_argument("--data", type=Path, required=True)
     features.add_argument("--encoder", choices=sorted(ENCODERS), default=config.DEFAULT_ENCODER)
     features.add_argument("--splits", nargs="+", choices=["train", "dev", "test"], default=["train", "dev", "test"])
     features.add_argument("--encoder-weights", type=Path, help=weights_help)
     features.set_defaults(run=cmd_features)
-    ensemble = commands.add_parser("ensemble", help="combine models trained on one vocabulary into one file")
+    ensemble = add_command("ensemble", help="combine models trained on one vocabulary into one file")
     ensemble.add_argument("--output", type=Path, required=True)
     ensemble.add_argument("models", nargs="+", type=Path)
     ensemble.set_defaults(run=cmd_ensemble)
 
-    calibrate = commands.add_parser("calibrate", help="fit a model's confidence on a data set's dev split")
+    calibrate = add_command("calibrate", help="fit a model's confidence on a data set's dev split")
     calibrate.add_argument("--model", type=Path, required=True, help="model file to calibrate (rewritten)")
     calibrate.add_argument("--data", type=Path, required=True, help="data set folder with a dev split")
     calibrate.add_argument("--beam", type=whole_number(1, 20), default=config.BEAM_WIDTH)
@@ -408,6 +412,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished work is kept, run the same command again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped reading (`| head`): it has what it wanted, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return EXIT_OK
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -95,6 +95,16 @@ def models_page(app, theme):
     shoot(app, f"models-{theme}")
 
 
+def sizes(app):
+    """The Caption page at a 1024x600 screen's usable size and at a large size (issue 25: nothing clipped)."""
+    for size, name in (("1024x560", "caption-small"), ("1400x900", "caption-large")):
+        app.geometry(f"{size}+0+0")
+        run_for(app.update, 1.0)
+        shoot(app, name)
+    app.geometry("1280x800+0+0")
+    run_for(app.update, 1.0)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
@@ -119,6 +129,8 @@ def main():
         app.change_theme(theme.capitalize())
         app.theme_menu.set(theme.capitalize())
         caption_page(app, theme)
+        if theme == "light":
+            sizes(app)
         folder_page(app, theme)
         models_page(app, theme)
     app.change_theme("Light")

@@ -280,6 +280,11 @@ class CaptionController:
         self.runner.submit("caption", work, on_done=done, on_error=lambda e: log.warning("attention: %s", e))
 
     def clear_history(self) -> None:
+        """After asking: the list of captions is gone for good (it was cleared without a word)."""
+        if not self.history.entries or not self.shell.dialogs.confirm(
+                "Clear history?", f"Remove all {len(self.history.entries)} captions from the history? "
+                "The photos themselves are not touched."):
+            return
         self.history.clear()
         self.view.set_history([])
 

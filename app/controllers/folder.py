@@ -74,7 +74,7 @@ class FolderController:
         self.view.set_errors(self.captions.errors())
         edited = f" ({len(self.captions.edited)} edited)" if self.captions.edited else ""
         kept = f", {restored} captions kept from last time{edited}" if restored else ""
-        self.view.set_folder(f"{folder.name}  ({len(paths)} photos{kept})")
+        self.view.set_folder(f"{folder.name}  ({len(paths)} photo{'s' * (len(paths) != 1)}{kept})")
         self.view.show_progress(restored / len(paths) if paths else 0.0, "")
         self.view.set_running(False, has_rows=bool(self.captions.captioned()))
 
@@ -126,7 +126,9 @@ class FolderController:
         """Finished or cancelled: every row made stays, can be edited and exported, and is autosaved."""
         self.cancel_event = None
         done, total = len(self.captions.rows), len(self.paths)
-        said = f"{done} of {total} captioned" + ("" if done == total else " (cancelled)")
+        failed = len(self.captions.errors())
+        said = (f"{done - failed} of {total} captioned" + (f", {failed} could not be read" if failed else "")
+                + ("" if done == total else " (cancelled)"))
         self.view.show_progress(done / total if total else 0.0, said)
         self.shell.announce(said)
         self.quarters_said = 0
@@ -158,7 +160,7 @@ class FolderController:
         if export_format == ExportFormat.SIDECAR:
             in_the_way = self.captions.sidecars_in_the_way()
             overwrite = bool(in_the_way) and self.shell.dialogs.confirm(
-                "Replace files?", f"{len(in_the_way)} files next to the photos already hold other text "
+                "Replace files?", f"{len(in_the_way)} file{'s' * (len(in_the_way) != 1)} next to the photos already hold other text "
                 f"(e.g. {in_the_way[0].name}). Replace them with the captions?" if in_the_way else "")
             self.export(export_format, overwrite=overwrite)
             return

@@ -81,7 +81,12 @@ class ModelsController:
         if entry:
             target = self.shell.dialogs.save_model(entry.path.name)
             if target:
-                self.registry.export(entry, Path(target))
+                try:
+                    self.registry.export(entry, Path(target))
+                except OSError as error:
+                    self.shell.show_error(f"{target}: cannot write ({error.strerror or error})")
+                    return
+                self.shell.notify(f"Exported the model {entry.name} to {target}")
 
     def delete(self) -> None:
         """Delete the selected model file after asking; if it was in use, the shipped model takes over."""

@@ -272,7 +272,9 @@ class CaptionView(PageFrame):
 
     def _word_button(self, column):
         index = column - 2 if column > 1 else None
-        button = ctk.CTkButton(self.words_frame, text="", width=20, height=26, border_width=1, fg_color="transparent",
+        # Made with a text, so its label exists when <Enter> is bound: bound before, hovering the word did
+        # nothing (only its border answered).
+        button = ctk.CTkButton(self.words_frame, text=" ", width=20, height=26, border_width=1, fg_color="transparent",
                                text_color=("gray10", "gray90"), command=lambda: self.choose_word(index))
         button.bind("<Enter>", lambda _event: self.choose_word(index), add="+")
         keyboard_reachable(button, button.invoke)

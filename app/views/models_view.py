@@ -63,3 +63,5 @@ class ModelsView(PageFrame):
         self.card_box.insert("1.0", "\n\n".join(f"{label}\n{text}" for label, text in facts))
         self.card_box.configure(state="disabled")
         self.buttons["<<DeleteModel>>"].configure(state="normal" if deletable else "disabled")
+        for event in ("<<ExportModel>>", "<<UseModel>>"):  # they act on the selected model: none, nothing to do
+            self.buttons[event].configure(state="normal" if facts else "disabled")

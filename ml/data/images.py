@@ -11,6 +11,8 @@ from ml.core.defaults import MAX_IMAGE_PIXELS
 from ml.core.errors import UserError
 from ml.core.types import PathLike
 
+MIN_IMAGE_SIDE = 8  # pixels: a 1x1 or 2x2 image was captioned as if it were a photo
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 
 
@@ -46,6 +48,8 @@ def open_rgb(path: PathLike) -> Image.Image:
                 width, height = image.size
                 if width * height > MAX_IMAGE_PIXELS:
                     raise ImageError(f"{path}: image too large ({width}x{height} pixels)")
+                if min(width, height) < MIN_IMAGE_SIDE:
+                    raise ImageError(f"{path}: image too small to describe ({width}x{height} pixels)")
                 image.seek(0)
                 image.load()
                 upright = ImageOps.exif_transpose(image)
@@ -55,7 +59,7 @@ def open_rgb(path: PathLike) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{path}: image too large (decompression bomb guard)") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image PIL can read") from None
+        raise ImageError(f"{path}: not a photo this app can read (an unknown or damaged file format)") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"{path}: damaged image ({error})") from None
 

@@ -259,7 +259,7 @@ def test_dropped_photo_opens(app, tmp_path, flickr8k):
 def test_bad_photo_is_a_one_line_error(app, bad_photos):
     app.caption.open_photo(bad_photos["text"])
     run_until(app.update, lambda: app.errors, 30, "an error")
-    assert app.errors[-1] == f"{bad_photos['text']}: not an image PIL can read"
+    assert app.errors[-1] == f"{bad_photos['text']}: not a photo this app can read (an unknown or damaged file format)"
     app.errors.clear()
 
 
@@ -578,6 +578,10 @@ def test_a_pasted_photo_file_is_described_at_once_and_history_is_kept_and_cleare
     app.caption.caption()
     run_until(app.update, lambda: app.runner.unfinished == 0, 60, "the second caption")
     assert [e.path for e in app.history.entries].count(photo) == 1  # no duplicate entry
+    answer_question(app, "no")  # it asks first now (issue 25): No keeps the history
+    view.clear_history_button.invoke()
+    assert app.history.entries and CaptionHistory(path=app.history.path).load()
+    answer_question(app, "yes")
     view.clear_history_button.invoke()
     assert app.history.entries == [] and CaptionHistory(path=app.history.path).load() == []
 

@@ -201,3 +201,16 @@ def test_the_caption_can_be_edited_before_it_is_copied_or_saved(app, tmp_path):
     view.into_photo_button.invoke()  # the user's words: no question about an unsure caption
     run_until(app.update, lambda: "saved into" in view.status_label.cget("text"), 30, "the caption saved")
     assert read_caption(photo) == "my espresso on the kitchen table" and not app.errors
+
+
+def test_hovering_a_word_of_the_caption_shows_where_the_model_looked(app):
+    """Issue 25 (minor): only the chip's border answered the mouse (<Enter> was bound before its label existed)."""
+    from tests.app.test_gui import SAMPLES
+
+    view = app.pages[Page.CAPTION]
+    app.caption.open_photo(SAMPLES / "astronaut.jpg")
+    run_until(app.update, lambda: view.get_attention_words(), 60, "the caption's words")
+    word = view.word_buttons[2]  # the caption's second word
+    word._text_label.event_generate("<Enter>")
+    app.update()
+    assert view.chosen_word_index == 1

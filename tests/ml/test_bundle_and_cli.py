@@ -82,7 +82,8 @@ def test_cli_captions_photos_as_json(tiny_model):
 def test_cli_goes_on_past_a_bad_photo_and_exits_non_zero(tiny_model, bad_photos):
     result = run_cli("caption", bad_photos["text"], ORIGINALS / DOG_PHOTOS[0], "--model", tiny_model[0])
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [f"{bad_photos['text']}: not an image PIL can read"]
+    assert result.stderr.strip().splitlines() == [
+        f"{bad_photos['text']}: not a photo this app can read (an unknown or damaged file format)"]
     assert DOG_PHOTOS[0] in result.stdout
 
 
