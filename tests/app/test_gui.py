@@ -548,17 +548,27 @@ def test_the_models_page_shows_a_readable_read_only_card(app):
 
 def test_a_photo_from_the_command_line_is_described_and_spoken_at_once(display, tmp_path, shipped_model_active):
     """python -m app PHOTO (the packaged app's 'Open with' too): no second click. Auto-speak is on by
-    default; ALSA points at a card that does not exist, so the spoken caption shows as a failed playback."""
+    default; ALSA points at a card that does not exist, so the spoken caption fails, which is said once in
+    plain words with the offer to turn Auto-speak off (the user's Yes is pressed on the real dialog)."""
     code = ("import sys; from app.application import App; from app.event_loop import run_for, run_until\n"
-            "app = App(sys.argv[1:]); view = app.pages['Caption']\n"
-            "run_until(app.update, lambda: view.get_caption() and app.errors, 300, 'the caption and its speech')\n"
-            "print(view.get_caption()); print(app.errors[-1]); app.close()\n")
+            "app = App(sys.argv[1:]); view = app.pages['Caption']; asked = []\n"
+            "def press():\n"
+            "    dialogs = [w for w in app.tk.splitlist(app.tk.call('winfo', 'children', '.')) if '__tk__messagebox' in w]\n"
+            "    if not dialogs:\n"
+            "        app.after(100, press); return\n"
+            "    asked.append(app.tk.call(dialogs[0] + '.msg', 'cget', '-text'))\n"
+            "    app.tk.call(dialogs[0] + '.yes', 'invoke')\n"
+            "app.after(100, press)\n"
+            "run_until(app.update, lambda: view.get_caption() and asked and not view.get_auto_speak(), 300, 'the offer')\n"
+            "print(view.get_caption()); print(' '.join(asked[-1].split())); app.close()\n")
     env = dict(os.environ, IMAGE_CAPTIONER_CONFIG_DIR=str(tmp_path), ALSA_CARD="no-such-card")
     result = subprocess.run([sys.executable, "-c", code, str(ORIGINALS / DOG_PHOTOS[0])], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=600)
-    caption, spoken = result.stdout.strip().splitlines()[-2:]
+    caption, asked = result.stdout.strip().splitlines()[-2:]
     assert {"dog", "dogs"} & set(caption.split()), result.stderr[-2000:]
-    assert spoken.startswith("Speech: the speech could not be played")
+    assert asked == ("Speech could not be played: no sound device was found. Save speech still works. "
+                     "Turn Auto-speak off?")
+    assert json.loads((tmp_path / "settings.json").read_text())["auto_speak"] is False
 
 
 def test_a_pasted_photo_file_is_described_at_once_and_history_is_kept_and_cleared(app, tmp_path):
