@@ -36,6 +36,9 @@ from .views.widgets import (
 )
 
 log = logging.getLogger("app")
+# WM_CLASS, named by packaging/linux/image-captioner.desktop (it was "Tk": docks did not group the window
+# with its launcher); Tk keeps only the first letter a capital.
+WINDOW_CLASS = "Imagecaptioner"
 
 try:  # drag-and-drop is a comfort: without tkinterdnd2 (or its Tk extension) the app works as before
     from tkinterdnd2 import DND_FILES, TkinterDnD
@@ -76,7 +79,7 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
     """Main window: a navigation column on the left, one page at a time on the right."""
 
     def __init__(self, photos=()):
-        super().__init__()
+        super().__init__(className=WINDOW_CLASS)  # WM_CLASS, as the desktop entry's StartupWMClass says
         self.photos_to_open = [Path(p) for p in photos]  # from the command line or "Open with"
         self.log_file = setup_logging()
         self.title("Image Captioner")

@@ -105,6 +105,21 @@ def check_training(scratch: Path) -> str:
     return f"training: one epoch on 16 photos, saved and captioned with, in {time.monotonic() - started:.1f} s"
 
 
+def check_loss_plot(scratch: Path) -> str:
+    """The Train page's loss chart drawn off screen: a font the package lacked failed only on that page
+    (matplotlib also needs its LastResortHE font, issue 26)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from app.views.widgets import PALETTE, draw_losses
+
+    figure = Figure(figsize=(5, 2.2), dpi=90, layout="constrained")
+    draw_losses(figure, [{"epoch": 1, "loss": 3.2, "val_loss": 3.4}, {"epoch": 2, "loss": 2.9, "val_loss": 3.1}],
+                PALETTE["Light"])
+    FigureCanvasAgg(figure).print_png(str(scratch / "loss.png"))
+    return "loss chart: drawn"
+
+
 def run() -> int:
     started = time.monotonic()
     try:
@@ -114,6 +129,7 @@ def run() -> int:
             print(check_speech(caption, Path(scratch)), flush=True)
             print(check_metadata(caption, Path(scratch)), flush=True)
             if installed("tensorflow"):
+                print(check_loss_plot(Path(scratch)), flush=True)
                 print(check_training(Path(scratch)), flush=True)
             else:
                 print("training: not in this build (caption-only; the full build trains)", flush=True)

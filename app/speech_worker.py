@@ -76,7 +76,11 @@ def speak(engine, text):
     with tempfile.TemporaryDirectory() as scratch:
         wav = os.path.join(scratch, "speech.wav")
         save_wav(engine, text, wav)
-        played = subprocess.run(["aplay", "-q", wav], capture_output=True, text=True, env=system_program_environment())
+        try:
+            played = subprocess.run(["aplay", "-q", wav], capture_output=True, text=True,
+                                    env=system_program_environment())
+        except FileNotFoundError:  # it was an unhandled exception (issue 26, item 4)
+            raise PlaybackError("the speech could not be played (no audio player: install alsa-utils for aplay)") from None
         if played.returncode != 0:  # no audio device, or it is busy: say so, never exit 0 in silence
             reason = (played.stderr.strip().splitlines() or [f"aplay exit code {played.returncode}"])[-1]
             raise PlaybackError(f"the speech could not be played ({reason})")

@@ -79,6 +79,7 @@ class CaptionController:
         self.speech_available = False
         self.speaking = False
         self.speech_failure_said = False  # a failed playback is said in a dialog once, then in the status
+        self.speech_off_reason = ""  # why Speak, Save speech and Auto-speak are off, while they are
         self.entries: dict = {}  # model name -> usable registry entry, filled by refresh_models
         self.notices: list[str] = list(shell.notices)  # what stays said beside "Ready" (speech off, settings not kept)
         for event, handler in {"<<OpenPhoto>>": self.ask_photo, "<<CaptionRequested>>": self.caption,
@@ -215,7 +216,7 @@ class CaptionController:
         self.view.set_caption(caption)
         self.view.set_confidence("")
         self.view.set_tags("")
-        self.view.set_status("" if self.captioner else "Loading the model…")  # no status outlives its photo
+        self.view.set_status(self.lasting_status() if self.captioner else "Loading the model…")  # none outlives its photo
         self.view.set_photo_loaded(self.captioner is not None)
         self.update_speech_controls()
         if not caption:
@@ -231,7 +232,7 @@ class CaptionController:
 
     def _caption_failed(self, error: Exception) -> None:
         """No status may outlive its work: "Captioning…" goes with the error that ended it."""
-        self.view.set_status("")
+        self.view.set_status(self.lasting_status())
         self.shell.show_error(str(error))
 
     def _captioned(self, result):
@@ -242,7 +243,7 @@ class CaptionController:
                 self.view.set_history(self.history.entries)
             return
         if result.error:
-            self.view.set_status("")
+            self.view.set_status(self.lasting_status())
             self.shell.show_error(result.error)
             return
         self.plain_caption, self.shown_result = result.caption, result
@@ -251,7 +252,7 @@ class CaptionController:
         self.view.set_tags(tags_text(result.tags))
         log.info("caption shown: %s: %s", result.path.name, result.caption)  # the packaged-app test reads this
         self.show_attention(result)
-        self.view.set_status("")
+        self.view.set_status(self.lasting_status())
         self.update_speech_controls()
         self.history.add(result.path, result.caption, model_name)
         self.view.set_history(self.history.entries)
@@ -339,8 +340,14 @@ class CaptionController:
         self.speech_available = bool(available)
         self.update_speech_controls()
         if not self.speech_available:
-            self.notices.append(f"Speech is off: {reason or 'no text-to-speech engine found'}")
+            self.speech_off_reason = f"Speech is off: {reason or 'no text-to-speech engine found'}"
+            self.notices.append(self.speech_off_reason)
             self.view.set_status(self.ready_status() if self.captioner else self.notices[-1])
+
+    def lasting_status(self) -> str:
+        """What stays in the status line between photos: why speech is off, where it is (the grey Speak
+        buttons had no reason once a photo was opened, issue 26 item 5)."""
+        return self.speech_off_reason
 
     def ready_status(self) -> str:
         """'Ready', with what the user must still know (a missing speech engine, settings not kept)."""

@@ -93,6 +93,7 @@ class CaptionView(PageFrame):
         self._build_buttons(main)
         self.status_label = ctk.CTkLabel(main, text="", text_color="gray50")
         self.status_label.grid(row=6, column=0, pady=(0, 8))
+        wrap_to(main, self.status_label, margin=40)  # a long reason wraps, never clipped at both ends
 
     def _build_buttons(self, main):
         buttons = ctk.CTkFrame(main, fg_color="transparent")

@@ -208,26 +208,55 @@ def theme_tables(root) -> None:
                     darkcolor=colors["heading"])
 
 
-class LossPlot(ctk.CTkFrame):
-    """Train and dev loss per epoch: a matplotlib chart in the page, with axes, epoch numbers and a legend,
-    in the app's light or dark colours. matplotlib is imported the first time the plot is shown, so it
-    costs nothing at start-up."""
+LOSS_COLORS = {"loss": "#3a7ebf", "val_loss": "#e07b39"}
+LOSS_LABELS = {"loss": "train", "val_loss": "dev"}
 
-    COLORS = {"loss": "#3a7ebf", "val_loss": "#e07b39"}
-    LABELS = {"loss": "train", "val_loss": "dev"}
+
+def draw_losses(figure, epochs, colors) -> None:
+    """Train and dev loss per epoch on a matplotlib figure, with axes, epoch numbers and a legend, in the
+    given colours (the page's chart, and the self-test's check that the packaged fonts draw it)."""
+    figure.clear()
+    figure.set_facecolor(colors["background"])
+    axes = figure.add_subplot()
+    axes.set_facecolor(colors["background"])
+    for key, color in LOSS_COLORS.items():
+        points = [(e["epoch"], e[key]) for e in epochs if key in e and "epoch" in e]
+        if points:
+            axes.plot(*zip(*points), marker="o", color=color, label=LOSS_LABELS[key])
+    axes.set_xlabel("epoch", color=colors["text"])
+    axes.set_ylabel("loss", color=colors["text"])
+    axes.set_title("loss per epoch", color=colors["text"], fontsize=10)
+    axes.tick_params(colors=colors["text"])
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.grid(color=colors["grid"], linewidth=0.5)
+    for spine in axes.spines.values():
+        spine.set_color(colors["grid"])
+    if epochs:
+        axes.legend(facecolor=colors["background"], labelcolor=colors["text"], edgecolor=colors["grid"])
+
+
+class LossPlot(ctk.CTkFrame):
+    """Train and dev loss per epoch: a matplotlib chart in the page (draw_losses), in the app's light or
+    dark colours. matplotlib is imported the first time the plot is shown, so it costs nothing at start-up;
+    the caption-only build has none, and the frame says so in words instead (it raised at every visit)."""
 
     def __init__(self, master, **kwargs):
         super().__init__(master, **kwargs)
         self.epochs: list[dict] = []
         self.figure = self.canvas = None
+        self.without_chart = None  # the words shown where matplotlib is missing
         self.bind("<Map>", lambda _: self._ensure_figure(), add="+")
 
     def _ensure_figure(self):
-        if self.figure is not None:
+        if self.figure is not None or self.without_chart is not None:
             return
-        from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg
-        from matplotlib.figure import Figure
-
+        try:
+            from matplotlib.backends.backend_tkagg import FigureCanvasTkAgg
+            from matplotlib.figure import Figure
+        except ImportError:
+            self.without_chart = ctk.CTkLabel(self, text="The loss chart comes with the full build (with training).")
+            self.without_chart.pack(expand=True)
+            return
         self.figure = Figure(figsize=(5, 2.2), dpi=90, layout="constrained")
         self.canvas = FigureCanvasTkAgg(self.figure, master=self)
         self.canvas.get_tk_widget().pack(fill="both", expand=True, padx=4, pady=4)
@@ -237,25 +266,7 @@ class LossPlot(ctk.CTkFrame):
         self.epochs = list(epochs)
         if self.figure is None or self.canvas is None:
             return
-        colors = palette()
-        self.figure.clear()
-        self.figure.set_facecolor(colors["background"])
-        axes = self.figure.add_subplot()
-        axes.set_facecolor(colors["background"])
-        for key, color in self.COLORS.items():
-            points = [(e["epoch"], e[key]) for e in self.epochs if key in e and "epoch" in e]
-            if points:
-                axes.plot(*zip(*points), marker="o", color=color, label=self.LABELS[key])
-        axes.set_xlabel("epoch", color=colors["text"])
-        axes.set_ylabel("loss", color=colors["text"])
-        axes.set_title("loss per epoch", color=colors["text"], fontsize=10)
-        axes.tick_params(colors=colors["text"])
-        axes.xaxis.get_major_locator().set_params(integer=True)
-        axes.grid(color=colors["grid"], linewidth=0.5)
-        for spine in axes.spines.values():
-            spine.set_color(colors["grid"])
-        if self.epochs:
-            axes.legend(facecolor=colors["background"], labelcolor=colors["text"], edgecolor=colors["grid"])
+        draw_losses(self.figure, self.epochs, palette())
         self.canvas.draw_idle()
         name_for_speech(self.canvas.get_tk_widget(), self.spoken_summary())
 

@@ -162,7 +162,8 @@ def test_a_caption_that_raises_clears_the_status_and_says_why(caption_page, monk
     monkeypatch.setattr(session.captioner, "caption", broken)
     controller.open_photo(SAMPLES / "coffee.jpg")
     wait_for(runner, lambda: shell.errors)
-    assert shell.errors == ["a model that fails mid-caption"] and view.last("set_status") == ("",)
+    assert shell.errors == ["a model that fails mid-caption"]
+    assert view.last("set_status") == ("Speech is off: no speech engine in this test",)  # no "Captioning…" left
 
 
 def test_copy_puts_the_plain_caption_on_the_clipboard(caption_page):
@@ -396,3 +397,14 @@ def test_a_save_into_photo_is_undone_byte_for_byte_and_a_sidecar_it_made_removed
         assert undo.available() and undo.restore() == 1 and not undo.available()
         assert each.read_bytes() == before and not shell.errors
     assert read_caption(photo) == "Grandma at the lake, 1998" and not sidecar_path(gif).exists()
+
+
+def test_why_speech_is_off_stays_in_the_status_line_after_a_photo_is_captioned(caption_page):
+    """Issue 26, item 5: opening a photo cleared the status line, so Speak, Save speech and Auto-speak were
+    grey with no reason given."""
+    controller, view, shell, runner, session = caption_page
+    controller.start()
+    wait_for(runner, lambda: session.captioner is not None and controller.speech_off_reason)
+    controller.open_photo(SAMPLES / "coffee.jpg")
+    wait_for(runner, lambda: view.get_caption() and runner.unfinished == 0)
+    assert view.last("set_status") == ("Speech is off: no speech engine in this test",)

@@ -681,3 +681,25 @@ def test_without_tensorflow_the_train_page_says_training_needs_the_full_build(ap
     assert {view.start_button.cget("state"), view.choose_button.cget("state")} == {"disabled"}
     view.set_running(False, can_resume=False, has_result=False)  # as the page was, for the tests after this one
     view.show_progress("", 0)
+
+
+def test_without_matplotlib_the_train_page_says_where_the_chart_is(app, monkeypatch):
+    """Issue 26, item 2: the caption-only build has no matplotlib, and the Train page raised "No module named
+    'matplotlib'" each time it was shown. Its absence is faked here (it is installed)."""
+    from app.views.widgets import LossPlot
+
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_tkagg", None)  # import fails, as there
+    app.show_page(Page.TRAIN)
+    plot = LossPlot(app.pages[Page.TRAIN])
+    plot.grid(row=9, column=0)
+    run_until(app.update, lambda: plot.without_chart is not None, 10, "the words instead of the chart")
+    assert "full build" in plot.without_chart.cget("text") and not app.errors
+    plot.plot([{"epoch": 1, "loss": 3.0}])  # progress during a run draws nothing, raises nothing
+    plot.destroy()
+
+
+def test_the_self_test_draws_the_loss_chart(tmp_path):
+    """The packaged full build's self-test draws the chart with the fonts it carries (issue 26, item 1)."""
+    from app.self_test import check_loss_plot
+
+    assert check_loss_plot(tmp_path) == "loss chart: drawn" and (tmp_path / "loss.png").stat().st_size > 1000

@@ -214,3 +214,11 @@ def test_hovering_a_word_of_the_caption_shows_where_the_model_looked(app):
     word._text_label.event_generate("<Enter>")
     app.update()
     assert view.chosen_word_index == 1
+
+
+def test_the_window_class_is_the_one_the_desktop_entry_names(app):
+    """Issue 26, item 8: WM_CLASS was "tk", "Tk", so docks did not group the window with its launcher."""
+    from tests.conftest import REPO
+
+    entry = (REPO / "packaging" / "linux" / "image-captioner.desktop").read_text().splitlines()
+    assert f"StartupWMClass={app.winfo_class()}" in entry and app.winfo_class() == "Imagecaptioner"

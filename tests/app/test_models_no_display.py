@@ -164,3 +164,34 @@ def test_missing_speech_engine_is_reported(monkeypatch):
     speech = SpeechService()
     available, reason = speech.probe()
     assert available is False and "no text-to-speech engine" in reason
+
+
+def test_a_missing_audio_player_is_one_plain_line_not_a_crash(tmp_path):
+    """Issue 26, item 4: with espeak-ng but no aplay, the worker died of an unhandled FileNotFoundError (the
+    packaged app showed PyInstaller's 'Failed to execute script'). A PATH without aplay stands for that."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = dict(os.environ, PATH=str(tmp_path))  # no aplay there; the worker itself is started by full path
+    result = subprocess.run([sys.executable, "-m", "app.speech_worker", "--text", "a dog"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 4, result.stderr[-2000:]
+    assert result.stderr.strip() == "the speech could not be played (no audio player: install alsa-utils for aplay)"
+
+
+def test_interrupting_speech_keeps_the_files_being_saved(tmp_path):
+    """Speak mode cuts off what is being said at each announcement; a Save speech waiting behind it stays."""
+    speech = SpeechService()
+    done = []
+    speech.speak("a long sentence that is about to be cut off " * 20, lambda ok, error: done.append(("said", ok, error)))
+    speech.save("kept", tmp_path / "kept.wav", lambda ok, error: done.append(("saved", ok)))
+    speech.speak("dropped", lambda ok, error: done.append(("dropped", ok)))
+    speech.interrupt()
+    deadline = time.monotonic() + 60
+    while ("saved", True) not in done and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ("saved", True) in done and (tmp_path / "kept.wav").stat().st_size > 1000
+    assert not [entry for entry in done if entry[0] == "dropped"]
