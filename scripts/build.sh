@@ -3,7 +3,8 @@
 #   scripts/build.sh [full|caption|both]      (default: both)
 # full:    dist/ImageCaptioner/          caption, speak and train (TensorFlow: tensorflow-cpu)
 # caption: dist/ImageCaptioner-caption/  caption and speak only (LiteRT + numpy, no TensorFlow)
-# Each build gets the desktop entry and install script, and an archive dist/NAME-VERSION-linux-ARCH.tar.zst.
+# Each build gets the desktop entry and install script, and an archive dist/NAME-VERSION-linux-ARCH.tar.xz
+# (xz is in every base system; zstd was not, so a minimal system could not unpack the .tar.zst).
 # Symbol tables are stripped from the libraries listed below (TensorFlow, LiteRT, Python, exiv2, h5py,
 # Pillow, matplotlib ...; 22 MiB of the full build), not by PyInstaller's strip=True: that also strips
 # numpy's OpenBLAS, which then fails to load.
@@ -37,8 +38,8 @@ build() {
     -o -path '*/lib-dynload/*.so*' -o -path '*/rpds/*.so*' -o -path '*/ml_dtypes/*.so*' \) \
     -type f -exec strip --strip-unneeded {} +
   cp packaging/linux/image-captioner.desktop packaging/linux/install.sh "$folder/"
-  local archive="dist/$name-$version-linux-$(uname -m).tar.zst"
-  tar -C dist -cf - "$name" | zstd -q -T0 -12 -f -o "$archive"
+  local archive="dist/$name-$version-linux-$(uname -m).tar.xz"
+  tar -C dist -cf - "$name" | xz -T0 -6 -c > "$archive"
   echo "$name: folder $(du -sm --apparent-size "$folder" | cut -f1) MiB, archive $(( $(stat -c %s "$archive") / 1048576 )) MiB" \
        "($archive), needs $(glibc_needed "$folder")"
 }

@@ -94,13 +94,18 @@ def test_a_photo_given_at_start_is_described_in_the_window(packaged, display, tm
 
 def test_the_release_archive_installs_and_removes_itself_for_a_new_user(packaged, tmp_path):
     variant, executable, summary = packaged
-    archive = REPO / re.search(r"\((dist/\S+\.tar\.zst)\)", summary).group(1)
-    subprocess.run(["tar", "--zstd", "-xf", archive, "-C", tmp_path], check=True, timeout=300)
+    archive = REPO / re.search(r"\((dist/\S+\.tar\.xz)\)", summary).group(1)
+    subprocess.run(["tar", "-xJf", archive, "-C", tmp_path], check=True, timeout=300)  # xz: in every base system
     home = tmp_path / "home"
-    env = dict(os.environ, HOME=str(home), XDG_DATA_HOME="")
+    env = dict(os.environ, HOME=str(home), XDG_DATA_HOME="", PATH="/usr/bin:/bin")
+    other = "ImageCaptioner" if executable.name.endswith("-caption") else "ImageCaptioner-caption"
+    (home / ".local/lib" / other).mkdir(parents=True)  # the other build, installed before (issue 26 item 7)
     installed = subprocess.run([tmp_path / executable.name / "install.sh"], env=env, capture_output=True, text=True,
                                timeout=300)
-    assert installed.returncode == 0 and installed.stdout.startswith("Image Captioner "), installed.stderr
+    assert installed.returncode == 0, installed.stderr
+    assert installed.stdout.startswith(f"Replacing the installed {other}: ")  # said, and its copy not orphaned
+    assert not (home / ".local/lib" / other).exists() and "\nImage Captioner " in installed.stdout
+    assert "not on your PATH in this session" in installed.stdout
     entry = (home / ".local/share/applications/image-captioner.desktop").read_text()
     command = home / ".local/bin/image-captioner"
     assert f'Exec="{home}/.local/lib/{executable.name}/{executable.name}" %f' in entry and "image/jpeg" in entry
