@@ -408,3 +408,18 @@ def test_why_speech_is_off_stays_in_the_status_line_after_a_photo_is_captioned(c
     controller.open_photo(SAMPLES / "coffee.jpg")
     wait_for(runner, lambda: view.get_caption() and runner.unfinished == 0)
     assert view.last("set_status") == ("Speech is off: no speech engine in this test",)
+
+
+def test_a_new_beam_width_captions_the_open_photo_again(caption_page):
+    """Issue 25 (minor): changing the beam width (or model) left the old caption standing."""
+    controller, view, shell, runner, session = caption_page
+    controller.start()
+    wait_for(runner, lambda: session.captioner is not None)
+    controller.settings_changed()  # the page's beam (1) kept as the setting, before any photo
+    controller.open_photo(SAMPLES / "coffee.jpg")
+    wait_for(runner, lambda: view.get_caption() and runner.unfinished == 0)
+    captions_shown = len(view.calls["set_caption"])
+    view.values["beam_width"] = 3
+    controller.settings_changed()
+    wait_for(runner, lambda: len(view.calls["set_caption"]) > captions_shown and runner.unfinished == 0)
+    assert controller.settings_model.settings.beam_width == 3 and view.get_caption()
