@@ -105,6 +105,72 @@ def beam_decode(step_decoder: StepDecoderLike, vocab: Vocabulary, feature: np.nd
     return vocab.decode(best_ids[1:])
 
 
+def _best_first(totals: np.ndarray, count: int) -> np.ndarray:
+    """The flat indices of the `count` largest totals, largest first: argpartition, then a sort of only
+    those (beam_decode sorts the whole beams x vocabulary array at every step)."""
+    flat = totals.ravel()
+    count = min(count, flat.size)
+    candidates = np.argpartition(-flat, count - 1)[:count]
+    return candidates[np.argsort(-flat[candidates], kind="stable")]
+
+
+def batched_beam_decode(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np.ndarray, beam_width: int,
+                        length_penalty: float = LENGTH_PENALTY, ngram: int = NO_REPEAT_NGRAM) -> list:
+    """beam_decode for a batch of photos at once: every open beam of every photo goes through the decoder
+    in one step (one set of matrix products for the batch, not one per photo), and each photo keeps its
+    own beams, finished captions and stopping rule exactly as beam_decode does, so the captions are the
+    same (tests/ml/test_batched_beam.py)."""
+    memory, (hidden, cell) = step_decoder.start(features)
+    photos, end = len(memory[0]), vocab.index[END]
+    beams: list[list] = [[([vocab.index[START]], 0.0)] for _ in range(photos)]  # (token ids, log-probability)
+    finished: list[list] = [[] for _ in range(photos)]
+    open_photos, row_photo = list(range(photos)), np.arange(photos)  # the photo of each decoder row
+    for position in range(vocab.max_length + 1):
+        open_beams = [beam for photo in open_photos for beam in beams[photo]]
+        tokens = np.array([ids[-1] for ids, _ in open_beams])
+        rows = tuple(part[row_photo] for part in memory)
+        log_probs, (hidden, cell) = next_word_log_probs(step_decoder, vocab, rows, (hidden, cell), tokens,
+                                                        first=position == 0)
+        _ban_repeats(log_probs, [ids for ids, _ in open_beams], ngram)
+        keep_rows: list[int] = []
+        still_open: list[int] = []
+        offset = 0
+        for photo in open_photos:
+            count = len(beams[photo])
+            totals = np.array([score for _, score in beams[photo]])[:, None] + log_probs[offset:offset + count]
+            next_beams, keep = [], []
+            for flat in _best_first(totals, 2 * beam_width):
+                beam, word = divmod(int(flat), totals.shape[1])
+                if not np.isfinite(totals[beam, word]):
+                    break  # the rest are ruled out too
+                ids, score = beams[photo][beam][0] + [word], float(totals[beam, word])
+                if word == end:
+                    finished[photo].append((ids, _normalized(score, len(ids) - 1, length_penalty)))
+                else:
+                    next_beams.append((ids, score))
+                    keep.append(offset + beam)
+                if len(next_beams) == beam_width:
+                    break
+            offset += count
+            best_open = max((_normalized(s, len(i) - 1, length_penalty) for i, s in next_beams), default=-np.inf)
+            if not next_beams or (len(finished[photo]) >= beam_width
+                                  and max(s for _, s in finished[photo]) >= best_open):
+                continue  # this photo is done; its last beams stay for the fallback below
+            beams[photo] = next_beams
+            keep_rows += keep
+            still_open.append(photo)
+        if not still_open:
+            break
+        hidden, cell = hidden[keep_rows], cell[keep_rows]
+        open_photos = still_open
+        row_photo = np.repeat(still_open, [len(beams[photo]) for photo in still_open])
+    captions = []
+    for photo in range(photos):
+        done = finished[photo] or [(ids, _normalized(s, len(ids) - 1, length_penalty)) for ids, s in beams[photo]]
+        captions.append(vocab.decode(max(done, key=lambda item: item[1])[0][1:]))
+    return captions
+
+
 def decode_captions(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np.ndarray, beam_width: int = 1,
                     length_penalty: float = LENGTH_PENALTY) -> list:
     """Word lists for a batch of feature vectors (or grids); beam_width 1 means greedy."""
@@ -113,7 +179,7 @@ def decode_captions(step_decoder: StepDecoderLike, vocab: Vocabulary, features: 
         features = features[None]
     if beam_width <= 1:
         return greedy_decode(step_decoder, vocab, features)
-    return [beam_decode(step_decoder, vocab, row[None], beam_width, length_penalty) for row in features]
+    return batched_beam_decode(step_decoder, vocab, features, beam_width, length_penalty)
 
 
 def constrained_beam_decode(step_decoder: StepDecoderLike, vocab: Vocabulary, feature: np.ndarray, beam_width: int,

@@ -80,3 +80,8 @@ def test_bench_app(flickr8k, display, tmp_path):
     assert "first caption from a cold start" in out and "next caption" in out
     assert out.count("UI timer lateness") == 3
 
+
+
+def test_bench_batch_captioning(flickr8k):
+    out = run_benchmark("bench_batch_captioning.py", "--data", str(flickr8k), "--photos", "8", "--cli-photos", "8")
+    assert "same caption for 8 of 8" in out and "photos/s" in out
