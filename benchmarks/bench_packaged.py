@@ -57,7 +57,7 @@ def main():
     args = parser.parse_args()
     for folder in sorted(p for p in args.dist.iterdir() if p.is_dir()):
         executable = folder / folder.name
-        archives = list(args.dist.glob(f"{folder.name}-[0-9]*.tar.zst"))
+        archives = list(args.dist.glob(f"{folder.name}-[0-9]*.tar.xz"))
         size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
         print(f"{folder.name}: folder {size:.0f} MiB, archive "
               f"{archives[0].stat().st_size / 2**20:.0f} MiB" if archives else "no archive")

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="espeak-ng alsa-utils sox xvfb xdotool xclip imagemagick libimage-exiftool-perl python3-tk python3-venv binutils zstd wordnet-base wordnet-sense-index"
+APT_PACKAGES="espeak-ng alsa-utils sox xvfb xdotool xclip imagemagick libimage-exiftool-perl python3-tk python3-venv binutils wordnet-base wordnet-sense-index"
 if command -v apt-get >/dev/null 2>&1; then
   missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
   if [ -n "$missing" ]; then
