@@ -18,6 +18,7 @@ from ml.data.images import IMAGE_SUFFIXES
 from ml.model_file.card import scores_text
 
 from ..constants import PREVIEW_SOURCE_SIZE, percent_text
+from ..models.history import facts_of
 from .shell import Shell
 
 if TYPE_CHECKING:
@@ -193,8 +194,9 @@ class CaptionController:
         if path:
             self.open_photo(path)
 
-    def open_photo(self, path: PathLike, caption: str = "") -> None:
-        """Show a photo (read and scaled on a worker) ready to caption, or with a caption it already has."""
+    def open_photo(self, path: PathLike, caption: str = "", result: Optional[CaptionResult] = None) -> None:
+        """Show a photo (read and scaled on a worker) ready to caption, or with a caption it already has (and
+        how sure it was: `result`, from the history)."""
         path = Path(path)
         self.settings_model.update(last_open_dir=str(path.parent))
 
@@ -205,11 +207,12 @@ class CaptionController:
             image.thumbnail(PREVIEW_SOURCE_SIZE, Image.Resampling.LANCZOS)
             return image
 
-        self.runner.submit("files", work, on_done=lambda image: self._photo_opened(path, image, caption),
+        self.runner.submit("files", work, on_done=lambda image: self._photo_opened(path, image, caption, result),
                            on_error=lambda error: self.shell.show_error(str(error)))
 
-    def _photo_opened(self, path, image, caption):
-        """Show the photo and describe it at once (by any route: Open, drop, paste, command line)."""
+    def _photo_opened(self, path, image, caption, result=None):
+        """Show the photo and describe it at once (by any route: Open, drop, paste, command line), or show
+        the caption it had, hedged as it was (from the history)."""
         self.photo_path, self.photo_image, self.plain_caption = path, image, caption
         self.shown_result = CaptionResult(path, caption) if caption else None  # from history: the caption only
         self.view.show_photo(image, path.name)
@@ -219,7 +222,9 @@ class CaptionController:
         self.view.set_status(self.lasting_status() if self.captioner else "Loading the model…")  # none outlives its photo
         self.view.set_photo_loaded(self.captioner is not None)
         self.update_speech_controls()
-        if not caption:
+        if result is not None:
+            self._show_result(result)
+        elif not caption:
             self.caption()
 
     def caption(self) -> None:
@@ -246,20 +251,24 @@ class CaptionController:
             self.view.set_status(self.lasting_status())
             self.shell.show_error(result.error)
             return
-        self.plain_caption, self.shown_result = result.caption, result
-        self.view.set_caption(result.text)
-        self.view.set_confidence(confidence_text(result))
-        self.view.set_tags(tags_text(result.tags))
+        self._show_result(result)
         log.info("caption shown: %s: %s", result.path.name, result.caption)  # the packaged-app test reads this
-        self.show_attention(result)
-        self.view.set_status(self.lasting_status())
-        self.update_speech_controls()
-        self.history.add(result.path, result.caption, model_name)
+        self.history.add(result.path, result.caption, model_name, facts_of(result))
         self.view.set_history(self.history.entries)
         if self.view.get_auto_speak() and self.speech_available:
             self.speak()
         else:
             self.shell.announce(f"Caption: {result.text}")
+
+    def _show_result(self, result: CaptionResult) -> None:
+        """The caption as it is said (hedged when unsure), how sure and why, what the encoder sees, the words."""
+        self.plain_caption, self.shown_result = result.caption, result
+        self.view.set_caption(result.text)
+        self.view.set_confidence(confidence_text(result))
+        self.view.set_tags(tags_text(result.tags))
+        self.show_attention(result)
+        self.view.set_status(self.lasting_status())
+        self.update_speech_controls()
 
     def show_attention(self, result: CaptionResult) -> None:
         """Heatmaps of where the model looked for each word, made on a worker after the caption is shown."""
@@ -328,7 +337,7 @@ class CaptionController:
     def history_chosen(self) -> None:
         if self.view.chosen_history_index is not None:
             entry = self.history.entries[self.view.chosen_history_index]
-            self.open_photo(entry.path, entry.caption)
+            self.open_photo(entry.path, entry.caption, entry.result())
 
     def photo_dropped(self) -> None:
         if self.view.dropped_path:

@@ -89,7 +89,7 @@ class Captioner:
                 seen = contradicted(words, result.caption.split(), row, photo_typicality < self.naming_rule.unusual_below)
                 if seen is not None:
                     result.looks_like = seen.word
-                    result.reasons.append(f"the encoder sees {with_article(seen.word)} ({seen.probability:.0%}), "
+                    result.reasons.append(f"the encoder sees {with_article(seen.word)} ({round(100 * seen.probability)} %), "
                                           "not what the caption names")
         if self.failed_calibration_rho is not None:
             for result in results:

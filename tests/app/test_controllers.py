@@ -72,7 +72,8 @@ class FakeView:
 
     def __init__(self, **values: Any):
         self.calls: dict[str, list[tuple]] = {}
-        self.values = {"beam_width": 1, "auto_speak": False, "caption": "", "model_name": "", **values}
+        self.values = {"beam_width": 1, "auto_speak": False, "caption": "", "confidence": "", "tags": "",
+                       "model_name": "", **values}
         self.handlers: dict[str, Callable[[], None]] = {}
         self.chosen_history_index, self.dropped_path = None, None
 
@@ -423,3 +424,24 @@ def test_a_new_beam_width_captions_the_open_photo_again(caption_page):
     controller.settings_changed()
     wait_for(runner, lambda: len(view.calls["set_caption"]) > captions_shown and runner.unfinished == 0)
     assert controller.settings_model.settings.beam_width == 3 and view.get_caption()
+
+
+def test_a_history_entry_reopens_hedged_with_its_confidence_and_tags_after_a_restart(caption_page, tmp_path):
+    """Issue 25 (minor): an entry reopened as a bare caption, an unsure one stated as fact."""
+    controller, view, shell, runner, session = caption_page
+    controller.start()
+    wait_for(runner, lambda: session.captioner is not None)
+    controller.open_photo(SAMPLES / "cat.jpg")  # unsure
+    wait_for(runner, lambda: view.get_caption() and runner.unfinished == 0)
+    shown = (view.get_caption(), view.get_confidence(), view.get_tags())
+    assert shown[0].startswith("I'm not sure") and shown[1].startswith("Confidence") and shown[2]
+    restarted = CaptionHistory(path=controller.history.path)
+    restarted.load()
+    controller.history = restarted
+    controller.open_photo(SAMPLES / "coffee.jpg")
+    wait_for(runner, lambda: "coffee" in str(controller.photo_path) and runner.unfinished == 0)
+    view.chosen_history_index = [entry.path.name for entry in restarted.entries].index("cat.jpg")
+    controller.history_chosen()
+    wait_for(runner, lambda: controller.photo_path == SAMPLES / "cat.jpg" and runner.unfinished == 0)
+    assert (view.get_caption(), view.get_confidence(), view.get_tags()) == shown
+    assert controller.shown_result is not None and controller.shown_result.unsure
