@@ -60,6 +60,8 @@ class ModelsController:
             self.view.show_card([("File", str(entry.path)), ("Problem", entry.problem)], deletable=True)
         else:
             facts = card_facts(entry.card, self.get_beam_width()) + [("File", str(entry.path))]
+            if not entry.shipped and entry.name != entry.card.get("name"):  # the user's name for it first
+                facts[0] = ("Name", f"{entry.name} (trained as {entry.card.get('name', '?')})")
             self.view.show_card(facts, deletable=not entry.shipped)
 
     def ask_import(self) -> None:

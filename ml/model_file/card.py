@@ -125,7 +125,7 @@ def card_facts(card: dict, beam_width: int) -> list[tuple[str, str]]:
              ("Scores", scores_text(card, beam_width) or "not scored"),
              ("Confidence", confidence_text(card)),
              ("Created", str(card.get("created", "?"))[:16].replace("T", " ")),
-             ("Made by", card.get("command") or "?")]
+             ("Made by", card.get("command") or "not recorded")]
     return [(label, str(text)) for label, text in facts]
 
 
