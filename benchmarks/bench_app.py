@@ -121,6 +121,12 @@ def main():
     from app.paths import use_scratch_user_folders
 
     use_scratch_user_folders(keep_data_dir=True)  # converted encoder weights are reused, not timed
+    from app.paths import user_config_dir
+
+    # Speech is not timed here, and on a machine without a sound device the first spoken caption asks
+    # whether to turn Auto-speak off (a dialog nobody answers in a benchmark).
+    user_config_dir().mkdir(parents=True, exist_ok=True)
+    (user_config_dir() / "settings.json").write_text('{"auto_speak": false}')
     env = dict(os.environ)
     samples = REPO / "assets" / "samples"
     launch_figures([samples / name for name in ("astronaut.jpg", "cat.jpg", "coffee.jpg", "rocket.jpg")], env)
