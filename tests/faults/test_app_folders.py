@@ -50,7 +50,8 @@ def test_speech_off_stays_said_beside_ready(display, tmp_path):
     # The machine has espeak-ng; this hides pyttsx3 from the speech worker, as on a machine without it.
     result = _run_app(IMAGE_CAPTIONER_CONFIG_DIR=str(tmp_path), PYTHONPATH=str(REPO / "tests" / "app" / "no_tts"))
     status = result.stdout.strip().splitlines()[-2]
-    assert status.startswith("Ready · Speech is off:"), status
+    # On a first launch the status also says how to turn on Speak mode (issue 25); the reason stays too.
+    assert status.startswith("Ready · ") and " · Speech is off: no text-to-speech engine" in status, status
 
 
 def test_bad_settings_are_ignored_field_by_field_with_one_notice(display, tmp_path):

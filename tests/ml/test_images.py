@@ -24,7 +24,7 @@ def test_animated_gif_gives_first_frame(odd_photos):
 
 
 @pytest.mark.parametrize("kind, words", [("empty", "empty"), ("truncated", "damaged"),
-                                         ("text", "not an image"), ("huge", "too large")])
+                                         ("text", "not a photo this app can read"), ("huge", "too large")])
 def test_bad_files_get_one_line_error_naming_file(bad_photos, kind, words):
     with pytest.raises(ImageError) as caught:
         load_pixels(bad_photos[kind], 32)
