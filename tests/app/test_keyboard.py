@@ -1,13 +1,13 @@
 """Issue 25, major 1: every page by keyboard alone. Tab and Shift+Tab from the navigation column must reach
 every enabled, visible control of the page shown, in reading order, wrap around, and never stop on a
 hidden one (their takefocus said yes while unmapped, so Tab went into the hidden Caption page and stuck)."""
-import tkinter
 
 import pytest
 
 from app.constants import Page
 from app.event_loop import run_until
 from app.views.widgets import focus_part
+from tests.app.test_gui import _enabled
 
 
 def _walk(start, step, limit=200):
@@ -21,13 +21,6 @@ def _walk(start, step, limit=200):
             return None  # stuck
         visited.append(widget)
     return None
-
-
-def _enabled(widget):
-    try:
-        return str(widget.cget("state")) != "disabled"
-    except (ValueError, tkinter.TclError):
-        return True
 
 
 # The page's controls in reading order, by attribute name, as a user who cannot see it reaches them.
