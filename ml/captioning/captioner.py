@@ -20,6 +20,7 @@ from ml.decoders.numpy_step import step_decoder_for
 from ml.decoders.search import decode_captions
 from ml.encoders.imagenet import ImageNetHead
 from ml.encoders.litert import GridEncoder, grid_encoder, pooled
+from ml.encoders.people import PeopleProbe
 from ml.encoders.registry import get_spec
 from ml.encoders.words import ImageNetWords
 from ml.honesty.attention import attention_maps
@@ -51,6 +52,7 @@ class Captioner:
         self._encoder_weights_path = encoder_weights_path
         self.backend = backend
         self.imagenet_head = ImageNetHead.for_encoder(self.spec.name)
+        self.people_probe = PeopleProbe.for_encoder(self.spec.name)
         self.calibration = Calibration.from_card(self.card) if bundle.centroids is not None else None
         self.failed_calibration_rho = calibration_failed(self.card)
         self.naming_rule = rule_for_model(self.calibration.typical_threshold if self.calibration else None)
@@ -139,9 +141,11 @@ class Captioner:
         pooled_vectors = pooled(features)
         probabilities = self.imagenet_head.probabilities(pooled_vectors)
         typical = self.typicality(pooled_vectors)
-        for result, feature, row, photo_typicality in zip(results, features, probabilities, typical):
+        people = (self.people_probe.probabilities(pooled_vectors) if self.people_probe is not None
+                  else np.ones(len(pooled_vectors)))
+        for result, feature, row, photo_typicality, photo_people in zip(results, features, probabilities, typical, people):
             result.caption, _ = self.namer.named(self.step_decoder, feature, result.caption, row, beam_width,
-                                                 float(photo_typicality))
+                                                 float(photo_typicality), float(photo_people))
 
     def caption_batches(self, paths: Sequence[PathLike], beam_width: int = BEAM_WIDTH, batch_size: int = 8,
                         cancel: Optional[CancelFlag] = None) -> Iterator[list[CaptionResult]]:

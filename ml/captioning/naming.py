@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 from ml.decoders.search import constrained_beam_decode
 from ml.encoders.words import GENERAL_WORDS, ImageNetWords, Recognised
-from ml.honesty.hedging import DOG_WORDS, PERSON_WORDS, with_article
+from ml.honesty.hedging import DOG_WORDS, MORE_PEOPLE_WORDS, PERSON_WORDS, with_article
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,9 +33,7 @@ SAME_SUBJECT = {"dog": DOG_WORDS, "cat": {"cat", "cats", "kitten", "kittens"}, "
                 "boat": {"boat", "boats", "ship", "kayak", "canoe"}, "mountain": {"mountain", "mountains", "hill", "hills"},
                 "shore": {"shore", "beach", "lake", "ocean", "water"}, "cliff": {"cliff", "rock", "rocks", "mountain"}}
 # Words for people a Flickr8k caption uses besides PERSON_WORDS, ruled out with them where no one can be.
-PEOPLE_NOUNS = {"hiker", "hikers", "rider", "riders", "climbers", "boarder", "swimmer", "swimmers", "runner",
-                "runners", "cyclist", "bicyclist", "bikers", "skiers", "surfers", "gentleman", "adults", "adult",
-                "teenager", "teenagers", "students", "family", "group", "he", "she", "his", "her",
+PEOPLE_NOUNS = MORE_PEOPLE_WORDS | {"his", "her",
                 # what only people wear: "a bridge with a red shirt" brings a person back in
                 "shirt", "shirts", "jacket", "jackets", "hat", "hats", "helmet", "helmets", "dress", "shorts", "pants",
                 "jeans", "uniform", "uniforms", "costume", "costumes", "swimsuit", "coat", "cap", "sunglasses",
@@ -64,6 +62,14 @@ ANIMATE_VERBS = {"walking", "running", "jumping", "playing", "riding", "climbing
                  "runs", "jumps", "plays", "climbs", "smiling", "looking", "holding", "wearing", "doing", "standing",
                  "flying", "surfing", "stands"}
 
+
+# Words that lead to where a caption's people are ("in front of a building", "down a snowy mountain").
+PLACE_PREPOSITIONS = {"in", "on", "at", "through", "down", "near", "by", "over", "across", "along", "under", "into",
+                      "onto", "of", "behind", "beside", "past", "outside", "inside", "towards", "toward"}
+# Places said without an article ("snow", not "a snow").
+MASS_PLACES = {"water", "grass", "sand", "snow", "dirt", "mud", "ocean", "sunlight", "rain", "traffic", "darkness"}
+# What a place phrase may not hold: "in the air", "in the background" on their own say nothing about the photo.
+NOT_A_PLACE = {"air", "camera", "background", "distance", "front", "middle", "it", "them", "other", "each"}
 
 # Nouns that end like a verb's -ing form.
 ING_NOUNS = {"building", "buildings", "clothing", "ceiling", "painting", "swing", "ring", "string", "wing", "wings",
@@ -115,6 +121,9 @@ class NamingRule:
     no_one_below: float = 0.2
     # ... and said as just what the encoder sees most ("a spatula") when it is at least this sure of it.
     template_above: float = 0.1
+    # In a photo merely unlike the training ones, the same when the people probe (ml/encoders/people.py) is this
+    # unsure that anyone is in it (0: never).
+    alone_below: float = 0.8
 
 
 def rule_for_model(typical_threshold: Optional[float]) -> NamingRule:
@@ -183,6 +192,7 @@ class SubjectNamer:
     def __init__(self, words: ImageNetWords, vocab: Vocabulary, rule: Optional[NamingRule] = None):
         self.words, self.vocab, self.rule = words, vocab, rule or NamingRule()
         self.people_words = {w for w in PERSON_WORDS | DOG_WORDS | PEOPLE_NOUNS if w in vocab.index}
+        self.person_words = self.people_words - DOG_WORDS
         self.animal_words = {form for word, kind in words.word_kind.items() if kind in ("animal", "dog")
                              for form in forms(word) if form in vocab.index}
 
@@ -205,14 +215,18 @@ class SubjectNamer:
         return banned - forms(said) - forms(recognised.word)
 
     def named(self, step_decoder: StepDecoderLike, feature: np.ndarray, caption: str, probabilities: np.ndarray,
-              beam_width: int, typicality: float = 1.0) -> tuple[str, Optional[Recognised]]:
+              beam_width: int, typicality: float = 1.0, people: float = 1.0) -> tuple[str, Optional[Recognised]]:
         """The caption, recaptioned where it does not name the recognised subject or brings in people or dogs
-        the subject cannot be; and that subject (None when the encoder recognises nothing surely)."""
+        the subject cannot be; and that subject (None when the encoder recognises nothing surely). `people`: the
+        people probe's probability that anyone is in the photo (1 where there is no probe)."""
         unusual = typicality < self.rule.unusual_below
+        strange = typicality < self.rule.strange_below
+        # the probe knows people, not dogs: where it alone says no one is there, only people are taken out
+        alone = unusual and people < self.rule.alone_below and bool(set(caption.split()) & self.person_words)
         has_people = bool(set(caption.split()) & self.people_words)
         recognised = self.subject(probabilities, self.rule.threshold if unusual else self.rule.typical_threshold)
         if recognised is None or (recognised.kind not in TYPICAL_PHOTO_KINDS and not unusual):
-            if typicality < self.rule.strange_below and has_people and self.sees_no_one(probabilities):
+            if ((strange and has_people) or alone) and self.sees_no_one(probabilities):
                 return self.without_people(caption, probabilities), recognised
             return caption, recognised
         invents_people = unusual and recognised.kind in NO_PEOPLE_KINDS and has_people
@@ -243,7 +257,26 @@ class SubjectNamer:
         kind = self.words.word_kind.get(word, "object")
         said_plainly = (probability >= self.rule.template_above and kind not in (*ANIMATE_KINDS, "canine")
                         and (word == "food" or word not in GENERAL_WORDS))
-        return with_article(word) if said_plainly else caption
+        if said_plainly:
+            return with_article(word)
+        return self.place_of(caption) or caption
+
+    def place_of(self, caption: str) -> Optional[str]:
+        """Where the caption puts its people, said alone: "a man is standing in front of a store" -> "a store",
+        "a skier is skiing down a snowy mountain" -> "a snowy mountain"; None when that place has people in it,
+        or acts, or the caption names none."""
+        words = caption.split()
+        places = [position for position, word in enumerate(words) if word in PLACE_PREPOSITIONS]
+        if not places:
+            return None
+        place = words[places[-1] + 1:]
+        if place[:1] in (["a"], ["an"], ["the"]):
+            place = place[1:]
+        if not place or set(place) & (self.people_words | ANIMATE_VERBS | NOT_A_PLACE) or first_verb(place) is not None:
+            return None
+        said = " ".join(place)
+        plural_or_mass = (place[-1].endswith("s") and not place[-1].endswith("ss")) or place[-1] in MASS_PLACES
+        return said if plural_or_mass else with_article(said)
 
     def sees_no_one(self, probabilities: np.ndarray) -> bool:
         """Whether the encoder sees nothing people wear or are (clothing, a diver, a ballplayer) in a photo."""

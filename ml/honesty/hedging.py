@@ -7,7 +7,7 @@ it may be ...") and, when the encoder confidently recognises something the capti
 from __future__ import annotations
 
 import re
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -18,6 +18,20 @@ DOG_WORDS = {"dog", "dogs", "puppy", "puppies"}
 PERSON_WORDS = {"man", "men", "woman", "women", "boy", "boys", "girl", "girls", "person", "people", "child",
                 "children", "kid", "kids", "baby", "toddler", "lady", "guy", "player", "players", "skier",
                 "surfer", "biker", "climber", "skateboarder", "snowboarder", "crowd", "couple", "team"}
+# Other words Flickr8k's captions use for people.
+MORE_PEOPLE_WORDS = {"hiker", "hikers", "rider", "riders", "climbers", "boarder", "swimmer", "swimmers", "runner",
+                     "runners", "cyclist", "bicyclist", "bikers", "skiers", "surfers", "gentleman", "adults", "adult",
+                     "teenager", "teenagers", "students", "family", "group", "he", "she"}
+
+
+def has_people(captions: Iterable[Sequence[str]]) -> float:
+    """The share of a photo's captions (word lists) that name a person: the label the people probe
+    (ml/encoders/people.py) learns."""
+    words = PERSON_WORDS | MORE_PEOPLE_WORDS
+    named = [bool(set(caption) & words) for caption in captions]
+    return float(np.mean(named)) if named else 0.0
+
+
 # A label this probable is one the encoder is sure of (on Flickr8k dev, 4 % of photos have one that a
 # caption contradicts by the rule below).
 CONFIDENT_LABEL = 0.5

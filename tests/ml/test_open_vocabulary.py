@@ -218,3 +218,85 @@ def test_people_are_not_invented_in_a_photo_far_unlike_the_training_ones(caption
     worn = probabilities_of({813: 0.38, 841: 0.3})  # and a sweatshirt: someone may well be in it
     assert namer.named(captioner.step_decoder, feature, "a man is standing in the water", worn, 5, strange)[0] == \
         "a man is standing in the water"
+
+
+def flickr8k_photos_by_people(flickr8k, split: str, count: int) -> tuple[list, list]:
+    """The first `count` photos of a split whose five captions all name a person, and as many whose captions
+    name none (Flickr8k's photos of dogs, mostly)."""
+    from ml.data.datasets import load_dataset
+    from ml.honesty.hedging import has_people
+
+    dataset = load_dataset(flickr8k)
+    names = sorted(dataset.splits[split])
+    with_people = [n for n in names if has_people(dataset.captions[n]) == 1.0][:count]
+    without = [n for n in names if has_people(dataset.captions[n]) == 0.0][:count]
+    return with_people, without
+
+
+def pooled_features(captioner, flickr8k, names) -> np.ndarray:
+    from ml.data.images import load_pixels
+
+    photos = [load_pixels(flickr8k / "Flicker8k_Dataset" / name, captioner.spec.image_size) for name in names]
+    return captioner.features(np.stack(photos)).mean(axis=1)
+
+
+def ranks_above(scores_with: np.ndarray, scores_without: np.ndarray) -> float:
+    """The chance that a photo with people scores above one without (AUC)."""
+    return float((scores_with[:, None] > scores_without[None]).mean())
+
+
+def test_the_shipped_people_probe_tells_photos_of_people_from_photos_of_no_one(captioner, flickr8k):
+    """Flickr8k test photos (never seen by the probe, learned on train): people ranked above no one."""
+    with_people, without = flickr8k_photos_by_people(flickr8k, "test", 24)
+    probe = captioner.people_probe
+    scores_with = probe.probabilities(pooled_features(captioner, flickr8k, with_people))
+    scores_without = probe.probabilities(pooled_features(captioner, flickr8k, without))
+    assert ranks_above(scores_with, scores_without) >= 0.9
+    assert np.median(scores_with) > 0.8 > np.median(scores_without)
+
+
+def test_the_probe_is_learned_from_captions_alone(captioner, flickr8k):
+    """fit_probe (what scripts/make_people_probe.py runs on the whole train split) on 120 train photos, checked
+    on dev photos."""
+    from ml.encoders.people import fit_probe
+
+    train_with, train_without = flickr8k_photos_by_people(flickr8k, "train", 60)
+    features = pooled_features(captioner, flickr8k, train_with + train_without)
+    probe = fit_probe(features, np.array([1.0] * len(train_with) + [0.0] * len(train_without)), steps=300)
+    dev_with, dev_without = flickr8k_photos_by_people(flickr8k, "dev", 20)
+    assert ranks_above(probe.probabilities(pooled_features(captioner, flickr8k, dev_with)),
+                       probe.probabilities(pooled_features(captioner, flickr8k, dev_without))) >= 0.85
+
+
+@pytest.mark.parametrize("caption, place", [
+    ("a man is standing in front of a store", "a store"),
+    ("a skier is skiing down a snowy mountain", "a snowy mountain"),
+    ("a group of people are walking through the mountains", "mountains"),
+    ("a man is riding a boat in the water", "water"),
+    ("a man in a red shirt is standing in front of an old building", "an old building"),
+    ("a little boy is playing in the air", None),  # "the air" says nothing of the photo
+    ("a man is standing next to a woman", None),  # the place is a person
+    ("a man and a woman smile", None),  # no place at all
+])
+def test_the_place_a_caption_puts_its_people(captioner, caption, place):
+    assert captioner.namer.place_of(caption) == place
+
+
+def test_people_the_probe_finds_no_one_in_are_taken_out_of_an_unusual_photo(captioner):
+    """In a photo unlike the training ones (not far unlike: the people probe decides there) where the encoder
+    names nothing surely and the probe finds no one, people give way to the place the caption puts them in;
+    where the probe finds someone, or the caption is about a dog (the probe knows people, not dogs), or the
+    photo is like the training ones, the caption stays."""
+    namer, feature = captioner.namer, np.zeros((81, 1280), np.float32)  # the feature is not read on this path
+    nothing_sure = probabilities_of({})
+    unusual = (namer.rule.unusual_below + namer.rule.strange_below) / 2
+    alone, someone = namer.rule.alone_below - 0.2, namer.rule.alone_below + 0.1
+    store = "a man is standing in front of a store"
+
+    def named(caption, typicality, people):
+        return namer.named(captioner.step_decoder, feature, caption, nothing_sure, 5, typicality, people)[0]
+
+    assert named(store, unusual, alone) == "a store"
+    assert named(store, unusual, someone) == store
+    assert named(store, namer.rule.unusual_below + 0.05, alone) == store
+    assert named("a brown dog is running in the grass", unusual, alone) == "a brown dog is running in the grass"
