@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Callable, Optional
@@ -82,19 +83,12 @@ def _expand_images(items: list[str]) -> list[Path]:
     return paths
 
 
-def _as_dict(result) -> dict:
-    """A result as JSON: the plain caption, the hedged text the app shows and speaks, how sure and why."""
-    return {"image": str(result.path), "caption": result.caption, "text": result.text,
-            "confidence": result.confidence, "unsure": result.unsure, "reasons": result.reasons,
-            "looks_like": result.looks_like or None, "error": result.error, "tags": result.tags_json()}
-
-
 def _print_result(result, args: argparse.Namespace) -> None:
     """One result as soon as it is made: errors on stderr, captions as a line of text or of JSON."""
     if result.error:
         print(result.error, file=sys.stderr, flush=True)
     if args.jsonl:
-        print(json.dumps(_as_dict(result)), flush=True)
+        print(json.dumps(result.record()), flush=True)
     elif not args.json and not result.error:
         print(f"{result.path}\t{result.text}", flush=True)
 
@@ -136,7 +130,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous_handler)
         bar.close()
         if args.json:
-            print(json.dumps([_as_dict(r) for r in results], indent=2))
+            print(json.dumps([r.record() for r in results], indent=2))
         if args.sidecars:
             _write_sidecars(results, paths, args.overwrite)
         written = (_write_metadata(results, args.replace_descriptions, "skip" if args.skip_unsure else "hedge")
@@ -232,6 +226,42 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_caption_cluster(args: argparse.Namespace) -> int:
+    """Caption a collection on a Dask cluster (ml/captioning/cluster.py): a local one of --workers processes,
+    or the one at --scheduler."""
+    try:
+        from distributed import Client
+    except ImportError:
+        print("caption-cluster needs Dask: pip install -r requirements-cluster.txt", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from ml.captioning.cluster import caption_on_cluster, local_cluster, photos_in
+    from ml.model_file.reader import read_card
+
+    read_card(args.model)
+    photos_in(args.sources)  # a bad source is told before any cluster starts
+    cluster = None if args.scheduler else local_cluster(args.workers)
+    began = time.perf_counter()
+
+    def say_progress(report) -> None:
+        print(f"captioned {report.captioned} of {report.total - report.skipped} photos "
+              f"({report.photos_per_second:.1f} photos/s)", file=sys.stderr, flush=True)
+
+    try:
+        with Client(args.scheduler or cluster) as client:
+            report = caption_on_cluster(client, args.sources, args.output, args.model, args.beam, args.chunk, say_progress)
+    except KeyboardInterrupt:
+        print(f"interrupted: the shards in {args.output} hold every photo finished; run again to go on", file=sys.stderr)
+        return 130
+    finally:
+        if cluster is not None:
+            cluster.close()
+    for error in report.errors:
+        print(error, file=sys.stderr)
+    print(f"{report.captioned} photos captioned, {report.skipped} already in {args.output} skipped, "
+          f"{len(report.errors)} failed ({time.perf_counter() - began:.1f} s)", file=sys.stderr)
+    return EXIT_SOME_FAILED if report.errors else EXIT_OK
+
+
 def cmd_features(args: argparse.Namespace) -> int:
     from ml.data.datasets import load_dataset
     from ml.features.for_dataset import dataset_features
@@ -312,6 +342,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also write FOLDER/PHOTO.jpg.attention.png: where the model looked for each word")
     caption.add_argument("--encoder-weights", type=Path, help=weights_help)
     caption.set_defaults(run=cmd_caption)
+
+    on_cluster = add_command("caption-cluster", help="caption a large collection on a Dask cluster, into JSONL shards "
+                                                     "(resumes: photos already in the shards are skipped)")
+    on_cluster.add_argument("sources", nargs="+", help="folders (searched below too) or .txt lists of photo paths")
+    on_cluster.add_argument("--output", type=Path, required=True, help="folder of the JSONL shards (part-*.jsonl)")
+    on_cluster.add_argument("--model", type=Path, default=config.active_model_path(), help="model file (.captioner)")
+    on_cluster.add_argument("--beam", type=whole_number(1, 20), default=config.BEAM_WIDTH, help="beam width")
+    on_cluster.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://HOST:8786); "
+                                                "default: a local cluster on this machine")
+    on_cluster.add_argument("--workers", type=whole_number(1, 256), default=os.cpu_count() or 1,
+                            help="worker processes of the local cluster")
+    on_cluster.add_argument("--chunk", type=whole_number(1, 10000), default=64, help="photos per task and per shard")
+    on_cluster.set_defaults(run=cmd_caption_cluster)
 
     train = add_command("train", help="train a model on a data set folder (resumes if interrupted)")
     train.add_argument("--data", type=Path, required=True, help="data set folder (Flickr8k or image,caption CSV)")

@@ -18,7 +18,7 @@ fi
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-stamp=.venv/.requirements-$(cat requirements.txt requirements-dev.txt pyproject.toml | sha1sum | cut -c1-12)
+stamp=.venv/.requirements-$(cat requirements.txt requirements-dev.txt requirements-cluster.txt pyproject.toml | sha1sum | cut -c1-12)
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # tensorflow and tensorflow-cpu install the same package: an older setup's tensorflow goes first

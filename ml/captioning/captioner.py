@@ -43,14 +43,15 @@ class Captioner:
     (for comparing the two, and where LiteRT has no wheel)."""
 
     def __init__(self, bundle: Bundle, encoder: Optional[GridEncoder] = None,
-                 encoder_weights_path: Optional[PathLike] = None, backend: str = "auto"):
+                 encoder_weights_path: Optional[PathLike] = None, backend: str = "auto",
+                 encoder_threads: Optional[int] = None):
         self.bundle, self.vocab, self.card = bundle, bundle.vocab, bundle.card
         self.step_decoder = step_decoder_for(bundle.decoder_arrays)
         self.spec = get_spec(self.card["encoder"])
         self.uses_grid = self.card.get("features") == "grid"
         self._encoder = encoder
         self._encoder_weights_path = encoder_weights_path
-        self.backend = backend
+        self.backend, self.encoder_threads = backend, encoder_threads
         self.imagenet_head = ImageNetHead.for_encoder(self.spec.name)
         self.people_probe = PeopleProbe.for_encoder(self.spec.name)
         self.calibration = Calibration.from_card(self.card) if bundle.centroids is not None else None
@@ -61,14 +62,15 @@ class Captioner:
 
     @classmethod
     def load(cls, model_path: PathLike, encoder_weights_path: Optional[PathLike] = None,
-             backend: str = "auto") -> Captioner:
-        return cls(load_bundle(model_path), encoder_weights_path=encoder_weights_path, backend=backend)
+             backend: str = "auto", encoder_threads: Optional[int] = None) -> Captioner:
+        return cls(load_bundle(model_path), encoder_weights_path=encoder_weights_path, backend=backend,
+                   encoder_threads=encoder_threads)
 
     def features(self, pixels: np.ndarray) -> np.ndarray:
         """Encoder features for a batch of pixel arrays (N, size, size, 3): grids for attention models,
         else their mean over the regions (what the pooled encoder computes)."""
         if self._encoder is None:
-            self._encoder = grid_encoder(self.spec.name, self._encoder_weights_path, self.backend)
+            self._encoder = grid_encoder(self.spec.name, self._encoder_weights_path, self.backend, self.encoder_threads)
         grids = self._encoder(np.asarray(pixels, np.float32))
         return grids if self.uses_grid else pooled(grids)
 

@@ -25,6 +25,13 @@ class CaptionResult:
     reasons: list[str] = field(default_factory=list)
     looks_like: str = ""
 
+    def record(self) -> dict:
+        """The result as JSON: the plain caption, the hedged text the app shows and speaks, how sure and why
+        (what `python -m ml caption --jsonl` prints and a cluster job's shards hold)."""
+        return {"image": str(self.path), "caption": self.caption, "text": self.text,
+                "confidence": self.confidence, "unsure": self.unsure, "reasons": self.reasons,
+                "looks_like": self.looks_like or None, "error": self.error, "tags": self.tags_json()}
+
     def tags_json(self) -> list[dict]:
         """The tags as JSON objects, as the CLI prints them and exports keep them."""
         return [{"label": label, "probability": probability} for label, probability in self.tags]

@@ -140,13 +140,15 @@ def tensorflow_encoder(name: str, weights_path: Optional[PathLike] = None) -> Gr
     return lambda pixels: forward(np.asarray(pixels, np.float32)).numpy()
 
 
-def grid_encoder(name: str, weights_path: Optional[PathLike] = None, backend: str = "auto") -> GridEncoder:
-    """The encoder captioning uses: LiteRT where it is installed ("auto"), or the one named."""
+def grid_encoder(name: str, weights_path: Optional[PathLike] = None, backend: str = "auto",
+                 threads: Optional[int] = None) -> GridEncoder:
+    """The encoder captioning uses: LiteRT where it is installed ("auto"), or the one named. `threads`: LiteRT's
+    (default every core; one per process where several processes share the cores, as a cluster's workers do)."""
     if backend == "tensorflow" or (backend == "auto" and not litert_available()):
         return tensorflow_encoder(name, weights_path)
     path = encoder_file(name, weights_path)
     try:
-        return LiteEncoder(path, spec=get_spec(name))
+        return LiteEncoder(path, threads, spec=get_spec(name))
     except EncoderError as error:
         if path != converted_encoder_path(name):
             raise  # the shipped file is the package's: never moved
@@ -154,4 +156,4 @@ def grid_encoder(name: str, weights_path: Optional[PathLike] = None, backend: st
         if not installed("tensorflow"):
             raise EncoderError(f"{error}; it was set aside, and converting the encoder again needs TensorFlow "
                                "(open this model once in the full app)") from None
-        return LiteEncoder(convert_encoder(name, path, weights_path), spec=get_spec(name))
+        return LiteEncoder(convert_encoder(name, path, weights_path), threads, spec=get_spec(name))
