@@ -1,6 +1,6 @@
-"""Command line: python -m ml {caption, train, evaluate, features, calibrate, ensemble} --help.
+"""Command line: python -m ml {caption, caption-cluster, train, evaluate, features, calibrate, ensemble} --help.
 
-caption: describe photos (no TensorFlow); train: a model from a data set folder; evaluate: BLEU/CIDEr on a
+caption: describe photos (no TensorFlow); caption-cluster: a large collection on a Dask cluster; train: a model from a data set folder; evaluate: BLEU/CIDEr on a
 split; features: compute and cache encoder features; calibrate: fit a model's confidence on dev; ensemble:
 combine models trained on one vocabulary into one file (their word probabilities averaged).
 
