@@ -1,8 +1,9 @@
 """Command line: python -m ml {caption, caption-cluster, train, evaluate, features, calibrate, ensemble} --help.
 
-caption: describe photos (no TensorFlow); caption-cluster: a large collection on a Dask cluster; train: a model from a data set folder; evaluate: BLEU/CIDEr on a
-split; features: compute and cache encoder features; calibrate: fit a model's confidence on dev; ensemble:
-combine models trained on one vocabulary into one file (their word probabilities averaged).
+caption: describe photos (no TensorFlow); caption-cluster: a large collection on a Dask cluster; train: a model
+from a data set folder; evaluate: BLEU/CIDEr on a split; features: compute and cache encoder features; calibrate:
+fit a model's confidence on dev; ensemble: combine models trained on one vocabulary into one file (their word
+probabilities averaged).
 
 Exit status: 0 all done; 1 some photos (or what was to be written for them) failed, each said in one line,
 the rest done; 2 nothing done: bad input or options, in one line; 70 a bug (one line, the traceback in the
