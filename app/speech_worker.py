@@ -6,23 +6,28 @@ and Stop can end speech at once by ending the process (and its player) as a grou
 
 On Linux pyttsx3 drives espeak-ng, whose driver loses any utterance longer than about ten
 seconds of audio and plays through `aplay`; so there the text is synthesised in short pieces,
-joined into one WAV file, and played with aplay.
+joined into one WAV file, and played with miniaudio, which talks to PulseAudio (PipeWire's too) or
+ALSA itself: no audio program is needed from the system (issue 26). The packaged app carries
+espeak-ng's library and its English data (build.spec), pointed to by ESPEAK_DATA_PATH here.
 """
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import tempfile
+import time
 import wave
+from pathlib import Path
 
-from app.paths import system_program_environment
 from ml.core.atomic import replace_atomically
 
 # Words per piece on Linux: well under the ~10 s of audio the espeak driver can keep.
 WORDS_PER_PIECE = 14
 # The espeak driver now and then ends its loop without writing the file; try a piece this often.
 ATTEMPTS = 3
+# Set (to anything) to play into miniaudio's null device, which takes the audio at the speed a sound card
+# would: how tests on machines without one go through playback.
+NULL_AUDIO = "IMAGE_CAPTIONER_NULL_AUDIO"
 
 
 class PlaybackError(RuntimeError):
@@ -68,6 +73,25 @@ def save_wav(engine, text, target):
         replace_atomically(target, join, ".wav")
 
 
+def play(wav):
+    """Play a WAV file to the end on the default sound device."""
+    import miniaudio
+
+    with wave.open(wav) as sound:
+        channels, rate, seconds = sound.getnchannels(), sound.getframerate(), sound.getnframes() / sound.getframerate()
+    backends = [miniaudio.Backend.NULL] if os.environ.get(NULL_AUDIO) else None
+    try:
+        device = miniaudio.PlaybackDevice(output_format=miniaudio.SampleFormat.SIGNED16, nchannels=channels,
+                                          sample_rate=rate, backends=backends)
+    except miniaudio.MiniaudioError:
+        raise PlaybackError("the speech could not be played (no sound device was found)") from None
+    stream = miniaudio.stream_file(wav, output_format=miniaudio.SampleFormat.SIGNED16, nchannels=channels, sample_rate=rate)
+    next(stream)  # a playback generator starts primed
+    with device:
+        device.start(stream)
+        time.sleep(seconds + 0.2)  # the device plays in its own thread; the rest of the buffer drains
+
+
 def speak(engine, text):
     if platform.system() != "Linux":
         engine.say(text)
@@ -76,14 +100,15 @@ def speak(engine, text):
     with tempfile.TemporaryDirectory() as scratch:
         wav = os.path.join(scratch, "speech.wav")
         save_wav(engine, text, wav)
-        try:
-            played = subprocess.run(["aplay", "-q", wav], capture_output=True, text=True,
-                                    env=system_program_environment())
-        except FileNotFoundError:  # it was an unhandled exception (issue 26, item 4)
-            raise PlaybackError("the speech could not be played (no audio player: install alsa-utils for aplay)") from None
-        if played.returncode != 0:  # no audio device, or it is busy: say so, never exit 0 in silence
-            reason = (played.stderr.strip().splitlines() or [f"aplay exit code {played.returncode}"])[-1]
-            raise PlaybackError(f"the speech could not be played ({reason})")
+        play(wav)
+
+
+def use_bundled_espeak():
+    """In the packaged app, espeak-ng reads the data it carries (espeak-ng-data beside the app's libraries),
+    not the system's, which a bare system does not have."""
+    bundle = Path(getattr(sys, "_MEIPASS", ""))
+    if getattr(sys, "frozen", False) and (bundle / "espeak-ng-data").is_dir():
+        os.environ.setdefault("ESPEAK_DATA_PATH", str(bundle))
 
 
 def main(argv=None) -> int:
@@ -93,6 +118,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=int, default=165)
     parser.add_argument("--probe", action="store_true", help="only check that a speech engine exists")
     args = parser.parse_args(argv)
+    use_bundled_espeak()
     try:
         import pyttsx3
 

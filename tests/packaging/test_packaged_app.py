@@ -128,3 +128,33 @@ def test_the_packaged_benchmark_runs_at_toy_size(packaged, display):
 
     out = run_benchmark("bench_packaged.py", "--starts", "1")
     assert f"{packaged[1].name}: folder" in out and "start with a photo to caption" in out and "--self-test" in out
+
+
+def hide_system_speech_command(command: list) -> list:
+    """`command` run where the system's espeak-ng (library and data) and aplay are out of reach: a private mount
+    namespace (unshare, as root) lays empty files and an empty folder over them, as on a system without them."""
+    library = next(iter(sorted(__import__("pathlib").Path("/usr/lib").glob("*/libespeak-ng.so.1"))))
+    hidden = [library.resolve(), library.parent / "espeak-ng-data", __import__("pathlib").Path("/usr/bin/aplay")]
+    binds = " && ".join(f"mount --bind {'/var/empty' if path.is_dir() else '/dev/null'} {path}" for path in hidden
+                        if path.exists())
+    return ["unshare", "-m", "sh", "-c", f"mkdir -p /var/empty && {binds} && exec \"$@\"", "sh", *command]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="hiding the system's espeak-ng needs a mount namespace (root)")
+def test_the_package_speaks_with_what_it_carries(packaged, tmp_path):
+    """Issue 26, item 3: the packages needed espeak-ng and aplay from the system. With the system's espeak-ng
+    library and data and aplay hidden, the packaged speech worker writes the speech (the data it carries) and plays
+    it (miniaudio, into its null device: this machine has no sound card)."""
+    _, executable, _ = packaged
+    check = subprocess.run(hide_system_speech_command(["espeak-ng", "-q", "test"]), capture_output=True, text=True)
+    assert check.returncode != 0  # the system's espeak-ng is out of reach in there
+    target = tmp_path / "said.wav"
+    saved = subprocess.run(hide_system_speech_command([str(executable), "--speech-worker", "--text", "a cat on a bench",
+                                                       "--wav", str(target)]), capture_output=True, text=True, timeout=120)
+    assert saved.returncode == 0, saved.stderr[-2000:]
+    import wave
+    with wave.open(str(target)) as said:
+        assert said.getnframes() / said.getframerate() > 0.8
+    played = subprocess.run(hide_system_speech_command([str(executable), "--speech-worker", "--text", "a cat"]),
+                            capture_output=True, text=True, timeout=120, env=dict(os.environ, IMAGE_CAPTIONER_NULL_AUDIO="1"))
+    assert played.returncode == 0, played.stderr[-2000:]
