@@ -11,6 +11,8 @@ ALSA itself: no audio program is needed from the system (issue 26). The packaged
 espeak-ng's library and its English data (build.spec), pointed to by ESPEAK_DATA_PATH here.
 """
 import argparse
+import contextlib
+import io
 import os
 import platform
 import sys
@@ -55,7 +57,8 @@ def save_wav(engine, text, target):
             part = os.path.join(scratch, f"{index}.wav")
             for _ in range(ATTEMPTS):
                 engine.save_to_file(piece, part)
-                engine.runAndWait()
+                with contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 prints "Audio saved to /tmp/…" (issue 26, item 9)
+                    engine.runAndWait()
                 if os.path.exists(part) and os.path.getsize(part) > 44:  # more than a bare WAV header
                     break
             else:

@@ -189,6 +189,12 @@ def test_speech_plays_without_an_audio_program(tmp_path):
     assert time.monotonic() - began >= 1.0  # about 1.7 s of speech was played, not skipped
 
 
+def test_saving_speech_prints_nothing(tmp_path):
+    """Issue 26, item 9: pyttsx3 printed "Audio saved to /tmp/…" for every piece (into --self-test's report)."""
+    result = speech_worker(tmp_path, "--text", "a dog runs", "--wav", str(tmp_path / "said.wav"))
+    assert result.returncode == 0 and result.stdout == "" and (tmp_path / "said.wav").stat().st_size > 1000
+
+
 def test_no_sound_device_is_one_plain_line(tmp_path):
     """Without a sound device (this machine has none) the worker ends with one line the app shows as it is."""
     result = speech_worker(tmp_path, "--text", "a dog")
