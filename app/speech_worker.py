@@ -37,9 +37,15 @@ class PlaybackError(RuntimeError):
 
 
 def _english_voice(engine):
-    for voice in engine.getProperty("voices"):
-        ident = (voice.id or "").lower()
-        if ident.endswith("/en") or ident.endswith("/en-us") or "english" in (voice.name or "").lower():
+    """espeak-ng's American English voice, else British, else any whose name starts with "English". (Any id
+    ending in /en or name holding "english" picked "Chinese (Mandarin, latin as English)", listed first.)"""
+    voices = engine.getProperty("voices")
+    for wanted in ("/en-us", "/en"):
+        for voice in voices:
+            if (voice.id or "").lower().endswith(wanted):
+                return voice.id
+    for voice in voices:
+        if (voice.name or "").lower().startswith("english"):
             return voice.id
     return None
 

@@ -189,6 +189,18 @@ def test_speech_plays_without_an_audio_program(tmp_path):
     assert time.monotonic() - began >= 1.0  # about 1.7 s of speech was played, not skipped
 
 
+def test_captions_are_spoken_in_an_english_voice():
+    """The voice chosen was "Chinese (Mandarin, latin as English)" (its name holds "English" and it is listed
+    before the English ones): English captions were read by a Mandarin voice."""
+    import pyttsx3
+
+    from app.speech_worker import _english_voice
+
+    engine = pyttsx3.init()
+    chosen = [voice for voice in engine.getProperty("voices") if voice.id == _english_voice(engine)]
+    assert chosen and chosen[0].name.startswith("English")
+
+
 def test_saving_speech_prints_nothing(tmp_path):
     """Issue 26, item 9: pyttsx3 printed "Audio saved to /tmp/…" for every piece (into --self-test's report)."""
     result = speech_worker(tmp_path, "--text", "a dog runs", "--wav", str(tmp_path / "said.wav"))
