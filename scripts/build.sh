@@ -4,7 +4,8 @@
 # full:    dist/ImageCaptioner/          caption, speak and train (TensorFlow: tensorflow-cpu)
 # caption: dist/ImageCaptioner-caption/  caption and speak only (LiteRT + numpy, no TensorFlow)
 # Each build gets the desktop entry and install script, and an archive dist/NAME-VERSION-linux-ARCH.tar.xz
-# (xz is in every base system; zstd was not, so a minimal system could not unpack the .tar.zst).
+# (xz is in every base system; zstd was not, so a minimal system could not unpack the .tar.zst), and a Debian
+# package dist/PACKAGE_VERSION_ARCH.deb (packaging/linux/make_deb.sh: apt install ./that.deb).
 # Symbol tables are stripped from the libraries listed below (TensorFlow, LiteRT, Python, exiv2, h5py,
 # Pillow, matplotlib ...; 22 MiB of the full build), not by PyInstaller's strip=True: that also strips
 # numpy's OpenBLAS, which then fails to load.
@@ -40,8 +41,10 @@ build() {
   cp packaging/linux/image-captioner.desktop packaging/linux/install.sh "$folder/"
   local archive="dist/$name-$version-linux-$(uname -m).tar.xz"
   tar -C dist -cf - "$name" | xz -T0 -6 -c > "$archive"
+  local deb
+  deb=$(bash packaging/linux/make_deb.sh "$folder" "$version")
   echo "$name: folder $(du -sm --apparent-size "$folder" | cut -f1) MiB, archive $(( $(stat -c %s "$archive") / 1048576 )) MiB" \
-       "($archive), needs $(glibc_needed "$folder")"
+       "($archive), needs $(glibc_needed "$folder"); .deb $(( $(stat -c %s "$deb") / 1048576 )) MiB ($deb)"
 }
 
 package_assets

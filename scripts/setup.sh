@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Set up everything the app and its tests need on a fresh Debian/Ubuntu machine:
-# system packages (speech engine, virtual screen for tests) and a .venv with the Python packages.
+# system packages (speech engine, virtual screen for tests, debootstrap for the packages' bare-system test)
+# and a .venv with the Python packages.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="espeak-ng alsa-utils sox xvfb xdotool xclip imagemagick libimage-exiftool-perl python3-tk python3-venv binutils wordnet-base wordnet-sense-index"
+APT_PACKAGES="espeak-ng alsa-utils sox xvfb xdotool xclip imagemagick libimage-exiftool-perl python3-tk python3-venv binutils wordnet-base wordnet-sense-index debootstrap"
 if command -v apt-get >/dev/null 2>&1; then
   missing=$(for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
   if [ -n "$missing" ]; then

@@ -158,3 +158,129 @@ def test_the_package_speaks_with_what_it_carries(packaged, tmp_path):
     played = subprocess.run(hide_system_speech_command([str(executable), "--speech-worker", "--text", "a cat"]),
                             capture_output=True, text=True, timeout=120, env=dict(os.environ, IMAGE_CAPTIONER_NULL_AUDIO="1"))
     assert played.returncode == 0, played.stderr[-2000:]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("apt-get"), reason="installs a .deb into this system (root)")
+def test_the_deb_installs_with_apt_and_removes_cleanly(packaged, tmp_path):
+    """Issue 26: `apt install ./image-captioner_VERSION_amd64.deb` installs the command, the menu entry with "Open
+    with" for photos and the icon; the two builds replace each other; removing leaves nothing of the app."""
+    variant, _, summary = packaged
+    deb = REPO / re.search(r"\.deb \d+ MiB \((\S+)\)", summary).group(1)
+    package = "image-captioner" if variant == "full" else "image-captioner-caption"
+    other = "image-captioner-caption" if variant == "full" else "image-captioner"
+    fields = subprocess.run(["dpkg-deb", "--field", str(deb), "Package", "Conflicts", "Replaces"], capture_output=True,
+                            text=True, check=True).stdout
+    assert f"Package: {package}" in fields and f"Conflicts: {other}" in fields and f"Replaces: {other}" in fields
+    apt = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    installed = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", str(deb)], capture_output=True,
+                               text=True, env=apt, timeout=900)
+    try:
+        assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-2000:]
+        version = subprocess.run(["image-captioner", "--version"], capture_output=True, text=True, timeout=60,
+                                 env=_user_folders(tmp_path))
+        assert re.fullmatch(r"Image Captioner \d+\.\d+\.\d+", version.stdout.strip()), version.stderr
+        entry = open("/usr/share/applications/image-captioner.desktop").read()
+        assert "Exec=image-captioner %f" in entry and "MimeType=image/jpeg;" in entry
+        assert os.path.isfile("/usr/share/icons/hicolor/256x256/apps/image-captioner.png")
+    finally:
+        removed = subprocess.run(["apt-get", "remove", "-y", "--purge", package], capture_output=True, text=True,
+                                 env=apt, timeout=600)
+    assert removed.returncode == 0, removed.stderr[-2000:]
+    for path in (f"/usr/lib/{package}", "/usr/bin/image-captioner", "/usr/share/applications/image-captioner.desktop",
+                 "/usr/share/icons/hicolor/256x256/apps/image-captioner.png"):
+        assert not os.path.lexists(path), path
+
+
+# A minimal Debian 12, as issue 26 tried it: debootstrap minbase from Debian's archive, nothing else installed.
+BARE_ROOT = REPO / "build" / "bare-debian"
+BARE_MOUNTS = ("proc", "dev", "tmp/.X11-unix")
+
+
+def _in_bare(command: str, user: bool = True, timeout: int = 900, **environment) -> subprocess.CompletedProcess:
+    """`command` (sh) in the bare system, as its normal user (or root), with the host's X server."""
+    userspec = ["--userspec=user:user"] if user else []
+    env = {"HOME": "/home/user" if user else "/root", "PATH": "/usr/local/bin:/usr/bin:/bin",
+           "DISPLAY": os.environ.get("DISPLAY", ""), "XAUTHORITY": "/home/user/.Xauthority", "LANG": "C.UTF-8",
+           "DEBIAN_FRONTEND": "noninteractive", **environment}
+    return subprocess.run(["chroot", *userspec, str(BARE_ROOT), "/usr/bin/env", "-i",
+                           *[f"{k}={v}" for k, v in env.items()], "sh", "-c", command],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def bare_system(display):
+    """The bare system with a normal user "user", /proc, /dev and the X socket mounted, apt's lists fetched."""
+    if os.geteuid() != 0 or not shutil.which("debootstrap"):
+        pytest.skip("needs root and debootstrap (apt-get install debootstrap; CI installs it)")
+    if not (BARE_ROOT / "etc" / "debian_version").is_file():
+        shutil.rmtree(BARE_ROOT, ignore_errors=True)
+        made = subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(BARE_ROOT), "http://deb.debian.org/debian"],
+                              capture_output=True, text=True, timeout=1800)
+        assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
+    for mount in BARE_MOUNTS:
+        (BARE_ROOT / mount).mkdir(parents=True, exist_ok=True)
+        source = ["-t", "proc", "proc"] if mount == "proc" else ["--bind", f"/{mount}"]
+        subprocess.run(["mount", *source, str(BARE_ROOT / mount)], check=True)
+    try:
+        assert _in_bare("id user >/dev/null 2>&1 || useradd -m user", user=False).returncode == 0
+        xauthority = os.environ.get("XAUTHORITY")
+        if xauthority and os.path.isfile(xauthority):  # xvfb-run's cookie, for the user's X clients
+            shutil.copy(xauthority, BARE_ROOT / "home/user/.Xauthority")
+            _in_bare("chown user:user /home/user/.Xauthority", user=False)
+        updated = _in_bare("apt-get update -qq", user=False)
+        assert updated.returncode == 0, updated.stderr[-2000:]
+        yield BARE_ROOT
+    finally:
+        for mount in reversed(BARE_MOUNTS):
+            subprocess.run(["umount", "-l", str(BARE_ROOT / mount)], capture_output=True)
+
+
+def _runs_on_the_bare_system(command: str, tmp_name: str) -> None:
+    """--version, --self-test (speech included) and a start with a photo, as the bare system's user, where
+    `command` is the installed command: the caption must show and the app's log hold no error."""
+    settings = BARE_ROOT / "home/user" / tmp_name / "config"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "settings.json").write_text('{"auto_speak": false}')
+    shutil.copy(ORIGINALS / DOG_PHOTOS[0], BARE_ROOT / "home/user" / tmp_name / "dog.jpg")
+    _in_bare(f"chown -R user:user /home/user/{tmp_name}", user=False)
+    folders = {"IMAGE_CAPTIONER_CONFIG_DIR": f"/home/user/{tmp_name}/config",
+               "IMAGE_CAPTIONER_DATA_DIR": f"/home/user/{tmp_name}/data"}
+    version = _in_bare(f"{command} --version", **folders)
+    assert re.fullmatch(r"Image Captioner \d+\.\d+\.\d+", version.stdout.strip()), version.stderr[-2000:]
+    checked = _in_bare(f"{command} --self-test < /dev/null", **folders)
+    assert checked.returncode == 0, checked.stdout + checked.stderr[-3000:]
+    assert checked.stdout.splitlines()[1].startswith("speech: ")
+    started = _in_bare(f"{command} /home/user/{tmp_name}/dog.jpg & app=$!; "
+                       f"for i in $(seq 240); do grep -q 'caption shown: dog.jpg' {folders['IMAGE_CAPTIONER_CONFIG_DIR']}/logs/app.log "
+                       "2>/dev/null && break; sleep 0.5; done; kill $app; wait $app", **folders)
+    log = (settings / "logs" / "app.log").read_text() if (settings / "logs" / "app.log").is_file() else ""
+    assert "caption shown: dog.jpg" in log, started.stderr[-3000:]
+    assert " ERROR " not in log, log[-3000:]
+
+
+def test_on_a_bare_debian_system_the_deb_and_the_archive_work(packaged, bare_system):
+    """Issue 26: on a minimal Debian 12 (no Python, Tk, espeak-ng, aplay or exiv2), the .deb installed with apt
+    pulls what it needs and works for a normal user, speech included; then the archive, unpacked by hand and
+    installed with its install.sh, works the same (on what the .deb's dependencies brought: the table of
+    docs/packaging.md)."""
+    variant, executable, summary = packaged
+    deb = REPO / re.search(r"\.deb \d+ MiB \((\S+)\)", summary).group(1)
+    shutil.copy(deb, BARE_ROOT / "tmp" / deb.name)
+    package = "image-captioner" if variant == "full" else "image-captioner-caption"
+    installed = _in_bare(f"apt-get install -y -qq --no-install-recommends /tmp/{deb.name}", user=False)
+    assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-2000:]
+    try:
+        _runs_on_the_bare_system("image-captioner", f"deb-{variant}")
+    finally:
+        _in_bare(f"apt-get remove -y -qq --purge {package}; rm -f /tmp/{deb.name}", user=False)
+    archive = REPO / re.search(r"\((dist/\S+\.tar\.xz)\)", summary).group(1)
+    shutil.copy(archive, BARE_ROOT / "tmp" / archive.name)
+    # debootstrap's minbase has gzip but not the xz program (priority "standard": every installed Debian has it)
+    assert _in_bare("apt-get install -y -qq --no-install-recommends xz-utils", user=False).returncode == 0
+    unpacked = _in_bare(f"cd ~ && tar -xJf /tmp/{archive.name} && ./{executable.name}/install.sh")
+    assert unpacked.returncode == 0, unpacked.stdout[-2000:] + unpacked.stderr[-2000:]
+    try:
+        _runs_on_the_bare_system("$HOME/.local/bin/image-captioner", f"archive-{variant}")
+    finally:
+        _in_bare(f"$HOME/.local/lib/{executable.name}/install.sh --remove; rm -rf ~/{executable.name}")
+        _in_bare(f"rm -f /tmp/{archive.name}", user=False)
