@@ -196,10 +196,20 @@ BARE_ROOT = REPO / "build" / "bare-debian"
 BARE_MOUNTS = ("proc", "dev", "tmp/.X11-unix")
 
 
+def _bare_user_ids() -> str:
+    """UID:GID of the bare system's user, by number (chroot would look the name up in this system's users)."""
+    for line in (BARE_ROOT / "etc" / "passwd").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == "user":
+            return f"{fields[2]}:{fields[3]}"
+    raise AssertionError("the bare system has no user 'user'")
+
+
 def _in_bare(command: str, user: bool = True, timeout: int = 900, **environment) -> subprocess.CompletedProcess:
     """`command` (sh) in the bare system, as its normal user (or root), with the host's X server."""
-    userspec = ["--userspec=user:user"] if user else []
-    env = {"HOME": "/home/user" if user else "/root", "PATH": "/usr/local/bin:/usr/bin:/bin",
+    userspec = [f"--userspec={_bare_user_ids()}"] if user else []
+    env = {"HOME": "/home/user" if user else "/root",
+           "PATH": "/usr/local/bin:/usr/bin:/bin" if user else "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
            "DISPLAY": os.environ.get("DISPLAY", ""), "XAUTHORITY": "/home/user/.Xauthority", "LANG": "C.UTF-8",
            "DEBIAN_FRONTEND": "noninteractive", **environment}
     return subprocess.run(["chroot", *userspec, str(BARE_ROOT), "/usr/bin/env", "-i",
@@ -219,7 +229,7 @@ def bare_system(display):
         assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
     for mount in BARE_MOUNTS:
         (BARE_ROOT / mount).mkdir(parents=True, exist_ok=True)
-        source = ["-t", "proc", "proc"] if mount == "proc" else ["--bind", f"/{mount}"]
+        source = ["-t", "proc", "proc"] if mount == "proc" else ["--rbind", f"/{mount}"]  # /dev with /dev/shm, /dev/pts
         subprocess.run(["mount", *source, str(BARE_ROOT / mount)], check=True)
     try:
         assert _in_bare("id user >/dev/null 2>&1 || useradd -m user", user=False).returncode == 0
@@ -232,7 +242,7 @@ def bare_system(display):
         yield BARE_ROOT
     finally:
         for mount in reversed(BARE_MOUNTS):
-            subprocess.run(["umount", "-l", str(BARE_ROOT / mount)], capture_output=True)
+            subprocess.run(["umount", "-R", "-l", str(BARE_ROOT / mount)], capture_output=True)
 
 
 def _runs_on_the_bare_system(command: str, tmp_name: str) -> None:
