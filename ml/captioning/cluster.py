@@ -10,6 +10,7 @@ it. Why Dask rather than Ray Data: docs/usage.md ("Captioning on a cluster").
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -78,7 +79,7 @@ def write_shard(output: Path, records: Sequence[dict]) -> Path:
     return write_text_atomically(output / shard_name([record["image"] for record in records]), text)
 
 
-# The captioner of this worker process, by model and beam: loaded by its first chunk, kept for the rest.
+# The captioner of this worker process, by model file: loaded by its first chunk, kept for the rest.
 _captioners: dict[str, Captioner] = {}
 
 
@@ -149,7 +150,7 @@ def caption_on_cluster(client: Client, sources: Sequence[PathLike], output: Path
     def submit(chunk: list[str]):
         return client.submit(caption_chunk, str(model_path), chunk, beam_width, pure=False)
 
-    running = as_completed([submit(chunk) for chunk in _take(waiting, workers * TASKS_PER_WORKER)])
+    running = as_completed([submit(chunk) for chunk in itertools.islice(waiting, workers * TASKS_PER_WORKER)])
     for future in running:
         records = future.result()
         future.release()
@@ -157,12 +158,8 @@ def caption_on_cluster(client: Client, sources: Sequence[PathLike], output: Path
         report.captioned += len(records)
         report.errors += [record["error"] for record in records if record["error"]]
         report.seconds = time.perf_counter() - began
-        for chunk in _take(waiting, 1):
+        for chunk in itertools.islice(waiting, 1):
             running.add(submit(chunk))
         if on_chunk is not None:
             on_chunk(report)
     return report
-
-
-def _take(chunk_iterator: Iterator[list[str]], count: int) -> list[list[str]]:
-    return [chunk for _, chunk in zip(range(count), chunk_iterator)]
