@@ -81,12 +81,18 @@ class StepDecoder:
         return memory, (zeros, zeros.copy())
 
     def attention_weights(self, hidden: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """Where each row looks, (N, regions), summing to 1: Bahdanau attention as Keras'
-        AdditiveAttention computes it, softmax(sum(scale * tanh(query + key)))."""
+        """Where each row looks, summing to 1 over the regions: Bahdanau attention as Keras'
+        AdditiveAttention computes it, softmax(sum(scale * tanh(query + key))).
+
+        hidden (N, units) with keys (N, regions, units) gives (N, regions); hidden (N, beams, units) with
+        keys (N, regions, units) gives (N, beams, regions): a photo's beams share its keys, unrepeated."""
         queries = hidden @ self.query_kernel
-        scores = (self.attention_scale * np.tanh(queries[:, None, :] + keys)).sum(axis=-1)
-        weights = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return weights / weights.sum(axis=1, keepdims=True)
+        if queries.ndim == 2:
+            return self.attention_weights(hidden[:, None], keys)[:, 0]
+        summed = queries[:, :, None, :] + keys[:, None]
+        scores = np.tanh(summed, out=summed) @ self.attention_scale
+        weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        return weights / weights.sum(axis=-1, keepdims=True)
 
     def next_state(self, state: tuple, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The LSTM's new (hidden, cell) after reading one word per row."""
@@ -96,14 +102,17 @@ class StepDecoder:
         cell = _sigmoid(f) * cell + _sigmoid(i) * np.tanh(g)
         return _sigmoid(o) * np.tanh(cell), cell
 
-    def step(self, memory: tuple, state: tuple, tokens: np.ndarray) -> tuple[np.ndarray, tuple]:
-        """Log-probabilities of the next word for each row, and the new LSTM state."""
+    def step(self, memory: tuple, state: tuple, tokens: np.ndarray, beams: int = 1) -> tuple[np.ndarray, tuple]:
+        """Log-probabilities of the next word for each row, and the new LSTM state.
+
+        memory holds one row per photo and state one row per beam, a photo's `beams` rows one after
+        another: beam search reads each photo's memory in place instead of a copy per beam."""
         hidden, cell = self.next_state(state, tokens)
-        merged = hidden + memory[0]
+        by_photo = hidden.reshape(len(memory[0]), beams, self.units)
+        merged = by_photo + memory[0][:, None, :]
         if self.attends:
-            weights = self.attention_weights(hidden, memory[2])
-            merged = merged + (weights[:, :, None] * memory[1]).sum(axis=1)
-        merged = np.maximum(merged @ self.merge_kernel + self.merge_bias, 0.0)
+            merged += self.attention_weights(by_photo, memory[2]) @ memory[1]
+        merged = np.maximum(merged.reshape(len(hidden), -1) @ self.merge_kernel + self.merge_bias, 0.0)
         return _log_softmax(merged @ self.logits_kernel + self.logits_bias), (hidden, cell)
 
 
@@ -143,13 +152,13 @@ class EnsembleStepDecoder:
         flat = tuple(part for memory in memories for part in memory)
         return flat, (np.concatenate(hiddens, axis=1), np.concatenate(cells, axis=1))
 
-    def step(self, memory: tuple, state: tuple, tokens: np.ndarray) -> tuple[np.ndarray, tuple]:
+    def step(self, memory: tuple, state: tuple, tokens: np.ndarray, beams: int = 1) -> tuple[np.ndarray, tuple]:
         hidden, cell = state
         log_probs, hiddens, cells = [], [], []
         memory_at = unit_at = 0
         for member, size in zip(self.members, self.memory_sizes):
             own_state = (hidden[:, unit_at:unit_at + member.units], cell[:, unit_at:unit_at + member.units])
-            member_log_probs, (h, c) = member.step(memory[memory_at:memory_at + size], own_state, tokens)
+            member_log_probs, (h, c) = member.step(memory[memory_at:memory_at + size], own_state, tokens, beams)
             log_probs.append(member_log_probs)
             hiddens.append(h)
             cells.append(c)

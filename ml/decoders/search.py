@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 
 
 def next_word_log_probs(step_decoder: StepDecoderLike, vocab: Vocabulary, memory: tuple, state: tuple,
-                        tokens: np.ndarray, first: bool = False) -> tuple[np.ndarray, tuple]:
+                        tokens: np.ndarray, first: bool = False, beams: int = 1) -> tuple[np.ndarray, tuple]:
     """One decoding step with padding, start and unknown words ruled out (a caption never shows them),
     and <end> too at the first word, so a caption is never empty."""
-    log_probs, state = step_decoder.step(memory, state, tokens)
+    log_probs, state = step_decoder.step(memory, state, tokens, beams)
     log_probs[:, [vocab.index[PAD], vocab.index[UNK], vocab.index[START]]] = -np.inf
     if first:
         log_probs[:, vocab.index[END]] = -np.inf
@@ -105,70 +105,126 @@ def beam_decode(step_decoder: StepDecoderLike, vocab: Vocabulary, feature: np.nd
     return vocab.decode(best_ids[1:])
 
 
-def _best_first(totals: np.ndarray, count: int) -> np.ndarray:
-    """The flat indices of the `count` largest totals, largest first: argpartition, then a sort of only
-    those (beam_decode sorts the whole beams x vocabulary array at every step)."""
-    flat = totals.ravel()
-    count = min(count, flat.size)
-    candidates = np.argpartition(-flat, count - 1)[:count]
-    return candidates[np.argsort(-flat[candidates], kind="stable")]
+def ban_repeats(log_probs: np.ndarray, histories: np.ndarray, ngram: int = NO_REPEAT_NGRAM) -> None:
+    """repeating_words for every row of a (rows, length) array of histories at once: rule out each word
+    that would end a second copy of an ngram already in that row."""
+    length = histories.shape[1]
+    if ngram < 2 or length < ngram:
+        return
+    windows = length - ngram + 1
+    repeats = np.ones((len(histories), windows), bool)
+    for offset in range(ngram - 1):
+        repeats &= histories[:, offset:offset + windows] == histories[:, [windows + offset]]
+    rows, starts = np.nonzero(repeats)
+    log_probs[rows, histories[rows, starts + ngram - 1]] = -np.inf
+
+
+def _best_first(totals: np.ndarray, count: int, vocabulary: int) -> np.ndarray:
+    """Per row of (photos, beams x vocabulary) totals, the indices of the `count` largest, largest first.
+
+    The `count`-th best total of a photo's first beam is a floor that at least `count` candidates reach,
+    so only those at or above it are sorted: far less work than a partition of every row (beam_decode
+    sorts the whole array at every step)."""
+    count = min(count, totals.shape[1])
+    first_beam = totals[:, :vocabulary]
+    if count > vocabulary:
+        floor = np.full(len(totals), -np.inf)
+    else:
+        floor = np.partition(first_beam, vocabulary - count, axis=1)[:, vocabulary - count]
+    if not np.isfinite(floor).all():  # a first beam with too few words left: sort every candidate
+        floor = np.full(len(totals), -np.inf)
+    rows, columns = np.nonzero(totals >= floor[:, None])
+    order = np.lexsort((-totals[rows, columns], rows))
+    rows, columns = rows[order], columns[order]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, np.arange(len(totals)))[rows]
+    best = np.zeros((len(totals), count), np.int64)
+    kept = rank < count
+    best[rows[kept], rank[kept]] = columns[kept]
+    return best
+
+
+class _Finished:
+    """Each photo's best finished caption so far (ids and normalised score) and how many have finished."""
+
+    def __init__(self, photos: int, length: int, end: int):
+        self.ids = np.full((photos, length), end, np.int64)
+        self.score = np.full(photos, -np.inf)
+        self.count = np.zeros(photos, np.int64)
+
+    def add(self, photos: np.ndarray, ids: np.ndarray, scores: np.ndarray) -> None:
+        """Offer finished captions (one row each, a photo's best first); on a tie the earlier one stays."""
+        np.add.at(self.count, photos, 1)
+        for photo, row, score in zip(photos, ids, scores):
+            if score > self.score[photo]:
+                self.ids[photo, :len(row)], self.score[photo] = row, score
 
 
 def batched_beam_decode(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np.ndarray, beam_width: int,
                         length_penalty: float = LENGTH_PENALTY, ngram: int = NO_REPEAT_NGRAM) -> list:
-    """beam_decode for a batch of photos at once: every open beam of every photo goes through the decoder
-    in one step (one set of matrix products for the batch, not one per photo), and each photo keeps its
-    own beams, finished captions and stopping rule exactly as beam_decode does, so the captions are the
-    same (tests/ml/test_batched_beam.py)."""
+    """beam_decode for a batch of photos at once, as array programs: every open beam of every photo goes
+    through the decoder in one step, each photo's memory read in place; the next beams of all photos are
+    chosen from one argpartition over (photos, beams x vocabulary); finished captions and the stopping rule
+    are kept per photo with masks, exactly as beam_decode keeps them, so the captions are the same
+    (tests/ml/test_batched_beam.py). A photo whose search has stopped leaves the arrays."""
     memory, (hidden, cell) = step_decoder.start(features)
-    photos, end = len(memory[0]), vocab.index[END]
-    beams: list[list] = [[([vocab.index[START]], 0.0)] for _ in range(photos)]  # (token ids, log-probability)
-    finished: list[list] = [[] for _ in range(photos)]
-    open_photos, row_photo = list(range(photos)), np.arange(photos)  # the photo of each decoder row
-    for position in range(vocab.max_length + 1):
-        open_beams = [beam for photo in open_photos for beam in beams[photo]]
-        tokens = np.array([ids[-1] for ids, _ in open_beams])
-        rows = tuple(part[row_photo] for part in memory)
-        log_probs, (hidden, cell) = next_word_log_probs(step_decoder, vocab, rows, (hidden, cell), tokens,
-                                                        first=position == 0)
-        _ban_repeats(log_probs, [ids for ids, _ in open_beams], ngram)
-        keep_rows: list[int] = []
-        still_open: list[int] = []
-        offset = 0
-        for photo in open_photos:
-            count = len(beams[photo])
-            totals = np.array([score for _, score in beams[photo]])[:, None] + log_probs[offset:offset + count]
-            next_beams, keep = [], []
-            for flat in _best_first(totals, 2 * beam_width):
-                beam, word = divmod(int(flat), totals.shape[1])
-                if not np.isfinite(totals[beam, word]):
-                    break  # the rest are ruled out too
-                ids, score = beams[photo][beam][0] + [word], float(totals[beam, word])
-                if word == end:
-                    finished[photo].append((ids, _normalized(score, len(ids) - 1, length_penalty)))
-                else:
-                    next_beams.append((ids, score))
-                    keep.append(offset + beam)
-                if len(next_beams) == beam_width:
-                    break
-            offset += count
-            best_open = max((_normalized(s, len(i) - 1, length_penalty) for i, s in next_beams), default=-np.inf)
-            if not next_beams or (len(finished[photo]) >= beam_width
-                                  and max(s for _, s in finished[photo]) >= best_open):
-                continue  # this photo is done; its last beams stay for the fallback below
-            beams[photo] = next_beams
-            keep_rows += keep
-            still_open.append(photo)
-        if not still_open:
+    photos, end, steps = len(memory[0]), vocab.index[END], vocab.max_length + 1
+    finished = _Finished(photos, steps + 1, end)
+    unfinished = np.full((photos, steps + 1), end, np.int64)  # the best beam of a photo none of whose captions ended
+    open_photos = np.arange(photos)  # the photos still searching, by their index in `features`
+    histories = np.full((photos, 1, 1), vocab.index[START], np.int64)  # (open photos, beams, ids so far)
+    scores = np.zeros((photos, 1))  # each beam's summed log-probability; -inf marks an empty slot
+    for position in range(steps):
+        count, beams = histories.shape[:2]
+        log_probs, (hidden, cell) = next_word_log_probs(step_decoder, vocab, memory, (hidden, cell),
+                                                        histories[:, :, -1].ravel(), position == 0, beams)
+        ban_repeats(log_probs, histories.reshape(count * beams, -1), ngram)
+        vocabulary = log_probs.shape[1]
+        totals = (scores[:, :, None] + log_probs.reshape(count, beams, vocabulary)).reshape(count, -1)
+        best = _best_first(totals, 2 * beam_width, vocabulary)
+        best_totals = np.take_along_axis(totals, best, axis=1)
+        parent, word = np.divmod(best, vocabulary)
+        usable = np.isfinite(best_totals)
+        goes_on = usable & (word != end)
+        slot = np.cumsum(goes_on, axis=1) - goes_on  # the new beam a candidate becomes: beams ranked above it
+        ends = usable & (word == end) & (slot < beam_width)
+        goes_on &= slot < beam_width
+        length_norm = float(max(position + 1, 1)) ** length_penalty
+        row, rank = np.nonzero(ends)
+        finished.add(open_photos[row], np.concatenate([histories[row, parent[row, rank]], word[row, rank, None]], axis=1),
+                     best_totals[row, rank] / length_norm)
+        next_scores = np.full((count, beam_width), -np.inf)
+        next_parent = np.zeros((count, beam_width), np.int64)
+        next_word = np.full((count, beam_width), end, np.int64)
+        row, rank = np.nonzero(goes_on)
+        next_scores[row, slot[row, rank]] = best_totals[row, rank]
+        next_parent[row, slot[row, rank]] = parent[row, rank]
+        next_word[row, slot[row, rank]] = word[row, rank]
+        open_photo_count, best_open = finished.count[open_photos], next_scores.max(axis=1) / length_norm
+        done = ~goes_on.any(axis=1) | ((open_photo_count >= beam_width) & (finished.score[open_photos] >= best_open))
+        keep_beams(unfinished, open_photos, histories, scores, done & (open_photo_count == 0))
+        going = np.flatnonzero(~done)
+        if not len(going):
             break
-        hidden, cell = hidden[keep_rows], cell[keep_rows]
-        open_photos = still_open
-        row_photo = np.repeat(still_open, [len(beams[photo]) for photo in still_open])
-    captions = []
-    for photo in range(photos):
-        done = finished[photo] or [(ids, _normalized(s, len(ids) - 1, length_penalty)) for ids, s in beams[photo]]
-        captions.append(vocab.decode(max(done, key=lambda item: item[1])[0][1:]))
-    return captions
+        rows = (going[:, None] * beams + next_parent[going]).ravel()
+        hidden, cell = hidden[rows], cell[rows]
+        histories = np.concatenate([np.take_along_axis(histories[going], next_parent[going, :, None], axis=1),
+                                    next_word[going, :, None]], axis=2)
+        scores, open_photos = next_scores[going], open_photos[going]
+        if len(going) < count:
+            memory = tuple(part[going] for part in memory)
+    else:
+        keep_beams(unfinished, open_photos, histories, scores, finished.count[open_photos] == 0)
+    best_ids = np.where((finished.count > 0)[:, None], finished.ids, unfinished)
+    return [vocab.decode(ids[1:]) for ids in best_ids]
+
+
+def keep_beams(unfinished: np.ndarray, open_photos: np.ndarray, histories: np.ndarray, scores: np.ndarray,
+               which: np.ndarray) -> None:
+    """For the open photos marked `which` (their search stopped with no caption ended), keep the ids of their
+    best open beam: all are the same length, so the highest summed log-probability (the first on a tie)."""
+    for row in np.flatnonzero(which):
+        best = histories[row, int(np.argmax(scores[row]))]
+        unfinished[open_photos[row], :len(best)] = best
 
 
 def decode_captions(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np.ndarray, beam_width: int = 1,

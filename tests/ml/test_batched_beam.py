@@ -6,7 +6,7 @@ import pytest
 from ml.captioning.captioner import Captioner
 from ml.core.defaults import default_model_path
 from ml.data.images import load_pixels
-from ml.decoders.search import batched_beam_decode, beam_decode
+from ml.decoders.search import _best_first, ban_repeats, batched_beam_decode, beam_decode, repeating_words
 
 DEV_PHOTOS = 64
 
@@ -27,3 +27,21 @@ def test_batched_beam_search_gives_the_per_photo_captions(dev_features, beam_wid
     one_at_a_time = [beam_decode(captioner.step_decoder, captioner.vocab, row[None], beam_width) for row in features]
     batched = batched_beam_decode(captioner.step_decoder, captioner.vocab, features, beam_width)
     assert batched == one_at_a_time
+
+
+@pytest.mark.parametrize("ngram", [2, 3])
+def test_banning_repeats_for_all_rows_at_once_bans_what_the_per_row_rule_bans(ngram):
+    histories = np.random.default_rng(ngram).integers(0, 4, (50, 7))  # 4 words: many repeats
+    at_once, row_by_row = np.zeros((50, 4)), np.zeros((50, 4))
+    ban_repeats(at_once, histories, ngram)
+    for row, ids in enumerate(histories):
+        row_by_row[row, repeating_words(list(ids), ngram)] = -np.inf
+    assert (at_once == row_by_row).all() and np.isinf(at_once).any()
+
+
+def test_the_best_candidates_are_found_without_sorting_every_row():
+    totals = np.random.default_rng(0).standard_normal((40, 3 * 50))
+    totals[5, :50] = -np.inf  # a photo whose first beam has no word left
+    totals[6, 3:50] = -np.inf  # one with three words left in its first beam
+    best = _best_first(totals, 10, 50)
+    assert (best == np.argsort(-totals, axis=1, kind="stable")[:, :10]).all()
