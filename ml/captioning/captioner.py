@@ -5,10 +5,15 @@ decoders in numpy (ml/decoders/numpy_step.py), so the app is ready to describe a
 """
 from __future__ import annotations
 
+import os
+import queue
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ml.captioning.naming import SubjectNamer, rule_for_model
 from ml.captioning.results import CaptionResult
@@ -34,6 +39,21 @@ if TYPE_CHECKING:
 
 
 LARGEST_BATCH = 32  # photos captioned together once the first results are out
+MAX_WORKERS = 4  # batches captioned at once on a machine with that many cores or more
+
+
+def caption_workers() -> int:
+    """How many batches to caption at once: one per core, at most MAX_WORKERS."""
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def _growing_batches(paths: Sequence[Path], batch_size: int) -> Iterator[list[Path]]:
+    """The paths in batches of batch_size, doubling up to LARGEST_BATCH."""
+    start = 0
+    while start < len(paths):
+        yield list(paths[start:start + batch_size])
+        start, batch_size = start + batch_size, min(2 * batch_size, max(batch_size, LARGEST_BATCH))
+
 
 
 class Captioner:
@@ -71,7 +91,10 @@ class Captioner:
         else their mean over the regions (what the pooled encoder computes)."""
         if self._encoder is None:
             self._encoder = grid_encoder(self.spec.name, self._encoder_weights_path, self.backend, self.encoder_threads)
-        grids = self._encoder(np.asarray(pixels, np.float32))
+        return self._features_from(self._encoder, pixels)
+
+    def _features_from(self, encoder: GridEncoder, pixels: np.ndarray) -> np.ndarray:
+        grids = encoder(np.asarray(pixels, np.float32))
         return grids if self.uses_grid else pooled(grids)
 
     def warm_up(self) -> None:
@@ -150,39 +173,72 @@ class Captioner:
                                                  float(photo_typicality), float(photo_people))
 
     def caption_batches(self, paths: Sequence[PathLike], beam_width: int = BEAM_WIDTH, batch_size: int = 8,
-                        cancel: Optional[CancelFlag] = None) -> Iterator[list[CaptionResult]]:
+                        cancel: Optional[CancelFlag] = None, workers: Optional[int] = None) -> Iterator[list[CaptionResult]]:
         """Each batch's results, in the order of `paths`, as soon as it is captioned (so a caller can show
         or print them at once); an unreadable photo gets its one-line error and the rest go on. Batches
         start at `batch_size` (the first results soon) and double up to LARGEST_BATCH: the batched beam
-        search goes faster on larger batches (27.7 against 23 photos/s at 32 and 8 here)."""
-        photo_paths = [Path(p) for p in paths]
-        start = 0
-        while start < len(photo_paths):
-            check_cancel(cancel)
-            batch = photo_paths[start:start + batch_size]
-            start, batch_size = start + len(batch), min(2 * batch_size, max(batch_size, LARGEST_BATCH))
-            results: list[CaptionResult] = [CaptionResult(path) for path in batch]
-            readable = []
-            for index, path in enumerate(batch):
-                try:
-                    readable.append((index, load_pixels(path, self.spec.image_size)))
-                except ImageError as error:
-                    results[index].error = str(error)
-            if readable:
-                vectors = self.features(np.stack([pixels for _, pixels in readable]))
-                for (index, _), text in zip(readable, self.caption_features(vectors, beam_width)):
-                    results[index].caption = text
-                self.name_subjects([results[index] for index, _ in readable], vectors, beam_width)
-                self.judge([results[index] for index, _ in readable], vectors)
-            yield results
+        search goes faster on larger batches.
+
+        `workers` batches are captioned at once, each on a thread with an encoder of its own and a share of
+        the cores, numpy's matrix library held to one thread meanwhile (its threads and ours would fight over
+        the cores): on 2 cores, 43.7 photos/s against 31.7 one batch at a time. None: one per core, at most
+        MAX_WORKERS."""
+        workers = caption_workers() if workers is None else max(1, workers)
+        batches = list(_growing_batches([Path(p) for p in paths], batch_size))
+        if workers == 1:
+            for batch in batches:
+                check_cancel(cancel)
+                yield self._caption_batch(batch, beam_width, self.features)
+            return
+        encoders: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(workers):
+            encoders.put(None)  # made by the first batch that needs it, then passed on from batch to batch
+        with threadpool_limits(1, "blas"), ThreadPoolExecutor(workers, thread_name_prefix="caption") as pool:
+            pending: deque = deque()
+            for batch in batches:
+                check_cancel(cancel)
+                pending.append(pool.submit(self._caption_batch_on_worker, batch, beam_width, encoders,
+                                           max(1, (os.cpu_count() or 1) // workers)))
+                if len(pending) == workers:
+                    yield pending.popleft().result()
+            while pending:
+                check_cancel(cancel)
+                yield pending.popleft().result()
+
+    def _caption_batch_on_worker(self, batch: Sequence[Path], beam_width: int, encoders: queue.SimpleQueue,
+                                 threads: int) -> list[CaptionResult]:
+        """_caption_batch with an encoder of the worker's own (an encoder runs one batch at a time)."""
+        encoder = encoders.get() or grid_encoder(self.spec.name, self._encoder_weights_path, self.backend, threads)
+        try:
+            return self._caption_batch(batch, beam_width, lambda pixels: self._features_from(encoder, pixels))
+        finally:
+            encoders.put(encoder)
+
+    def _caption_batch(self, batch: Sequence[Path], beam_width: int,
+                       features: Callable[[np.ndarray], np.ndarray]) -> list[CaptionResult]:
+        """One batch's results: read, encode, caption, name subjects and judge."""
+        results: list[CaptionResult] = [CaptionResult(path) for path in batch]
+        readable = []
+        for index, path in enumerate(batch):
+            try:
+                readable.append((index, load_pixels(path, self.spec.image_size)))
+            except ImageError as error:
+                results[index].error = str(error)
+        if readable:
+            vectors = features(np.stack([pixels for _, pixels in readable]))
+            for (index, _), text in zip(readable, self.caption_features(vectors, beam_width)):
+                results[index].caption = text
+            self.name_subjects([results[index] for index, _ in readable], vectors, beam_width)
+            self.judge([results[index] for index, _ in readable], vectors)
+        return results
 
     def caption(self, paths: Sequence[PathLike], beam_width: int = BEAM_WIDTH,
                 on_progress: Optional[ProgressCallback] = None, cancel: Optional[CancelFlag] = None,
-                batch_size: int = 8) -> list[CaptionResult]:
+                batch_size: int = 8, workers: Optional[int] = None) -> list[CaptionResult]:
         """Caption each photo; unreadable photos get an error and the rest go on."""
         results: list[CaptionResult] = []
         meter = ProgressMeter(Phase.CAPTION, len(paths), on_progress)
-        for batch in self.caption_batches(paths, beam_width, batch_size, cancel):
+        for batch in self.caption_batches(paths, beam_width, batch_size, cancel, workers):
             results.extend(batch)
             meter.advance(len(batch))
         return results

@@ -93,7 +93,7 @@ def caption_chunk(model_path: str, photos: Sequence[str], beam_width: int) -> li
     if captioner is None:
         threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or None
         captioner = _captioners[model_path] = Captioner.load(model_path, encoder_threads=threads)
-    return [result.record() for result in captioner.caption(photos, beam_width, batch_size=32)]
+    return [result.record() for result in captioner.caption(photos, beam_width, batch_size=32, workers=1)]
 
 
 def local_cluster(workers: int) -> LocalCluster:

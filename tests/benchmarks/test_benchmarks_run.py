@@ -84,4 +84,4 @@ def test_bench_app(flickr8k, display, tmp_path):
 
 def test_bench_batch_captioning(flickr8k):
     out = run_benchmark("bench_batch_captioning.py", "--data", str(flickr8k), "--photos", "8", "--cli-photos", "8")
-    assert "same caption for 8 of 8" in out and "photos/s" in out
+    assert "same caption for 8 and 8 of 8" in out and "same caption as 31b1615 for 8 of 8" in out and "photos/s" in out

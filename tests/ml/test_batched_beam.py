@@ -45,3 +45,23 @@ def test_the_best_candidates_are_found_without_sorting_every_row():
     totals[6, 3:50] = -np.inf  # one with three words left in its first beam
     best = _best_first(totals, 10, 50)
     assert (best == np.argsort(-totals, axis=1, kind="stable")[:, :10]).all()
+
+
+def test_batches_captioned_on_two_workers_give_what_one_at_a_time_gives(flickr8k, tmp_path):
+    """Batches run on threads with encoders of their own: same results, same order, an unreadable photo's
+    error in its place, and numpy's matrix library back to its threads afterwards."""
+    from threadpoolctl import threadpool_info
+
+    captioner = Captioner.load(default_model_path())
+    names = (flickr8k / "Flickr8k_text" / "Flickr_8k.devImages.txt").read_text().split()[:40]
+    paths = [flickr8k / "Flicker8k_Dataset" / name for name in names]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a photo")
+    paths.insert(13, broken)
+    blas_threads = [pool["num_threads"] for pool in threadpool_info()]
+    one = [r.record() for batch in captioner.caption_batches(paths, 5, workers=1) for r in batch]
+    batches = list(captioner.caption_batches(paths, 5, workers=2))
+    two = [r.record() for batch in batches for r in batch]
+    assert [len(batch) for batch in batches] == [8, 16, 17]
+    assert two == one and "broken.jpg" in two[13]["error"] and all(r["caption"] for r in two if r is not two[13])
+    assert [pool["num_threads"] for pool in threadpool_info()] == blas_threads
