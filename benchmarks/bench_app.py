@@ -1,7 +1,8 @@
 """Desktop app figures on this machine (run under a DISPLAY, e.g. Xvfb):
 
-    .venv/bin/python benchmarks/bench_app.py [--data ../shared/flickr8k]
+    .venv/bin/python benchmarks/bench_app.py [--data ../shared/flickr8k] [--folder-photos 200] [--only-folder]
 
+- the Folder page's Caption all, photos/s, beside the CLI on the same folder;
 - launch to window visible (a fresh process, as a user's double-click starts one);
 - first caption from a cold start (process start to caption shown: TensorFlow, model, encoder);
 - next caption (other photos, same process: the median of six);
@@ -47,6 +48,42 @@ print("next", sorted(seconds)[len(seconds) // 2], flush=True)
 print("beam", view.get_beam_width(), flush=True)
 app.close()
 """
+
+
+FOLDER_CHILD = """
+import sys, time
+from app.application import App
+from app.event_loop import run_until
+app = App()
+run_until(app.update, app.winfo_viewable, interval=0)
+run_until(app.update, lambda: app.caption.captioner, 300, interval=0.005)
+app.folder.choose_folder(sys.argv[1])
+run_until(app.update, lambda: len(app.folder.paths) == int(sys.argv[2]), 300, interval=0.005)
+start = time.monotonic()
+app.folder.caption_all()
+run_until(app.update, lambda: len(app.folder.captions.rows) == int(sys.argv[2]), 600, interval=0.005)
+print(int(sys.argv[2]) / (time.monotonic() - start), flush=True)
+app.close()
+"""
+
+
+def folder_figures(data, count, env):
+    """Photos/s of the Folder page's Caption all on `count` Flickr8k dev photos (model loaded first), beside
+    `python -m ml caption` on the same folder (its whole run) in the same run."""
+    import tempfile
+
+    names = (data / "Flickr8k_text" / "Flickr_8k.devImages.txt").read_text().split()[:count]
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in names:
+            Path(scratch, name).symlink_to(data / "Flicker8k_Dataset" / name)
+        page = subprocess.run([sys.executable, "-c", FOLDER_CHILD, scratch, str(count)], cwd=REPO, env=env,
+                              capture_output=True, text=True, check=True)
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "ml", "caption", "--beam", "5", "--jsonl", scratch], cwd=REPO, env=env,
+                       capture_output=True, check=True)
+        cli = count / (time.monotonic() - started)
+    print(f"Folder page, Caption all on {count} Flickr8k dev photos (beam 5): {float(page.stdout.split()[-1]):.1f} "
+          f"photos/s; python -m ml caption on the same folder, whole run: {cli:.1f} photos/s")
 
 
 def launch_figures(photos, env):
@@ -117,6 +154,8 @@ def main():
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
     parser.add_argument("--train-photos", type=int, default=1500, help="training photos of the run timed beside the UI")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of timer ticks while training runs")
+    parser.add_argument("--folder-photos", type=int, default=200, help="photos the Folder page captions")
+    parser.add_argument("--only-folder", action="store_true", help="print the Folder page's figure only")
     args = parser.parse_args()
     from app.paths import use_scratch_user_folders
 
@@ -129,6 +168,9 @@ def main():
     (user_config_dir() / "settings.json").write_text('{"auto_speak": false}')
     env = dict(os.environ)
     samples = REPO / "assets" / "samples"
+    folder_figures(args.data, args.folder_photos, env)
+    if args.only_folder:
+        return
     launch_figures([samples / name for name in ("astronaut.jpg", "cat.jpg", "coffee.jpg", "rocket.jpg")], env)
     latency_figures(args.data, args.train_photos, args.seconds)
 

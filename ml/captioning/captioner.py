@@ -22,7 +22,7 @@ from ml.core.progress import CancelFlag, Phase, ProgressCallback, ProgressMeter,
 from ml.core.types import PathLike
 from ml.data.images import ImageError, load_pixels
 from ml.decoders.numpy_step import step_decoder_for
-from ml.decoders.search import decode_captions
+from ml.decoders.search import batched_beam_search, decode_captions
 from ml.encoders.imagenet import ImageNetHead
 from ml.encoders.litert import GridEncoder, grid_encoder, pooled
 from ml.encoders.people import PeopleProbe
@@ -102,10 +102,11 @@ class Captioner:
         size = self.spec.image_size
         self.features(np.zeros((1, size, size, 3), np.float32))
 
-    def judge(self, results: Sequence[CaptionResult], features: np.ndarray) -> None:
+    def judge(self, results: Sequence[CaptionResult], features: np.ndarray,
+              member_scores: Optional[Sequence[Optional[np.ndarray]]] = None) -> None:
         """Set captioned results' tags, confidence, whether each is unsure and why, from their photos' features
         (one row each), for the whole batch at once: the pooled vectors and class probabilities once, and
-        the captions scored together."""
+        the captions scored together, except those whose members' word scores beam search kept (member_scores)."""
         pooled_vectors = pooled(features)
         typical = self.typicality(pooled_vectors)
         if self.imagenet_head is not None:
@@ -123,7 +124,8 @@ class Captioner:
                 result.reasons.append(f"this model cannot tell how good its captions are (its confidence "
                                       f"calibration failed: Spearman's rho {self.failed_calibration_rho:.2f} on dev)")
         elif self.calibration is not None and self.bundle.centroids is not None:
-            signals = caption_signals(self.step_decoder, self.vocab, features, [r.caption.split() for r in results], typical)
+            signals = caption_signals(self.step_decoder, self.vocab, features, [r.caption.split() for r in results], typical,
+                                      member_scores)
             for result, confidence, unusual in zip(results, self.calibration.confidence(signals),
                                                    self.calibration.unusual(signals)):
                 result.confidence = round(float(confidence), 3)
@@ -226,11 +228,23 @@ class Captioner:
                 results[index].error = str(error)
         if readable:
             vectors = features(np.stack([pixels for _, pixels in readable]))
-            for (index, _), text in zip(readable, self.caption_features(vectors, beam_width)):
-                results[index].caption = text
-            self.name_subjects([results[index] for index, _ in readable], vectors, beam_width)
-            self.judge([results[index] for index, _ in readable], vectors)
+            captioned = [results[index] for index, _ in readable]
+            word_lists, member_scores = self._search(vectors, beam_width)
+            for result, words in zip(captioned, word_lists):
+                result.caption = " ".join(words)
+            searched = [result.caption for result in captioned]
+            self.name_subjects(captioned, vectors, beam_width)
+            self.judge(captioned, vectors, [scores if result.caption == text else None  # renamed: scored anew
+                                            for result, text, scores in zip(captioned, searched, member_scores)])
         return results
+
+    def _search(self, features: np.ndarray, beam_width: int) -> tuple[list, list]:
+        """Word lists for the photos' features, and the members' log-probabilities of their words where beam
+        search kept them (greedy keeps none)."""
+        if beam_width <= 1:
+            word_lists = decode_captions(self.step_decoder, self.vocab, features, beam_width)
+            return word_lists, [None] * len(word_lists)
+        return batched_beam_search(self.step_decoder, self.vocab, features, beam_width)
 
     def caption(self, paths: Sequence[PathLike], beam_width: int = BEAM_WIDTH,
                 on_progress: Optional[ProgressCallback] = None, cancel: Optional[CancelFlag] = None,

@@ -6,7 +6,7 @@ is a few small matrix products; the layers are those ml/decoders/keras_models.py
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -24,8 +24,11 @@ def _sigmoid(x):
 
 
 def _log_softmax(logits):
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    """Log-softmax over the last axis, in place (decoding makes several of these a step; fresh arrays
+    of their size cost as much as the arithmetic)."""
+    logits -= logits.max(axis=-1, keepdims=True)
+    logits -= np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    return logits
 
 
 class StepDecoder:
@@ -102,8 +105,9 @@ class StepDecoder:
         cell = _sigmoid(f) * cell + _sigmoid(i) * np.tanh(g)
         return _sigmoid(o) * np.tanh(cell), cell
 
-    def step(self, memory: tuple, state: tuple, tokens: np.ndarray, beams: int = 1) -> tuple[np.ndarray, tuple]:
-        """Log-probabilities of the next word for each row, and the new LSTM state.
+    def step(self, memory: tuple, state: tuple, tokens: np.ndarray, beams: int = 1,
+             out: Optional[np.ndarray] = None) -> tuple[np.ndarray, tuple]:
+        """Log-probabilities of the next word for each row (written into `out` if given), and the new LSTM state.
 
         memory holds one row per photo and state one row per beam, a photo's `beams` rows one after
         another: beam search reads each photo's memory in place instead of a copy per beam."""
@@ -113,7 +117,14 @@ class StepDecoder:
         if self.attends:
             merged += self.attention_weights(by_photo, memory[2]) @ memory[1]
         merged = np.maximum(merged.reshape(len(hidden), -1) @ self.merge_kernel + self.merge_bias, 0.0)
-        return _log_softmax(merged @ self.logits_kernel + self.logits_bias), (hidden, cell)
+        logits = np.matmul(merged, self.logits_kernel, out=out)
+        logits += self.logits_bias
+        return _log_softmax(logits), (hidden, cell)
+
+    def member_step(self, memory: tuple, state: tuple, tokens: np.ndarray, beams: int = 1) -> tuple[np.ndarray, tuple]:
+        """step's log-probabilities as those of an ensemble of one: (1, rows, vocabulary)."""
+        log_probs, state = self.step(memory, state, tokens, beams)
+        return log_probs[None], state
 
 
 def member_features(member: StepDecoder, features: np.ndarray) -> np.ndarray:
@@ -124,7 +135,9 @@ def member_features(member: StepDecoder, features: np.ndarray) -> np.ndarray:
 def mixture(member_log_probs: np.ndarray) -> np.ndarray:
     """Log of the members' mean probability (axis 0 holds the members), without overflow."""
     top = member_log_probs.max(axis=0)
-    return top + np.log(np.exp(member_log_probs - top).mean(axis=0))
+    shifted = member_log_probs - top
+    mean = np.exp(shifted, out=shifted).mean(axis=0)
+    return np.add(top, np.log(mean, out=mean), out=top)
 
 
 class EnsembleStepDecoder:
@@ -153,17 +166,23 @@ class EnsembleStepDecoder:
         return flat, (np.concatenate(hiddens, axis=1), np.concatenate(cells, axis=1))
 
     def step(self, memory: tuple, state: tuple, tokens: np.ndarray, beams: int = 1) -> tuple[np.ndarray, tuple]:
+        member_log_probs, state = self.member_step(memory, state, tokens, beams)
+        return mixture(member_log_probs), state
+
+    def member_step(self, memory: tuple, state: tuple, tokens: np.ndarray, beams: int = 1) -> tuple[np.ndarray, tuple]:
+        """Each member's log-probabilities of the next word (members, rows, vocabulary), and the new state:
+        what step mixes, kept by beam search for the captions' confidence."""
         hidden, cell = state
-        log_probs, hiddens, cells = [], [], []
+        log_probs = np.empty((len(self.members), len(hidden), self.members[0].logits_bias.shape[0]), np.float32)
+        hiddens, cells = [], []
         memory_at = unit_at = 0
-        for member, size in zip(self.members, self.memory_sizes):
+        for member, size, out in zip(self.members, self.memory_sizes, log_probs):
             own_state = (hidden[:, unit_at:unit_at + member.units], cell[:, unit_at:unit_at + member.units])
-            member_log_probs, (h, c) = member.step(memory[memory_at:memory_at + size], own_state, tokens, beams)
-            log_probs.append(member_log_probs)
+            _, (h, c) = member.step(memory[memory_at:memory_at + size], own_state, tokens, beams, out)
             hiddens.append(h)
             cells.append(c)
             memory_at, unit_at = memory_at + size, unit_at + member.units
-        return mixture(np.stack(log_probs)), (np.concatenate(hiddens, axis=1), np.concatenate(cells, axis=1))
+        return log_probs, (np.concatenate(hiddens, axis=1), np.concatenate(cells, axis=1))
 
 
 # What decoding steps through: one decoder, or an ensemble averaging its members' word probabilities.

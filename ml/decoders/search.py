@@ -9,6 +9,8 @@ from ml.core.defaults import LENGTH_PENALTY, NO_REPEAT_NGRAM
 from ml.core.types import TokenIds
 from ml.data.vocab import END, PAD, START, UNK
 
+from ml.decoders.numpy_step import members_of, mixture
+
 if TYPE_CHECKING:
     from ml.data.vocab import Vocabulary
     from ml.decoders.numpy_step import StepDecoderLike
@@ -19,10 +21,14 @@ def next_word_log_probs(step_decoder: StepDecoderLike, vocab: Vocabulary, memory
     """One decoding step with padding, start and unknown words ruled out (a caption never shows them),
     and <end> too at the first word, so a caption is never empty."""
     log_probs, state = step_decoder.step(memory, state, tokens, beams)
+    return _rule_out_unsayable(log_probs, vocab, first), state
+
+
+def _rule_out_unsayable(log_probs: np.ndarray, vocab: Vocabulary, first: bool) -> np.ndarray:
     log_probs[:, [vocab.index[PAD], vocab.index[UNK], vocab.index[START]]] = -np.inf
     if first:
         log_probs[:, vocab.index[END]] = -np.inf
-    return log_probs, state
+    return log_probs
 
 
 def repeating_words(ids: TokenIds, ngram: int = NO_REPEAT_NGRAM) -> list:
@@ -144,45 +150,62 @@ def _best_first(totals: np.ndarray, count: int, vocabulary: int) -> np.ndarray:
 
 
 class _Finished:
-    """Each photo's best finished caption so far (ids and normalised score) and how many have finished."""
+    """Each photo's best finished caption so far (ids, normalised score, the members' log-probabilities of
+    its words) and how many of its captions have finished."""
 
-    def __init__(self, photos: int, length: int, end: int):
+    def __init__(self, photos: int, length: int, members: int, end: int):
         self.ids = np.full((photos, length), end, np.int64)
+        self.member_scores = np.zeros((photos, members, length), np.float32)
         self.score = np.full(photos, -np.inf)
         self.count = np.zeros(photos, np.int64)
 
-    def add(self, photos: np.ndarray, ids: np.ndarray, scores: np.ndarray) -> None:
+    def add(self, photos: np.ndarray, ids: np.ndarray, member_scores: np.ndarray, scores: np.ndarray) -> None:
         """Offer finished captions (one row each, a photo's best first); on a tie the earlier one stays."""
         np.add.at(self.count, photos, 1)
-        for photo, row, score in zip(photos, ids, scores):
+        for photo, row, row_scores, score in zip(photos, ids, member_scores, scores):
             if score > self.score[photo]:
                 self.ids[photo, :len(row)], self.score[photo] = row, score
+                self.member_scores[photo, :, :row_scores.shape[1]] = row_scores
 
 
 def batched_beam_decode(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np.ndarray, beam_width: int,
                         length_penalty: float = LENGTH_PENALTY, ngram: int = NO_REPEAT_NGRAM) -> list:
+    """beam_decode for a batch of photos at once (batched_beam_search's word lists)."""
+    return batched_beam_search(step_decoder, vocab, features, beam_width, length_penalty, ngram)[0]
+
+
+def batched_beam_search(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np.ndarray, beam_width: int,
+                        length_penalty: float = LENGTH_PENALTY, ngram: int = NO_REPEAT_NGRAM) -> tuple[list, list]:
     """beam_decode for a batch of photos at once, as array programs: every open beam of every photo goes
     through the decoder in one step, each photo's memory read in place; the next beams of all photos are
-    chosen from one argpartition over (photos, beams x vocabulary); finished captions and the stopping rule
-    are kept per photo with masks, exactly as beam_decode keeps them, so the captions are the same
-    (tests/ml/test_batched_beam.py). A photo whose search has stopped leaves the arrays."""
+    chosen from (photos, beams x vocabulary) at once; finished captions and the stopping rule are kept per
+    photo with masks, exactly as beam_decode keeps them, so the captions are the same
+    (tests/ml/test_batched_beam.py). A photo whose search has stopped leaves the arrays.
+
+    Returns the word lists and, for each, the members' log-probabilities of its words and <end>
+    (members, words + 1), which the confidence needs and would otherwise compute again; None for a caption
+    that never reached <end>."""
     memory, (hidden, cell) = step_decoder.start(features)
     photos, end, steps = len(memory[0]), vocab.index[END], vocab.max_length + 1
-    finished = _Finished(photos, steps + 1, end)
+    members = len(members_of(step_decoder))
+    finished = _Finished(photos, steps + 1, members, end)
     unfinished = np.full((photos, steps + 1), end, np.int64)  # the best beam of a photo none of whose captions ended
     open_photos = np.arange(photos)  # the photos still searching, by their index in `features`
     histories = np.full((photos, 1, 1), vocab.index[START], np.int64)  # (open photos, beams, ids so far)
+    word_scores = np.zeros((photos, 1, members, 0), np.float32)  # the members' log-probabilities of those words
     scores = np.zeros((photos, 1))  # each beam's summed log-probability; -inf marks an empty slot
     for position in range(steps):
         count, beams = histories.shape[:2]
-        log_probs, (hidden, cell) = next_word_log_probs(step_decoder, vocab, memory, (hidden, cell),
-                                                        histories[:, :, -1].ravel(), position == 0, beams)
+        member_log_probs, (hidden, cell) = step_decoder.member_step(memory, (hidden, cell), histories[:, :, -1].ravel(), beams)
+        log_probs = _rule_out_unsayable(mixture(member_log_probs) if members > 1 else member_log_probs[0].copy(),
+                                        vocab, position == 0)
         ban_repeats(log_probs, histories.reshape(count * beams, -1), ngram)
         vocabulary = log_probs.shape[1]
         totals = (scores[:, :, None] + log_probs.reshape(count, beams, vocabulary)).reshape(count, -1)
         best = _best_first(totals, 2 * beam_width, vocabulary)
         best_totals = np.take_along_axis(totals, best, axis=1)
         parent, word = np.divmod(best, vocabulary)
+        best_member_scores = member_log_probs[:, np.arange(count)[:, None] * beams + parent, word].transpose(1, 2, 0)
         usable = np.isfinite(best_totals)
         goes_on = usable & (word != end)
         slot = np.cumsum(goes_on, axis=1) - goes_on  # the new beam a candidate becomes: beams ranked above it
@@ -191,14 +214,17 @@ def batched_beam_decode(step_decoder: StepDecoderLike, vocab: Vocabulary, featur
         length_norm = float(max(position + 1, 1)) ** length_penalty
         row, rank = np.nonzero(ends)
         finished.add(open_photos[row], np.concatenate([histories[row, parent[row, rank]], word[row, rank, None]], axis=1),
+                     np.concatenate([word_scores[row, parent[row, rank]], best_member_scores[row, rank, :, None]], axis=2),
                      best_totals[row, rank] / length_norm)
         next_scores = np.full((count, beam_width), -np.inf)
         next_parent = np.zeros((count, beam_width), np.int64)
         next_word = np.full((count, beam_width), end, np.int64)
+        next_member_scores = np.zeros((count, beam_width, members), np.float32)
         row, rank = np.nonzero(goes_on)
         next_scores[row, slot[row, rank]] = best_totals[row, rank]
         next_parent[row, slot[row, rank]] = parent[row, rank]
         next_word[row, slot[row, rank]] = word[row, rank]
+        next_member_scores[row, slot[row, rank]] = best_member_scores[row, rank]
         open_photo_count, best_open = finished.count[open_photos], next_scores.max(axis=1) / length_norm
         done = ~goes_on.any(axis=1) | ((open_photo_count >= beam_width) & (finished.score[open_photos] >= best_open))
         keep_beams(unfinished, open_photos, histories, scores, done & (open_photo_count == 0))
@@ -209,13 +235,19 @@ def batched_beam_decode(step_decoder: StepDecoderLike, vocab: Vocabulary, featur
         hidden, cell = hidden[rows], cell[rows]
         histories = np.concatenate([np.take_along_axis(histories[going], next_parent[going, :, None], axis=1),
                                     next_word[going, :, None]], axis=2)
+        word_scores = np.concatenate([np.take_along_axis(word_scores[going], next_parent[going, :, None, None], axis=1),
+                                      next_member_scores[going, :, :, None]], axis=3)
         scores, open_photos = next_scores[going], open_photos[going]
         if len(going) < count:
             memory = tuple(part[going] for part in memory)
     else:
         keep_beams(unfinished, open_photos, histories, scores, finished.count[open_photos] == 0)
-    best_ids = np.where((finished.count > 0)[:, None], finished.ids, unfinished)
-    return [vocab.decode(ids[1:]) for ids in best_ids]
+    word_lists, member_scores = [], []
+    for photo in range(photos):
+        ended = finished.count[photo] > 0
+        word_lists.append(vocab.decode((finished.ids if ended else unfinished)[photo, 1:]))
+        member_scores.append(finished.member_scores[photo, :, :len(word_lists[-1]) + 1] if ended else None)
+    return word_lists, member_scores
 
 
 def keep_beams(unfinished: np.ndarray, open_photos: np.ndarray, histories: np.ndarray, scores: np.ndarray,

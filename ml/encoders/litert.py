@@ -101,6 +101,9 @@ def _check_shapes(path: PathLike, spec: EncoderSpec, inputs: list, outputs: list
                            f"and gives {[list(o['shape']) for o in outputs]})")
 
 
+INVOKE_PHOTOS = 2  # photos per interpreter call
+
+
 class LiteEncoder:
     """A .tflite encoder under LiteRT; one call at a time (the interpreter is not thread-safe)."""
 
@@ -121,15 +124,21 @@ class LiteEncoder:
         self.lock = threading.Lock()
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        """The grids of a batch of photos, INVOKE_PHOTOS at a time: on one thread 20.0 ms a photo two at a time
+        against 23.5 ms 32 at a time (a small batch's activations stay in the cache); on two, the same."""
         pixels = np.ascontiguousarray(pixels, np.float32)
         with self.lock:
-            if len(pixels) != self.batch_size:
-                self.interpreter.resize_tensor_input(self.input_index, pixels.shape)
-                self.interpreter.allocate_tensors()
-                self.batch_size = len(pixels)
-            self.interpreter.set_tensor(self.input_index, pixels)
-            self.interpreter.invoke()
-            return self.interpreter.get_tensor(self.output_index).copy()
+            return np.concatenate([self._invoke(pixels[start:start + INVOKE_PHOTOS])
+                                   for start in range(0, len(pixels), INVOKE_PHOTOS)])
+
+    def _invoke(self, pixels: np.ndarray) -> np.ndarray:
+        if len(pixels) != self.batch_size:
+            self.interpreter.resize_tensor_input(self.input_index, pixels.shape)
+            self.interpreter.allocate_tensors()
+            self.batch_size = len(pixels)
+        self.interpreter.set_tensor(self.input_index, pixels)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output_index).copy()
 
 
 def tensorflow_encoder(name: str, weights_path: Optional[PathLike] = None) -> GridEncoder:

@@ -56,10 +56,36 @@ def member_word_log_probs(step_decoder: StepDecoderLike, vocab: Vocabulary, feat
     return np.stack(per_member), mask
 
 
+def _member_scores(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np.ndarray,
+                   word_lists: Sequence[Sequence[str]], known_scores: Optional[Sequence[Optional[np.ndarray]]]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """member_word_log_probs, taking each caption's scores from known_scores where they are there."""
+    known = list(known_scores) if known_scores is not None else [None] * len(word_lists)
+    missing = [index for index, scores in enumerate(known) if scores is None]
+    if len(missing) == len(word_lists):
+        return member_word_log_probs(step_decoder, vocab, features, word_lists)
+    if missing:
+        scored, _ = member_word_log_probs(step_decoder, vocab, np.asarray(features)[missing],
+                                          [word_lists[index] for index in missing])
+        for row, index in enumerate(missing):
+            known[index] = scored[:, row, :len(word_lists[index]) + 1]
+    length = max(scores.shape[1] for scores in known)
+    member_scores = np.zeros((known[0].shape[0], len(known), length), np.float32)
+    mask = np.zeros((len(known), length), bool)
+    for index, scores in enumerate(known):
+        member_scores[:, index, :scores.shape[1]] = scores
+        mask[index, :scores.shape[1]] = True
+    return member_scores, mask
+
+
 def caption_signals(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np.ndarray,
-                    word_lists: Sequence[Sequence[str]], typical: np.ndarray) -> np.ndarray:
-    """The signals (N, len(SIGNALS)) for captions already chosen for these photos' features."""
-    member_scores, mask = member_word_log_probs(step_decoder, vocab, features, word_lists)
+                    word_lists: Sequence[Sequence[str]], typical: np.ndarray,
+                    known_scores: Optional[Sequence[Optional[np.ndarray]]] = None) -> np.ndarray:
+    """The signals (N, len(SIGNALS)) for captions already chosen for these photos' features.
+
+    known_scores: for each caption, the members' log-probabilities of its words and <end> (members, words + 1)
+    where beam search kept them (batched_beam_search), else None: only those captions are scored again."""
+    member_scores, mask = _member_scores(step_decoder, vocab, features, word_lists, known_scores)
     ensemble_scores = mixture(member_scores)  # the ensemble's word log-probabilities, as decoding computes them
     counts = mask.sum(axis=1)
     mean_log_prob = np.where(mask, ensemble_scores, 0).sum(axis=1) / counts

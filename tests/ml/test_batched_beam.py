@@ -6,7 +6,9 @@ import pytest
 from ml.captioning.captioner import Captioner
 from ml.core.defaults import default_model_path
 from ml.data.images import load_pixels
-from ml.decoders.search import _best_first, ban_repeats, batched_beam_decode, beam_decode, repeating_words
+from ml.decoders.search import (_best_first, ban_repeats, batched_beam_decode, batched_beam_search, beam_decode,
+                               repeating_words)
+from ml.honesty.confidence import caption_signals
 
 DEV_PHOTOS = 64
 
@@ -65,3 +67,17 @@ def test_batches_captioned_on_two_workers_give_what_one_at_a_time_gives(flickr8k
     assert [len(batch) for batch in batches] == [8, 16, 17]
     assert two == one and "broken.jpg" in two[13]["error"] and all(r["caption"] for r in two if r is not two[13])
     assert [pool["num_threads"] for pool in threadpool_info()] == blas_threads
+
+
+def test_the_confidence_reuses_what_beam_search_scored(dev_features):
+    """The members' log-probabilities the search kept give the signals that scoring the captions again gives;
+    a caption without them (renamed, or never ended) is scored again."""
+    captioner, features = dev_features
+    word_lists, kept = batched_beam_search(captioner.step_decoder, captioner.vocab, features, 5)
+    assert all(scores is not None and scores.shape == (5, len(words) + 1) for words, scores in zip(word_lists, kept))
+    typical = np.ones(len(word_lists))
+    scored_again = caption_signals(captioner.step_decoder, captioner.vocab, features, word_lists, typical)
+    reused = caption_signals(captioner.step_decoder, captioner.vocab, features, word_lists, typical, kept)
+    partly = caption_signals(captioner.step_decoder, captioner.vocab, features, word_lists, typical,
+                             [None if index % 3 else scores for index, scores in enumerate(kept)])
+    assert np.allclose(reused, scored_again, atol=1e-5) and np.allclose(partly, scored_again, atol=1e-5)
