@@ -76,8 +76,9 @@ def test_bench_caption_path(flickr8k, display):
 
 
 def test_bench_app(flickr8k, display, tmp_path):
-    out = run_benchmark("bench_app.py", "--data", str(flickr8k), "--train-photos", "60", "--seconds", "1")
-    assert "first caption from a cold start" in out and "next caption" in out
+    out = run_benchmark("bench_app.py", "--data", str(flickr8k), "--train-photos", "60", "--seconds", "1",
+                        "--folder-photos", "12")
+    assert "Folder page, Caption all on 12" in out and "first caption from a cold start" in out and "next caption" in out
     assert out.count("UI timer lateness") == 3
 
 
