@@ -8,7 +8,6 @@ import numpy as np
 from ml.core.defaults import LENGTH_PENALTY, NO_REPEAT_NGRAM
 from ml.core.types import TokenIds
 from ml.data.vocab import END, PAD, START, UNK
-
 from ml.decoders.numpy_step import members_of, mixture
 
 if TYPE_CHECKING:

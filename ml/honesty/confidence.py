@@ -60,15 +60,16 @@ def _member_scores(step_decoder: StepDecoderLike, vocab: Vocabulary, features: n
                    word_lists: Sequence[Sequence[str]], known_scores: Optional[Sequence[Optional[np.ndarray]]]
                    ) -> tuple[np.ndarray, np.ndarray]:
     """member_word_log_probs, taking each caption's scores from known_scores where they are there."""
-    known = list(known_scores) if known_scores is not None else [None] * len(word_lists)
-    missing = [index for index, scores in enumerate(known) if scores is None]
+    given: list[Optional[np.ndarray]] = list(known_scores) if known_scores is not None else [None] * len(word_lists)
+    missing = [index for index, scores in enumerate(given) if scores is None]
     if len(missing) == len(word_lists):
         return member_word_log_probs(step_decoder, vocab, features, word_lists)
+    scored_again = {}
     if missing:
         scored, _ = member_word_log_probs(step_decoder, vocab, np.asarray(features)[missing],
                                           [word_lists[index] for index in missing])
-        for row, index in enumerate(missing):
-            known[index] = scored[:, row, :len(word_lists[index]) + 1]
+        scored_again = {index: scored[:, row, :len(word_lists[index]) + 1] for row, index in enumerate(missing)}
+    known = [scored_again[index] if scores is None else scores for index, scores in enumerate(given)]
     length = max(scores.shape[1] for scores in known)
     member_scores = np.zeros((known[0].shape[0], len(known), length), np.float32)
     mask = np.zeros((len(known), length), bool)

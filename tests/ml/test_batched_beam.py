@@ -6,8 +6,7 @@ import pytest
 from ml.captioning.captioner import Captioner
 from ml.core.defaults import default_model_path
 from ml.data.images import load_pixels
-from ml.decoders.search import (_best_first, ban_repeats, batched_beam_decode, batched_beam_search, beam_decode,
-                               repeating_words)
+from ml.decoders.search import _best_first, ban_repeats, batched_beam_decode, batched_beam_search, beam_decode, repeating_words
 from ml.honesty.confidence import caption_signals
 
 DEV_PHOTOS = 64
