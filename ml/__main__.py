@@ -205,10 +205,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                                batch_size=args.batch_size, learning_rate=args.learning_rate, units=args.units,
                                dropout=args.dropout, self_critical_epochs=args.self_critical_epochs)
     progress = TqdmProgress()
-    card = train_model(args.data, args.output, train_config, run_dir=args.run_dir,
-                       max_train_photos=args.max_train_photos, on_progress=progress,
-                       weights_path=args.encoder_weights, command=" ".join(["python -m ml"] + sys.argv[1:]))
-    progress.close()
+    try:
+        card = train_model(args.data, args.output, train_config, run_dir=args.run_dir,
+                           max_train_photos=args.max_train_photos, on_progress=progress,
+                           weights_path=args.encoder_weights, command=" ".join(["python -m ml"] + sys.argv[1:]))
+    finally:
+        progress.close()  # before an error is said, so it starts a line of its own
     print(f"saved {args.output}: best epoch {card['best_epoch']}, "
           f"dev {card['metrics'][metric_key('dev', 1)]}, test {card['metrics'][metric_key('test', 1)]}")
     return 0

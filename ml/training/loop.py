@@ -25,6 +25,7 @@ from ml.data.vocab import Vocabulary
 from ml.training.callbacks import ReportProgress, RunCheckpoint, StopOnCancel, check_room_for_checkpoint
 from ml.training.config import TrainConfig
 from ml.training.distribute import training_strategy
+from ml.training.multi_worker import for_multi_worker, spans_workers, worker_lost
 from ml.training.rows import build_vocabulary, caption_arrays, make_tf_dataset, row_shape, with_mirrored
 from ml.training.run_state import DAMAGED_CHECKPOINT, compiled_decoder, load_checkpoint, start_or_resume
 from ml.training.self_critical import fine_tune
@@ -60,6 +61,8 @@ def train_decoder(dataset: Dataset, features_by_name: FeaturesByName, config: Tr
     feature_dim = row_shape(train[0])[-1]
     with strategy.scope():  # variables (and so every replica's copy) are made here
         model, state = start_or_resume(run_dir, vocab, feature_dim, run_config, dataset.fingerprint())
+        if spans_workers(strategy):
+            model = for_multi_worker(model)  # Keras's fit needs two fixes there (ml/training/multi_worker.py)
     steps = -(-len(train[1]) // run_config.batch_size)
     stop_on_cancel = StopOnCancel(cancel)
     callbacks = [ReportProgress(state, run_config, steps, on_progress), stop_on_cancel,
@@ -70,10 +73,17 @@ def train_decoder(dataset: Dataset, features_by_name: FeaturesByName, config: Tr
             # of them, and says so every epoch. (Stating the length with assert_cardinality silenced it but
             # made an epoch about 15 % slower here: 4.25 vs 5.15 s, bench_distribute.py.)
             warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
-            model.fit(make_tf_dataset(train, run_config.batch_size, config.seed + state["epoch"]),
-                      validation_data=make_tf_dataset(dev, run_config.batch_size),
-                      epochs=config.epochs, initial_epoch=state["epoch"], callbacks=callbacks, verbose=0,
-                      shuffle=False)  # the rows are shuffled per epoch in make_tf_dataset
+            try:
+                with strategy.scope():
+                    model.fit(make_tf_dataset(train, run_config.batch_size, config.seed + state["epoch"]),
+                              validation_data=make_tf_dataset(dev, run_config.batch_size),
+                              epochs=config.epochs, initial_epoch=state["epoch"], callbacks=callbacks, verbose=0,
+                              shuffle=False)  # the rows are shuffled per epoch in make_tf_dataset
+            except Exception as error:
+                lost = worker_lost(error, run_dir) if spans_workers(strategy) else None
+                if lost is None:
+                    raise
+                raise lost from None
     if stop_on_cancel.cancelled:
         raise Cancelled()
     if replicas > 1:  # fine-tuning and saving run on one device, on a model outside the strategy

@@ -18,6 +18,7 @@ from ml.core.errors import TrainingError
 from ml.data.vocab import Vocabulary
 from ml.decoders.keras_models import build_decoder
 from ml.training.config import TrainConfig
+from ml.training.multi_worker import MultiWorkerDecoder  # noqa: F401 - registered: a multi-worker run's last.keras holds one
 
 # Settings added after runs were first saved, with the value those older runs used.
 SETTINGS_OF_OLDER_RUNS = {"lr_decay": 1.0, "mirrored": False, "self_critical_epochs": 0.0,

@@ -1,5 +1,7 @@
 """Issue 24 N6: multi-worker training with an absent worker waited forever inside TensorFlow, and neither
-Ctrl+C nor SIGTERM ended it (only kill -9). Real processes and real TensorFlow, on local ports."""
+Ctrl+C nor SIGTERM ended it (only kill -9). Issue 27 item 3: two workers train a model that captions (Keras's
+fit failed at the first batch under MultiWorkerMirroredStrategy), and a worker killed mid-run ends the other in
+one line. Real processes and real TensorFlow, on local ports (TF_CONFIG), as on two machines."""
 import json
 import os
 import signal
@@ -7,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
+from typing import Sequence
 
 import pytest
 
@@ -31,9 +35,9 @@ def worker_env(ports: list[int], index: int, **extra: str) -> dict:
                 **extra)
 
 
-def start_training(flickr8k, tmp_path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, *TRAIN, "--data", str(flickr8k), "--output", str(tmp_path / "m.captioner"),
-                             "--run-dir", str(tmp_path / "run")],
+def start_training(flickr8k, tmp_path, env: dict, train: Sequence[str] = TRAIN, name: str = "m") -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *train, "--data", str(flickr8k), "--output", str(tmp_path / f"{name}.captioner"),
+                             "--run-dir", str(tmp_path / f"run-{name}")],
                             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -95,3 +99,44 @@ def test_workers_started_in_turn_find_each_other():
     for worker in workers:
         stdout, stderr = worker.communicate(timeout=120)
         assert worker.returncode == 0 and stdout.strip() == "replicas 2", stderr[-2000:]
+
+
+def test_two_workers_train_a_model_that_captions(flickr8k, tmp_path):
+    """Each worker trains on its half of every global batch and ends with the same weights: the same losses
+    every epoch, the same model card figures, 2 replicas recorded; the model captions a photo."""
+    ports = free_ports(2)
+    train = [*TRAIN[:-3], "60", "--epochs", "2", "--self-critical-epochs", "0"]
+    workers = [start_training(flickr8k, tmp_path, worker_env(ports, index), train, f"worker{index}") for index in range(2)]
+    for worker in workers:
+        _, stderr = worker.communicate(timeout=300)
+        assert worker.returncode == 0, stderr[-3000:]
+    cards = [json.loads(zipfile.ZipFile(tmp_path / f"worker{index}.captioner").read("card.json")) for index in range(2)]
+    losses = [[(epoch["loss"], epoch["val_loss"]) for epoch in card["history"]] for card in cards]
+    assert cards[0]["training"]["replicas"] == 2 and len(losses[0]) == 2 and losses[0] == losses[1]
+    caption = subprocess.run([sys.executable, "-m", "ml", "caption", "--beam", "3", "--model", str(tmp_path / "worker0.captioner"),
+                              str(REPO / "assets" / "samples" / "cat.jpg")], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert caption.returncode == 0 and caption.stdout.split("\t")[1].strip(), caption.stderr[-2000:]
+
+
+def test_a_worker_killed_mid_run_ends_the_other_in_one_line(flickr8k, tmp_path):
+    """Killed after the first epoch, the other worker's next collective step fails once the killed worker's
+    heartbeats stop: one line naming that worker and where the finished epochs are, exit 2, no hang."""
+    ports = free_ports(2)
+    train = [*TRAIN[:-3], "300", "--epochs", "20"]
+    workers = [start_training(flickr8k, tmp_path, worker_env(ports, index), train, f"worker{index}") for index in range(2)]
+    try:
+        assert workers[0].stderr is not None
+        for line in workers[0].stderr:
+            if line.startswith("epoch 1/20"):
+                break
+        workers[1].kill()
+        killed = time.monotonic()
+        _, stderr = workers[0].communicate(timeout=120)
+    finally:
+        for worker in workers:
+            worker.kill()
+    errors = [line for line in stderr.splitlines() if "error" in line.lower()]
+    assert workers[0].returncode == 2 and time.monotonic() - killed < 60, stderr[-3000:]
+    assert errors == [f"error: the worker at localhost:{ports[1]} stopped during training, so this worker stopped too; "
+                      f"the finished epochs are kept in {tmp_path / 'run-worker0'}: start the same command on every "
+                      "machine again to go on from them"], stderr[-3000:]
