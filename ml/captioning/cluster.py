@@ -85,15 +85,16 @@ _captioners: dict[str, Captioner] = {}
 
 def caption_chunk(model_path: str, photos: Sequence[str], beam_width: int) -> list[dict]:
     """Run on a worker: one chunk's records, in the order of `photos` (an unreadable photo's record holds its
-    one-line error). The encoder gets the threads the worker's BLAS gets (Dask's nanny sets OMP_NUM_THREADS:
-    1 by default, one worker process per core; local_cluster shares the cores out)."""
+    one-line error). The worker uses the cores its BLAS gets as the CLI uses a machine's (Dask's nanny sets
+    OMP_NUM_THREADS: 1 by default, one worker process per core; local_cluster shares the cores out): with one,
+    a batch at a time and the encoder on that core; with more, that many batches at once."""
     from ml.captioning.captioner import Captioner
 
+    threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or None
     captioner = _captioners.get(model_path)
     if captioner is None:
-        threads = int(os.environ.get("OMP_NUM_THREADS", "0")) or None
         captioner = _captioners[model_path] = Captioner.load(model_path, encoder_threads=threads)
-    return [result.record() for result in captioner.caption(photos, beam_width, batch_size=32, workers=1)]
+    return [result.record() for result in captioner.caption(photos, beam_width, batch_size=32, workers=threads or 1)]
 
 
 def local_cluster(workers: int) -> LocalCluster:

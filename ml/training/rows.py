@@ -79,7 +79,11 @@ def with_mirrored(arrays: CaptionArrays, names: Sequence[str], features_by_name:
             np.concatenate([inputs, inputs]), np.concatenate([targets, targets]))
 
 
-def make_tf_dataset(arrays: CaptionArrays, batch_size: int, shuffle_seed: Optional[int] = None) -> tf.data.Dataset:
+BUCKET_BATCHES = 32  # batches' worth of shuffled captions grouped by length at a time
+
+
+def make_tf_dataset(arrays: CaptionArrays, batch_size: int, shuffle_seed: Optional[int] = None,
+                    bucket_batches: int = BUCKET_BATCHES) -> tf.data.Dataset:
     """Batches of ({image or grid, words}, targets), padding trimmed to the longest caption in each batch.
     The pipeline carries only caption row numbers; each batch's features and ids are gathered then (numpy),
     so nothing is copied into TensorFlow per caption and a FeatureTable is read a batch at a time."""
@@ -91,12 +95,25 @@ def make_tf_dataset(arrays: CaptionArrays, batch_size: int, shuffle_seed: Option
     feature_key = "grid" if len(shape) == 2 else "image"
     order = np.random.default_rng(shuffle_seed)
 
+    lengths = (inputs != 0).sum(axis=1)
+
     def batches_of_rows():
         """Caption row numbers batch by batch, in a new order each epoch: shuffled here, not in a tf.data
-        shuffle buffer (that holds every caption's row as a tensor: 50 MB for COCO)."""
-        rows = order.permutation(len(photo_index)) if shuffle_seed is not None else np.arange(len(photo_index))
-        for start in range(0, len(rows), batch_size):
-            yield rows[start:start + batch_size]
+        shuffle buffer (that holds every caption's row as a tensor: 50 MB for COCO). Shuffled captions are
+        grouped by length, `bucket_batches` batches' worth at a time (1: not grouped), and those batches go
+        out in a shuffled order: a batch is padded to its longest caption, so like lengths together leave
+        less padding to compute (an epoch 1.6x faster on Flickr8k, docs/benchmarks.md)."""
+        if shuffle_seed is None:
+            rows = np.arange(len(photo_index))
+            yield from (rows[start:start + batch_size] for start in range(0, len(rows), batch_size))
+            return
+        rows = order.permutation(len(photo_index))
+        for chunk_start in range(0, len(rows), batch_size * bucket_batches):
+            chunk = rows[chunk_start:chunk_start + batch_size * bucket_batches]
+            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+            batches = [chunk[start:start + batch_size] for start in range(0, len(chunk), batch_size)]
+            for index in order.permutation(len(batches)):
+                yield batches[index]
 
     def gather(caption_rows):
         caption_rows = np.asarray(caption_rows)

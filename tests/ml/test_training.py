@@ -236,3 +236,25 @@ def test_a_bad_device_count_is_one_line(monkeypatch):
     monkeypatch.setenv("IMAGE_CAPTIONER_CPU_DEVICES", "two")
     with pytest.raises(TrainingError, match="must be a whole number of devices from 1 to 64, not 'two'"):
         training_strategy()
+
+
+def test_training_batches_group_captions_of_like_length_and_hold_every_caption_once_an_epoch():
+    """Issue 27 item 4: a batch is padded to its longest caption, so shuffled captions are grouped by length
+    before batching (fewer padded words to compute); every caption still comes once an epoch, in another
+    order each epoch, and dev batches keep the captions' order."""
+    from ml.training.rows import make_tf_dataset
+
+    rows, width = 2000, 20
+    lengths = np.random.default_rng(1).integers(3, width, rows)
+    inputs = np.where(np.arange(width)[None, :] < lengths[:, None], 7, 0)
+    arrays = (np.arange(rows, dtype=np.float32)[:, None], np.arange(rows), inputs, inputs)
+    padded_positions, epochs = [], []
+    shuffled = make_tf_dataset(arrays, 32, 0)
+    for _ in range(2):
+        batches = [(x["image"].numpy()[:, 0].astype(int), x["words"].shape[1]) for x, _ in shuffled]
+        epochs.append(np.concatenate([captions for captions, _ in batches]))
+        padded_positions.append(sum(len(captions) * width for captions, width in batches))
+    assert all(sorted(epoch) == list(range(rows)) for epoch in epochs) and list(epochs[0]) != list(epochs[1])
+    assert padded_positions[0] < 1.1 * lengths.sum()  # batched as they come: about 1.6x
+    in_order = [x["image"].numpy()[:, 0].astype(int) for x, _ in make_tf_dataset(arrays, 32)]
+    assert list(np.concatenate(in_order)) == list(range(rows))
