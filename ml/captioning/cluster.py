@@ -97,12 +97,12 @@ def caption_chunk(model_path: str, photos: Sequence[str], beam_width: int) -> li
     return [result.record() for result in captioner.caption(photos, beam_width, batch_size=32, workers=threads or 1)]
 
 
-def local_cluster(workers: int) -> LocalCluster:
-    """A cluster of `workers` processes on this machine, the cores shared out among them (each worker's BLAS
-    and encoder get cores / workers threads)."""
+def local_cluster(workers: int, cores: Optional[int] = None) -> LocalCluster:
+    """A cluster of `workers` processes on this machine, `cores` (all: None) shared out among them (each
+    worker's BLAS and encoder get cores / workers threads)."""
     from distributed import LocalCluster
 
-    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    threads = str(max(1, (cores or os.cpu_count() or 1) // workers))
     # Dask's nanny hands its own environment to each worker process it spawns, before numpy is imported there
     # (its "env" argument would come too late), and keeps a variable this process already has.
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
