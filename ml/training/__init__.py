@@ -3,6 +3,7 @@
 config         TrainConfig: what decides a run, checked when made (light: the app checks its form with it)
 runs           run folders a restart left unfinished (light: the app lists them at start)
 distribute     the tf.distribute strategy, chosen when a run starts
+multi_worker   Keras's fit made to run across machines (keras-team/keras#20585), a lost worker said in one line
 loop           the Keras training loop: arrays, tf.data, callbacks, checkpoints, resume (TensorFlow)
 self_critical  self-critical fine-tuning after cross-entropy training (TensorFlow)
 pipeline       whole jobs: data set -> features -> trained, evaluated, calibrated model; evaluate; compare
