@@ -152,6 +152,8 @@ class EnsembleStepDecoder:
         self.members = list(members)
         self.attends = any(member.attends for member in self.members)
         self.units = sum(member.units for member in self.members)
+        # Arrays each member's start puts in the flat memory: (projected,), and values and keys with attention.
+        self.memory_sizes = [3 if member.attends else 1 for member in self.members]
 
     def start(self, features: np.ndarray) -> tuple[tuple, tuple]:
         features = np.asarray(features, np.float32)
@@ -161,7 +163,6 @@ class EnsembleStepDecoder:
             memories.append(memory)
             hiddens.append(hidden)
             cells.append(cell)
-        self.memory_sizes = [len(memory) for memory in memories]
         flat = tuple(part for memory in memories for part in memory)
         return flat, (np.concatenate(hiddens, axis=1), np.concatenate(cells, axis=1))
 
