@@ -61,17 +61,19 @@ def for_multi_worker(model: keras.Model) -> keras.Model:
 def worker_lost(error: BaseException, run_dir: Any) -> Optional[TrainingError]:
     """The one line to end with when TensorFlow stopped training because another worker stopped (its
     collective ops fail once that worker's heartbeats stop, about 10 s after: no hang), or None for any other
-    error. It names the worker by its TF_CONFIG address where TensorFlow's message says which one it was."""
+    error. It names the worker by its TF_CONFIG address where TensorFlow's message names another task than this one."""
     import tensorflow as tf
 
     if not isinstance(error, (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError)):
         return None
-    found = re.search(r"unhealthy[^/]*/job:(\w+)/replica:\d+/task:(\d+)", str(error))
-    who = "another worker"
-    if found:
-        cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-        addresses = cluster.get(found.group(1), [])
-        index = int(found.group(2))
-        who = f"the worker at {addresses[index]}" if index < len(addresses) else f"{found.group(1)} {index}"
+    config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    own = (config.get("task", {}).get("type"), config.get("task", {}).get("index"))
+    others = [(job, int(index)) for job, index in re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", str(error))
+              if (job, int(index)) != own]
+    who = "another worker"  # TensorFlow's message does not always say which
+    if others:
+        job, index = others[0]
+        addresses = config.get("cluster", {}).get(job, [])
+        who = f"the worker at {addresses[index]}" if index < len(addresses) else f"{job} {index}"
     return TrainingError(f"{who} stopped during training, so this worker stopped too; the finished epochs are kept "
                          f"in {run_dir}: start the same command on every machine again to go on from them")

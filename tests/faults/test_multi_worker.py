@@ -4,6 +4,7 @@ fit failed at the first batch under MultiWorkerMirroredStrategy), and a worker k
 one line. Real processes and real TensorFlow, on local ports (TF_CONFIG), as on two machines."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -137,6 +138,8 @@ def test_a_worker_killed_mid_run_ends_the_other_in_one_line(flickr8k, tmp_path):
             worker.kill()
     errors = [line for line in stderr.splitlines() if "error" in line.lower()]
     assert workers[0].returncode == 2 and time.monotonic() - killed < 60, stderr[-3000:]
-    assert errors == [f"error: the worker at localhost:{ports[1]} stopped during training, so this worker stopped too; "
-                      f"the finished epochs are kept in {tmp_path / 'run-worker0'}: start the same command on every "
-                      "machine again to go on from them"], stderr[-3000:]
+    # TensorFlow's message names the lost task in some runs only: then the line says "another worker".
+    assert len(errors) == 1 and re.fullmatch(
+        f"error: (the worker at localhost:{ports[1]}|another worker) stopped during training, so this worker stopped "
+        f"too; the finished epochs are kept in {re.escape(str(tmp_path / 'run-worker0'))}: start the same command on "
+        "every machine again to go on from them", errors[0]), stderr[-3000:]
