@@ -7,7 +7,10 @@ words are read in the light of the photo.
 "attention" is inject plus soft attention over the encoder's spatial grid (Bahdanau scores, as in
 Show, Attend and Tell): at each word the LSTM state picks the regions whose features join the merge.
 It is built from stock Keras layers only, so its model files load with safe_mode. Training
-runs one forward pass per caption over all positions (teacher forcing), padding masked out.
+runs one forward pass per caption over all positions (teacher forcing). Padding is not masked in the model:
+it only ever follows a caption's words, so the LSTM's outputs at the words are the same without a mask, and the
+loss leaves padded positions out (ignore_class=0). A mask made the LSTM select between old and new state at
+every step, and an epoch took 1.2x as long (docs/benchmarks.md, "Training speed").
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ def build_merge_decoder(vocab_size: int, feature_dim: int, units: int, dropout: 
     projected = layers.Dense(units, activation="relu", name="image_projection")(projected)
     projected = layers.Reshape((1, units), name="image_per_step")(projected)
     # 2. Read the caption so far.
-    embedded = layers.Embedding(vocab_size, units, mask_zero=True, name="embedding")(words)
+    embedded = layers.Embedding(vocab_size, units, name="embedding")(words)
     embedded = layers.Dropout(dropout, name="word_dropout")(embedded)
     initial_state = None
     if init_state:
@@ -67,7 +70,7 @@ def build_attention_decoder(vocab_size: int, feature_dim: int, units: int, dropo
     values = layers.Dense(units, activation="relu", name="grid_projection")(values)
     keys = layers.Dense(units, use_bias=False, name="attention_keys")(values)
     # 3. Read the caption so far; each step's state asks which regions matter for the next word.
-    embedded = layers.Embedding(vocab_size, units, mask_zero=True, name="embedding")(words)
+    embedded = layers.Embedding(vocab_size, units, name="embedding")(words)
     embedded = layers.Dropout(dropout, name="word_dropout")(embedded)
     sequence = layers.LSTM(units, return_sequences=True, name="lstm")(embedded, initial_state=initial_state)
     queries = layers.Dense(units, use_bias=False, name="attention_queries")(sequence)
