@@ -7,6 +7,9 @@ they cost. Prints the figures docs/benchmarks.md shows.
   marked unsure; share of right ImageNet top-1 tags where the photo's object is an ImageNet class;
 - Flickr8k dev and test: Spearman's rho of confidence and sentence CIDEr; share of captions marked unsure;
   BLEU-4 and CIDEr of the sure and the unsure captions apart;
+- Flickr8k test, subtle errors (issue 23 item 5): captions whose count, gender or colour word no reference
+  shares, against the rest: their mean confidence, how well confidence ranks them below (ROC AUC), the share
+  said as sure; with `--before-card MODEL`, also under that model file's calibration, on the same captions;
 - cost: seconds per photo captioned from its file with confidence and tags against without them (same
   run, same photos, alternating), and the heatmaps' seconds per caption.
 """
@@ -80,6 +83,77 @@ def split_figures(captioner: Captioner, data: Path, split: str, limit: int | Non
     print("  why unsure: " + "; ".join(f"{key}: {count}" for key, count in sorted(reasons.items())))
 
 
+MALE = {"man", "men", "boy", "boys", "guy", "guys", "gentleman", "he", "his"}
+FEMALE = {"woman", "women", "girl", "girls", "lady", "ladies", "she", "her"}
+PLURAL_PEOPLE = {"people", "men", "women", "boys", "girls", "children", "kids", "group", "crowd", "team", "players",
+                 "two", "three", "four", "several", "many", "couple"}
+
+
+def detail_errors(caption: str, references: list) -> list[str]:
+    """Which details of a caption no human caption of its photo shares: a gender where every reference that names
+    one names the other, a number word or a group where none says so, a colour none names."""
+    from ml.honesty.confidence import COLOUR_WORDS
+
+    words, said = set(caption.split()), set().union(*(set(reference) for reference in references))
+    errors = []
+    for own, other in ((MALE, FEMALE), (FEMALE, MALE)):
+        if words & own and not said & own and said & other:
+            errors.append("gender")
+    errors += ["count" for word in words & {"two", "three", "four", "five"} if word not in said]
+    if words & {"group", "crowd"} and not said & PLURAL_PEOPLE:
+        errors.append("count")
+    errors += ["colour" for word in words & COLOUR_WORDS if word not in said]
+    return errors
+
+
+def roc_auc(scores: np.ndarray, positives: np.ndarray) -> float:
+    """How often a positive scores above a negative (ties half)."""
+    from ml.honesty.confidence import ranks
+
+    rank, count = ranks(scores), positives.sum()
+    return float((rank[positives].sum() - count * (count + 1) / 2) / (count * (len(scores) - count)))
+
+
+def judged(captioner: Captioner, names: list, captions: list, vectors: np.ndarray, calibration) -> list[CaptionResult]:
+    """Fresh results for these captions judged under the given calibration."""
+    kept, captioner.calibration = captioner.calibration, calibration
+    results = [CaptionResult(Path(name), caption) for name, caption in zip(names, captions)]
+    captioner.judge(results, vectors)
+    captioner.calibration = kept
+    return results
+
+
+def subtle_errors(captioner: Captioner, data: Path, before_card: Path | None, limit: int | None = None) -> None:
+    from ml.honesty.confidence import Calibration
+    from ml.model_file.reader import read_card
+
+    dataset = load_dataset(data)
+    features, _ = dataset_features(dataset, captioner.spec.name, dataset.splits["test"][:limit], grid=captioner.uses_grid)
+    names = sorted(features)
+    vectors = np.stack([features[n] for n in names])
+    results = [CaptionResult(Path(name), caption) for name, caption in zip(names, captioner.caption_features(vectors, BEAM_WIDTH))]
+    captioner.name_subjects(results, vectors, BEAM_WIDTH)
+    captions = [result.caption for result in results]
+    wrong = np.array([bool(detail_errors(caption, dataset.captions[name])) for name, caption in zip(names, captions)])
+    kinds: dict[str, int] = {}
+    for name, caption in zip(names, captions):
+        for kind in detail_errors(caption, dataset.captions[name]):
+            kinds[kind] = kinds.get(kind, 0) + 1
+    print(f"Flickr8k test, subtle errors: {wrong.sum()} of {len(names)} captions have a detail no reference shares "
+          f"({', '.join(f'{kind} {count}' for kind, count in sorted(kinds.items()))})")
+    calibrations = [("now", captioner.calibration)]
+    if before_card is not None:
+        calibrations.insert(0, (f"before ({before_card.name})", Calibration.from_card(read_card(before_card))))
+    for label, calibration in calibrations:
+        judged_results = judged(captioner, names, captions, vectors, calibration)
+        confidence = np.array([r.confidence for r in judged_results])
+        sure = ~np.array([r.unsure for r in judged_results])
+        print(f"  {label:28s} signals {len(calibration.signals)}: mean confidence {confidence[wrong].mean():.3f} with a "
+              f"wrong detail, {confidence[~wrong].mean():.3f} without (gap {confidence[~wrong].mean() - confidence[wrong].mean():.3f}); "
+              f"ROC AUC {roc_auc(-confidence, wrong):.3f}; said as sure {sure[wrong].mean():.1%} of them, "
+              f"{sure[~wrong].mean():.1%} of the rest")
+
+
 def cost(captioner: Captioner, data: Path, count: int) -> None:
     dataset = load_dataset(data)
     photos = [dataset.image_path(name) for name in dataset.splits["test"][:count]]
@@ -118,11 +192,18 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "flickr8k")
     parser.add_argument("--timing-photos", type=int, default=100)
     parser.add_argument("--photos", type=int, default=None, help="dev and test photos (default: the whole splits)")
+    parser.add_argument("--before-card", type=Path, default=None,
+                        help="a model file whose calibration to compare with the shipped one on the same captions")
+    parser.add_argument("--only-subtle", action="store_true", help="only the subtle-errors figures")
     args = parser.parse_args()
     captioner = Captioner.load(default_model_path())
-    out_of_domain(captioner)
-    for split in ("dev", "test"):
-        split_figures(captioner, args.data, split, args.photos)
+    if not args.only_subtle:
+        out_of_domain(captioner)
+        for split in ("dev", "test"):
+            split_figures(captioner, args.data, split, args.photos)
+    subtle_errors(captioner, args.data, args.before_card, args.photos)
+    if args.only_subtle:
+        return
     cost(captioner, args.data, args.timing_photos)
 
 

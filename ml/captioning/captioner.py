@@ -29,7 +29,7 @@ from ml.encoders.people import PeopleProbe
 from ml.encoders.registry import get_spec
 from ml.encoders.words import ImageNetWords
 from ml.honesty.attention import attention_maps
-from ml.honesty.confidence import Calibration, caption_signals, typicality
+from ml.honesty.confidence import Calibration, caption_signals, dog_probability, typicality
 from ml.honesty.hedging import contradicted, with_article
 from ml.model_file.card import calibration_failed
 from ml.model_file.reader import load_bundle
@@ -109,8 +109,11 @@ class Captioner:
         the captions scored together, except those whose members' word scores beam search kept (member_scores)."""
         pooled_vectors = pooled(features)
         typical = self.typicality(pooled_vectors)
+        people = self.people_probe.probabilities(pooled_vectors) if self.people_probe is not None else None
+        dogs = None
         if self.imagenet_head is not None:
             probabilities = self.imagenet_head.probabilities(pooled_vectors)
+            dogs = dog_probability(probabilities)
             words = ImageNetWords.shipped()
             for result, row, tags, photo_typicality in zip(results, probabilities, words.plain_tags(probabilities), typical):
                 result.tags = tags
@@ -125,7 +128,7 @@ class Captioner:
                                       f"calibration failed: Spearman's rho {self.failed_calibration_rho:.2f} on dev)")
         elif self.calibration is not None and self.bundle.centroids is not None:
             signals = caption_signals(self.step_decoder, self.vocab, features, [r.caption.split() for r in results], typical,
-                                      member_scores)
+                                      member_scores, people, dogs)
             for result, confidence, unusual in zip(results, self.calibration.confidence(signals),
                                                    self.calibration.unusual(signals)):
                 result.confidence = round(float(confidence), 3)

@@ -7,7 +7,13 @@ Signals, each computed from what captioning has anyway (no TensorFlow):
 - `worst_log_prob`: the least likely word of it;
 - `member_spread`: how much the ensemble's members disagree about that caption (std of their means);
 - `typicality`: how close the photo's features lie to the training photos' (cosine similarity to the
-  nearest of a few hundred k-means centres of the training features, stored in the model file).
+  nearest of a few hundred k-means centres of the training features, stored in the model file);
+- `people_agreement`, `dog_agreement` (issue 23): whether what the caption names agrees with what the encoder
+  recognises: the people probe's probability that someone is in the photo for a caption about people, one minus
+  it for a caption without people; the same with the dog breeds' summed probability for dogs;
+- `detail_log_prob`: the least likely of the caption's details, the words for a count, a gender or a colour
+  (0 where it has none): the details are where a caption with the right subject goes wrong ("a man" for a woman,
+  "two dogs" for one, "a black dog" for a brown one), and the ensemble is less sure of them when it does.
 A logistic regression fitted on dev turns them into the probability that the caption scores above the
 dev median sentence CIDEr. A caption is "unsure" when that is below a threshold chosen on dev, or when the
 photo is less typical than all but a few dev photos: the caption's words can be likely while the photo is
@@ -22,12 +28,26 @@ import numpy as np
 
 from ml.data.vocab import PAD
 from ml.decoders.numpy_step import member_features, members_of, mixture
+from ml.encoders.words import ImageNetWords
+from ml.honesty.hedging import DOG_KINDS, DOG_WORDS, MORE_PEOPLE_WORDS, PERSON_WORDS
 
 if TYPE_CHECKING:
     from ml.data.vocab import Vocabulary
     from ml.decoders.numpy_step import StepDecoderLike
 
-SIGNALS = ("mean_log_prob", "worst_log_prob", "member_spread", "typicality")
+SIGNALS = ("mean_log_prob", "worst_log_prob", "member_spread", "typicality", "people_agreement", "dog_agreement",
+           "detail_log_prob")
+# Signals every calibration has (models calibrated before issue 23 have only these).
+FIRST_SIGNALS = SIGNALS[:4]
+# Words for the details of a scene a caption can get wrong while naming its subject right.
+COUNT_WORDS = {"two", "three", "four", "five", "group", "crowd", "couple", "several", "many"}
+GENDER_WORDS = {"man", "men", "boy", "boys", "guy", "guys", "gentleman", "he", "his",
+                "woman", "women", "girl", "girls", "lady", "ladies", "she", "her"}
+COLOUR_WORDS = {"black", "white", "brown", "red", "blue", "green", "yellow", "orange", "pink", "purple", "gray",
+                "grey", "tan"}
+DETAIL_WORDS = COUNT_WORDS | GENDER_WORDS | COLOUR_WORDS
+# What an agreement signal is where the model's encoder has no people probe or ImageNet head: nothing known.
+UNKNOWN = 0.5
 
 
 def teacher_forced(vocab: Vocabulary, word_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,13 +99,39 @@ def _member_scores(step_decoder: StepDecoderLike, vocab: Vocabulary, features: n
     return member_scores, mask
 
 
+def agreement(word_lists: Sequence[Sequence[str]], named_by: set, probability: Optional[np.ndarray]) -> np.ndarray:
+    """For each caption, the probability of what it says about one thing: `probability` (that the thing is in the
+    photo) where the caption names it by one of `named_by`, else one minus it; UNKNOWN without a probability."""
+    if probability is None:
+        return np.full(len(word_lists), UNKNOWN)
+    names = np.array([bool(named_by.intersection(words)) for words in word_lists])
+    return np.where(names, probability, 1.0 - np.asarray(probability, np.float64))
+
+
+def dog_probability(class_probabilities: np.ndarray) -> np.ndarray:
+    """Each photo's probability that a dog is in it: its ImageNet class probabilities summed over the dog kinds
+    (every breed, ml/encoders/words.py)."""
+    words = ImageNetWords.shipped()
+    kinds = words.kind_probabilities(class_probabilities)
+    return kinds[:, [words.kinds.index(kind) for kind in DOG_KINDS if kind in words.kinds]].sum(axis=1)
+
+
+def detail_log_probs(word_lists: Sequence[Sequence[str]], ensemble_scores: np.ndarray) -> np.ndarray:
+    """Each caption's lowest word log-probability among its DETAIL_WORDS, 0 where it has none."""
+    return np.array([min((ensemble_scores[row, position] for position, word in enumerate(words) if word in DETAIL_WORDS),
+                         default=0.0) for row, words in enumerate(word_lists)], np.float64)
+
+
 def caption_signals(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np.ndarray,
                     word_lists: Sequence[Sequence[str]], typical: np.ndarray,
-                    known_scores: Optional[Sequence[Optional[np.ndarray]]] = None) -> np.ndarray:
+                    known_scores: Optional[Sequence[Optional[np.ndarray]]] = None,
+                    people: Optional[np.ndarray] = None, dogs: Optional[np.ndarray] = None) -> np.ndarray:
     """The signals (N, len(SIGNALS)) for captions already chosen for these photos' features.
 
     known_scores: for each caption, the members' log-probabilities of its words and <end> (members, words + 1)
-    where beam search kept them (batched_beam_search), else None: only those captions are scored again."""
+    where beam search kept them (batched_beam_search), else None: only those captions are scored again.
+    people, dogs: each photo's probability that someone / a dog is in it (the people probe; the dog breeds'
+    summed ImageNet probability), None where the encoder cannot tell."""
     member_scores, mask = _member_scores(step_decoder, vocab, features, word_lists, known_scores)
     ensemble_scores = mixture(member_scores)  # the ensemble's word log-probabilities, as decoding computes them
     counts = mask.sum(axis=1)
@@ -93,7 +139,10 @@ def caption_signals(step_decoder: StepDecoderLike, vocab: Vocabulary, features: 
     worst_log_prob = np.where(mask, ensemble_scores, np.inf).min(axis=1)
     member_means = np.where(mask, member_scores, 0).sum(axis=2) / counts
     member_spread = member_means.std(axis=0)
-    return np.stack([mean_log_prob, worst_log_prob, member_spread, typical], axis=1).astype(np.float64)
+    return np.stack([mean_log_prob, worst_log_prob, member_spread, typical,
+                     agreement(word_lists, PERSON_WORDS | MORE_PEOPLE_WORDS, people),
+                     agreement(word_lists, DOG_WORDS, dogs),
+                     detail_log_probs(word_lists, ensemble_scores)], axis=1).astype(np.float64)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -139,8 +188,10 @@ class Calibration:
     typical_threshold: float = -1.0
 
     def confidence(self, signal_rows: np.ndarray) -> np.ndarray:
-        """The probability that each caption scores above the dev median, from its signals."""
-        standard = (np.asarray(signal_rows, np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
+        """The probability that each caption scores above the dev median, from its signals (rows of all SIGNALS;
+        the calibration reads those it was fitted on)."""
+        columns = [SIGNALS.index(name) for name in self.signals]
+        standard = (np.asarray(signal_rows, np.float64)[:, columns] - np.asarray(self.mean)) / np.asarray(self.scale)
         return 1.0 / (1.0 + np.exp(-(standard @ np.asarray(self.weights) + self.bias)))
 
     def unusual(self, signal_rows: np.ndarray) -> np.ndarray:
@@ -152,9 +203,9 @@ class Calibration:
 
     @classmethod
     def from_card(cls, card: dict) -> Optional[Calibration]:
-        """The card's calibration, or None for a model calibrated before (or never)."""
+        """The card's calibration, or None for a model calibrated on other signals (or never)."""
         stored = card.get("confidence")
-        if not stored or list(stored.get("signals", [])) != list(SIGNALS):
+        if not stored or not set(FIRST_SIGNALS) <= set(stored.get("signals", [])) <= set(SIGNALS):
             return None
         return cls(**{name: stored[name] for name in cls.__dataclass_fields__})
 
@@ -190,12 +241,15 @@ def fit_calibration(signal_rows: np.ndarray, sentence_scores: np.ndarray, unsure
                     unusual_share: float = 0.03) -> Calibration:
     """Fit on dev: confidence = P(sentence score above the dev median | signals); the thresholds leave
     `unsure_share` of dev captions below the confidence threshold and `unusual_share` of dev photos below
-    the typicality one (both together about 12 % of dev and test captions unsure)."""
+    the typicality one (both together about 12 % of dev and test captions unsure). A signal the same for every
+    caption (an agreement the model's encoder cannot tell) is left out of the fit."""
     signal_rows = np.asarray(signal_rows, np.float64)
-    mean, scale = signal_rows.mean(axis=0), signal_rows.std(axis=0) + 1e-9
+    used = [index for index, name in enumerate(SIGNALS) if name in FIRST_SIGNALS or np.ptp(signal_rows[:, index]) > 0]
+    fitted_rows = signal_rows[:, used]
+    mean, scale = fitted_rows.mean(axis=0), fitted_rows.std(axis=0) + 1e-9
     labels = (np.asarray(sentence_scores) > np.median(sentence_scores)).astype(np.float64)
-    weights, bias = fit_logistic((signal_rows - mean) / scale, labels)
-    calibration = Calibration(list(SIGNALS), mean.tolist(), scale.tolist(), weights.tolist(), bias, 0.0)
+    weights, bias = fit_logistic((fitted_rows - mean) / scale, labels)
+    calibration = Calibration([SIGNALS[index] for index in used], mean.tolist(), scale.tolist(), weights.tolist(), bias, 0.0)
     calibration.threshold = float(np.quantile(calibration.confidence(signal_rows), unsure_share))
     typical = signal_rows[:, SIGNALS.index("typicality")]
     calibration.typical_threshold = float(np.quantile(typical, unusual_share))

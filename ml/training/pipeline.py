@@ -133,7 +133,7 @@ def _train_model(data_root, output_path, config, run_dir, max_train_photos, on_p
     card = training_card(Path(output_path).stem, config, result, dataset, data_root, len(errors), metrics,
                          time.monotonic() - started, command)
     calibrated = calibrate_decoders([model_arrays(result.decoder)], result.vocab, dataset, features,
-                                    pooled(sample_rows(train_table, CENTROID_SAMPLE)))
+                                    pooled(sample_rows(train_table, CENTROID_SAMPLE)), encoder_name=config.encoder)
     centroids = None
     if calibrated is not None:
         card["confidence"], centroids = calibrated

@@ -32,7 +32,7 @@ def test_the_shipped_calibration_weighs_likely_words_most(captioner):
     not tested here: issue 24): more likely words mean a surer caption, the strongest signal by far."""
     calibration = captioner.calibration
     assert calibration is not None and calibration.signals == list(SIGNALS)
-    assert calibration.weights[SIGNALS.index("mean_log_prob")] == max(calibration.weights)
+    assert calibration.weights[calibration.signals.index("mean_log_prob")] == max(calibration.weights)
 
 
 def test_a_photo_like_the_training_ones_is_sure_and_the_cat_sample_is_unsure_and_says_what_it_sees(captioner, flickr8k):
@@ -138,3 +138,45 @@ def test_a_model_whose_calibration_failed_says_every_caption_unsure_without_a_co
 
     assert dict(card_facts(load_bundle(failed).card, 1))["Confidence"].startswith("calibration failed")
     assert dict(card_facts(card, 1))["Confidence"].startswith("calibrated on dev photos")
+
+
+def test_agreement_is_the_probability_of_what_the_caption_says_about_people_or_dogs():
+    """Issue 23 item 5: a caption about people is as sure as the people probe that someone is there; one without
+    people as sure that no one is; an encoder that cannot tell gives the same UNKNOWN to every caption."""
+    from ml.data.captions import clean_caption
+    from ml.honesty.confidence import UNKNOWN, agreement
+    from ml.honesty.hedging import DOG_WORDS, PERSON_WORDS
+
+    captions = [clean_caption(text) for text in ("a man is riding a bike", "a dog runs on the grass",
+                                                     "two dogs and a girl play in the snow")]
+    people, dogs = np.array([0.9, 0.2, 0.7]), np.array([0.1, 0.8, 0.6])
+    np.testing.assert_allclose(agreement(captions, PERSON_WORDS, people), [0.9, 0.8, 0.7])
+    np.testing.assert_allclose(agreement(captions, DOG_WORDS, dogs), [0.9, 0.8, 0.6])
+    assert list(agreement(captions, PERSON_WORDS, None)) == [UNKNOWN] * 3
+
+
+def test_the_detail_signal_is_the_least_likely_count_gender_or_colour_word():
+    from ml.honesty.confidence import detail_log_probs
+
+    captions = [["a", "man", "in", "a", "red", "shirt"], ["a", "dog", "runs"]]
+    scores = np.array([[-0.1, -1.5, -0.2, -0.1, -0.9, -3.0, -0.1], [-0.1, -0.2, -0.3, -0.1, 0, 0, 0]])
+    np.testing.assert_allclose(detail_log_probs(captions, scores), [-1.5, 0.0])
+
+
+def test_a_calibration_of_the_first_four_signals_reads_only_those_and_a_constant_signal_is_left_out_of_a_fit():
+    """Models calibrated before the agreement and detail signals keep their confidence; a fit on signals one of
+    which is the same for every caption (an encoder with no people probe) leaves that one out."""
+    from ml.honesty.confidence import FIRST_SIGNALS
+
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(200, len(SIGNALS)))
+    rows[:, SIGNALS.index("people_agreement")] = 0.5
+    scores = rows[:, 0] + rng.normal(scale=0.5, size=200)
+    fitted = fit_calibration(rows, scores)
+    assert "people_agreement" not in fitted.signals and "dog_agreement" in fitted.signals
+    old = Calibration(list(FIRST_SIGNALS), [0.0] * 4, [1.0] * 4, [1.0, 0.5, -0.5, 2.0], 0.1)
+    expected = 1 / (1 + np.exp(-(rows[:, :4] @ np.array([1.0, 0.5, -0.5, 2.0]) + 0.1)))
+    np.testing.assert_allclose(old.confidence(rows), expected)
+    card = {"confidence": old.to_json()}
+    assert Calibration.from_card(card) is not None
+    assert Calibration.from_card({"confidence": old.to_json() | {"signals": ["mean_log_prob", "something_else"]}}) is None
