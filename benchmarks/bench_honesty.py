@@ -145,6 +145,7 @@ def subtle_errors(captioner: Captioner, data: Path, before_card: Path | None, li
     if before_card is not None:
         calibrations.insert(0, (f"before ({before_card.name})", Calibration.from_card(read_card(before_card))))
     for label, calibration in calibrations:
+        assert calibration is not None, f"{label}: the model file has no confidence calibration"
         judged_results = judged(captioner, names, captions, vectors, calibration)
         confidence = np.array([r.confidence for r in judged_results])
         sure = ~np.array([r.unsure for r in judged_results])
