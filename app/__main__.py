@@ -16,6 +16,11 @@ if len(sys.argv) > 1 and sys.argv[1] == "--version":
     print(f"Image Captioner {VERSION}")
     sys.exit(0)
 
+from app.home_folders import import_customtkinter, keep_keras_in_app_data  # noqa: E402
+
+keep_keras_in_app_data()
+import_customtkinter()
+
 if len(sys.argv) > 1 and sys.argv[1] == "--self-test":
     from app.self_test import run
 

@@ -121,6 +121,9 @@ def check_loss_plot(scratch: Path) -> str:
 
 
 def run() -> int:
+    from ml.core.native_log import silence_native_stderr
+
+    silence_native_stderr()  # TensorFlow's C++ start-up lines go to native.log: the output is the checks' lines
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="image-captioner-self-test-") as scratch:

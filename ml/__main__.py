@@ -11,7 +11,6 @@ log); 130 interrupted (finished work kept)."""
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import functools
 import json
 import logging
@@ -28,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 from ml.core import defaults as config  # noqa: E402
 from ml.core.errors import UserError  # noqa: E402
+from ml.core.native_log import silence_native_stderr  # noqa: E402
 from ml.core.progress import Cancelled, Phase, Progress  # noqa: E402
 from ml.data.images import IMAGE_SUFFIXES, ImageError, list_images  # noqa: E402
 from ml.encoders.registry import ENCODERS  # noqa: E402
@@ -403,30 +403,6 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--beam", type=whole_number(1, 20), default=config.BEAM_WIDTH)
     calibrate.set_defaults(run=cmd_calibrate)
     return parser
-
-
-def silence_native_stderr() -> None:
-    """Send what native code writes to the process's stderr (TensorFlow's C++ logging, which ignores
-    TF_CPP_MIN_LOG_LEVEL; LiteRT's delegate notes) to native.log in the user log folder, not to the terminal.
-
-    Python's own stderr keeps the real terminal, so our one-line errors and progress bars still show, and
-    faulthandler writes there too: a native crash (a CHECK failure, a segfault) says so on the terminal with
-    the Python stack, and its C++ message is in the log. Set IMAGE_CAPTIONER_DEBUG=1 to see everything.
-    """
-    faulthandler.enable()  # on the terminal's stderr; kept there when fd 2 moves below
-    if os.environ.get("IMAGE_CAPTIONER_DEBUG") == "1":
-        return
-    sys.stderr.flush()
-    terminal = os.dup(2)
-    try:
-        config.user_log_dir().mkdir(parents=True, exist_ok=True)
-        native = os.open(config.user_log_dir() / "native.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    except OSError:  # no writable log folder: native noise goes nowhere rather than onto the terminal
-        native = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(native, 2)
-    os.close(native)
-    sys.stderr = os.fdopen(terminal, "w", buffering=1)
-    faulthandler.enable(file=sys.stderr)
 
 
 class _OneLineFormatter(logging.Formatter):

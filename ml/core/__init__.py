@@ -6,6 +6,7 @@ types     names for what public functions take and give (PathLike, FeaturesByNam
 progress  Progress reports, ProgressMeter, cancel flags
 defaults  the pipeline's defaults (UPPER_CASE constants) and the user folders
 schema    JSON Schema checks of files a user can hand the app
+native_log  native code's stderr (TensorFlow's C++ logging) into the log folder, off the terminal
 """
 from ml.core.errors import BundleError, TrainingError, UserError
 from ml.core.types import PathLike
