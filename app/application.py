@@ -176,6 +176,7 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
             self.models_controller.refresh()
         if getattr(self, "current_page", page) != page:
             self.announce(f"{Page(page).value} page")
+            log.info("page shown: %s", Page(page).value)
         self.current_page = page
 
     # ============ Speak mode ============

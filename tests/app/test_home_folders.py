@@ -27,7 +27,7 @@ def test_the_self_test_prints_its_checks_only_and_makes_no_fonts_or_keras_folder
 
 def test_tk_finds_customtkinters_fonts_without_a_copy_in_home(tmp_path, display):
     script = ("from app.home_folders import import_customtkinter; import_customtkinter(); "
-              "import tkinter, tkinter.font; root = tkinter.Tk(); "
+              "import tkinter, tkinter.font; root = tkinter.Tk(); root.withdraw(); "
               "print(sorted({f for f in tkinter.font.families() if f in ('Roboto', 'CustomTkinter_shapes_font')}))")
     shown = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=_environment(tmp_path),
                            capture_output=True, text=True, timeout=120)
