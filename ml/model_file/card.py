@@ -133,6 +133,13 @@ def now_stamp() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def _as_trained(result: Any) -> dict:
+    """The batch size and learning rate the run used, where a small data set made them smaller than set."""
+    if not getattr(result, "batch_size", 0):
+        return {}
+    return {"batch_size": result.batch_size, "learning_rate": result.learning_rate}
+
+
 def training_card(name: str, config: Any, result: Any, dataset: Any, data_root: Any, unreadable: int,
                   metrics: dict, seconds: float, command: str = "") -> dict:
     """The card of one freshly trained decoder (config: TrainConfig, result: TrainResult)."""
@@ -145,7 +152,7 @@ def training_card(name: str, config: Any, result: Any, dataset: Any, data_root: 
         "feature_dim": spec.feature_dim,
         "features": "grid" if config.decoder == "attention" else "pooled",
         "decoder": config.decoder,
-        "training": dataclasses.asdict(config) | {"replicas": getattr(result, "replicas", 1)},
+        "training": dataclasses.asdict(config) | {"replicas": getattr(result, "replicas", 1)} | _as_trained(result),
         "best_epoch": result.best_epoch,
         "history": result.history,
         "self_critical": result.self_critical,

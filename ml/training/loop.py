@@ -18,6 +18,7 @@ from typing import Optional
 import numpy as np
 
 from ml.core.atomic import replace_atomically, set_aside, write_text_atomically
+from ml.core.defaults import MIN_STEPS_PER_EPOCH, SMALL_DATA_BATCH
 from ml.core.progress import CancelFlag, Cancelled, ProgressCallback
 from ml.core.types import FeaturesByName, PathLike
 from ml.data.captions import Dataset
@@ -39,6 +40,19 @@ class TrainResult:
     best_epoch: int
     self_critical: Optional[dict] = None  # settings, mean reward of the first and last batches, seconds
     replicas: int = 1  # devices the cross-entropy epochs ran on (ml/training/distribute.py)
+    batch_size: int = 0  # per replica, as trained (batches_for_data); 0: the config's
+    learning_rate: float = 0.0
+
+
+def batches_for_data(config: TrainConfig, captions: int) -> TrainConfig:
+    """The config with its batch made smaller for a small data set, so that an epoch has MIN_STEPS_PER_EPOCH steps
+    (never under SMALL_DATA_BATCH, never over the config's), and its learning rate by the square-root rule: a few
+    hundred photos train at batch 64 and learning rate 1e-3 as they did before the default batch became 256."""
+    batch = min(config.batch_size, max(SMALL_DATA_BATCH, captions // MIN_STEPS_PER_EPOCH))
+    if batch == config.batch_size:
+        return config
+    return dataclasses.replace(config, batch_size=batch,
+                               learning_rate=config.learning_rate * (batch / config.batch_size) ** 0.5)
 
 
 def train_decoder(dataset: Dataset, features_by_name: FeaturesByName, config: TrainConfig, run_dir: PathLike,
@@ -50,13 +64,14 @@ def train_decoder(dataset: Dataset, features_by_name: FeaturesByName, config: Tr
     run_dir = Path(run_dir)
     strategy = training_strategy()
     replicas = strategy.num_replicas_in_sync
-    # batch_size is per replica; the learning rate grows with the global batch (linear scaling rule).
-    run_config = dataclasses.replace(config, batch_size=config.batch_size * replicas,
-                                     learning_rate=config.learning_rate * replicas) if replicas > 1 else config
     vocab = build_vocabulary(dataset, config)
     train = caption_arrays(dataset.splits["train"], dataset, features_by_name, vocab)
     if config.mirrored:
         train = with_mirrored(train, dataset.splits["train"], features_by_name, mirrored_by_name or {})
+    config = batches_for_data(config, len(train[1]))
+    # batch_size is per replica; the learning rate grows with the global batch (linear scaling rule).
+    run_config = dataclasses.replace(config, batch_size=config.batch_size * replicas,
+                                     learning_rate=config.learning_rate * replicas) if replicas > 1 else config
     dev = caption_arrays(dataset.splits["dev"], dataset, features_by_name, vocab)
     feature_dim = row_shape(train[0])[-1]
     with strategy.scope():  # variables (and so every replica's copy) are made here
@@ -93,7 +108,8 @@ def train_decoder(dataset: Dataset, features_by_name: FeaturesByName, config: Tr
     if config.self_critical_epochs > 0:
         fine_tuned = _self_critical_stage(model, vocab, dataset, features_by_name, config, run_dir, state,
                                           on_progress, cancel)
-    return TrainResult(model, vocab, state["history"], state["best_epoch"], fine_tuned, replicas)
+    return TrainResult(model, vocab, state["history"], state["best_epoch"], fine_tuned, replicas, config.batch_size,
+                       config.learning_rate)
 
 
 def _self_critical_stage(model, vocab, dataset, features_by_name, config, run_dir, state, on_progress, cancel):

@@ -282,3 +282,24 @@ def test_padding_after_a_caption_changes_neither_its_word_logits_nor_the_loss(ki
     word_losses = keras.losses.sparse_categorical_crossentropy(targets, padded, from_logits=True).numpy()
     mean_over_words = word_losses[targets != 0].mean()
     assert float(loss(targets, padded)) == pytest.approx(mean_over_words, rel=1e-5)
+
+
+def test_a_small_data_set_trains_at_batch_64_and_a_large_one_at_the_default_256():
+    """The default batch is 256 at learning rate 2e-3 (an epoch 1.4x faster on Flickr8k, same dev BLEU-4); a data set
+    that would get fewer than 25 steps an epoch trains at smaller batches, never under 64, with the learning rate
+    by the square-root rule: a few hundred photos train exactly as at the old defaults (64, 1e-3)."""
+    from ml.training.loop import batches_for_data
+
+    default = TrainConfig()
+    assert (default.batch_size, default.learning_rate) == (256, 2e-3)
+    assert batches_for_data(default, 30_000) == default  # Flickr8k's train split
+    tiny = batches_for_data(default, 1_500)  # 300 photos
+    assert (tiny.batch_size, tiny.learning_rate) == (64, 1e-3)
+    middle = batches_for_data(default, 4_000)
+    assert middle.batch_size == 160 and middle.learning_rate == pytest.approx(2e-3 * (160 / 256) ** 0.5)
+    assert batches_for_data(TrainConfig(batch_size=32), 300) == TrainConfig(batch_size=32)  # set smaller: kept
+
+
+def test_the_card_records_the_batch_a_small_data_set_trained_at(tiny_model):
+    _, card = tiny_model
+    assert (card["training"]["batch_size"], card["training"]["learning_rate"]) == (64, 1e-3)
