@@ -86,10 +86,11 @@ def encoder_limit(folder: Path) -> float:
 
 
 def cli_photos_per_second(tree: Path, folder: Path) -> tuple[float, list]:
-    """Photos/s of `python -m ml caption` from the tree (its whole run: start, model, every photo), and its captions."""
+    """Photos/s of `python -m ml caption` from the tree (its whole run: start, model, every photo), and its captions.
+    Each tree captions with its own shipped model file: an older tree's code cannot read a newer calibration."""
     env = dict(os.environ, PYTHONPATH=str(tree))
     command = [sys.executable, "-m", "ml", "caption", "--beam", "5", "--model",
-               str(REPO / "assets" / "models" / "default.captioner"), "--jsonl", str(folder)]
+               str(tree / "assets" / "models" / "default.captioner"), "--jsonl", str(folder)]
     subprocess.run(command[:-1] + [str(next(folder.iterdir()))], cwd=tree, env=env, capture_output=True)  # warm
     started = time.perf_counter()
     result = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
