@@ -83,8 +83,6 @@ def split_figures(captioner: Captioner, data: Path, split: str, limit: int | Non
     print("  why unsure: " + "; ".join(f"{key}: {count}" for key, count in sorted(reasons.items())))
 
 
-MALE = {"man", "men", "boy", "boys", "guy", "guys", "gentleman", "he", "his"}
-FEMALE = {"woman", "women", "girl", "girls", "lady", "ladies", "she", "her"}
 PLURAL_PEOPLE = {"people", "men", "women", "boys", "girls", "children", "kids", "group", "crowd", "team", "players",
                  "two", "three", "four", "several", "many", "couple"}
 
@@ -92,11 +90,11 @@ PLURAL_PEOPLE = {"people", "men", "women", "boys", "girls", "children", "kids", 
 def detail_errors(caption: str, references: list) -> list[str]:
     """Which details of a caption no human caption of its photo shares: a gender where every reference that names
     one names the other, a number word or a group where none says so, a colour none names."""
-    from ml.honesty.confidence import COLOUR_WORDS
+    from ml.honesty.confidence import COLOUR_WORDS, FEMALE_WORDS, MALE_WORDS
 
     words, said = set(caption.split()), set().union(*(set(reference) for reference in references))
     errors = []
-    for own, other in ((MALE, FEMALE), (FEMALE, MALE)):
+    for own, other in ((MALE_WORDS, FEMALE_WORDS), (FEMALE_WORDS, MALE_WORDS)):
         if words & own and not said & own and said & other:
             errors.append("gender")
     errors += ["count" for word in words & {"two", "three", "four", "five"} if word not in said]
@@ -134,11 +132,11 @@ def subtle_errors(captioner: Captioner, data: Path, before_card: Path | None, li
     results = [CaptionResult(Path(name), caption) for name, caption in zip(names, captioner.caption_features(vectors, BEAM_WIDTH))]
     captioner.name_subjects(results, vectors, BEAM_WIDTH)
     captions = [result.caption for result in results]
-    wrong = np.array([bool(detail_errors(caption, dataset.captions[name])) for name, caption in zip(names, captions)])
+    errors = [detail_errors(caption, dataset.captions[name]) for name, caption in zip(names, captions)]
+    wrong = np.array([bool(found) for found in errors])
     kinds: dict[str, int] = {}
-    for name, caption in zip(names, captions):
-        for kind in detail_errors(caption, dataset.captions[name]):
-            kinds[kind] = kinds.get(kind, 0) + 1
+    for kind in (kind for found in errors for kind in found):
+        kinds[kind] = kinds.get(kind, 0) + 1
     print(f"Flickr8k test, subtle errors: {wrong.sum()} of {len(names)} captions have a detail no reference shares "
           f"({', '.join(f'{kind} {count}' for kind, count in sorted(kinds.items()))})")
     calibrations = [("now", captioner.calibration)]

@@ -41,8 +41,9 @@ SIGNALS = ("mean_log_prob", "worst_log_prob", "member_spread", "typicality", "pe
 FIRST_SIGNALS = SIGNALS[:4]
 # Words for the details of a scene a caption can get wrong while naming its subject right.
 COUNT_WORDS = {"two", "three", "four", "five", "group", "crowd", "couple", "several", "many"}
-GENDER_WORDS = {"man", "men", "boy", "boys", "guy", "guys", "gentleman", "he", "his",
-                "woman", "women", "girl", "girls", "lady", "ladies", "she", "her"}
+MALE_WORDS = {"man", "men", "boy", "boys", "guy", "guys", "gentleman", "he", "his"}
+FEMALE_WORDS = {"woman", "women", "girl", "girls", "lady", "ladies", "she", "her"}
+GENDER_WORDS = MALE_WORDS | FEMALE_WORDS
 COLOUR_WORDS = {"black", "white", "brown", "red", "blue", "green", "yellow", "orange", "pink", "purple", "gray",
                 "grey", "tan"}
 DETAIL_WORDS = COUNT_WORDS | GENDER_WORDS | COLOUR_WORDS
