@@ -78,6 +78,7 @@ class CaptionController:
         self.plain_caption = ""  # the caption without hedging: what Copy copies
         self.shown_result: Optional[CaptionResult] = None  # the open photo's caption, with whether it is unsure
         self.speech_available = False
+        self.speech_checked = False  # the speech probe's answer has reached this page
         self.speaking = False
         self.speech_failure_said = False  # a failed playback is said in a dialog once, then in the status
         self.speech_off_reason = ""  # why Speak, Save speech and Auto-speak are off, while they are
@@ -347,6 +348,7 @@ class CaptionController:
     def _speech_probed(self, outcome):
         available, reason = outcome
         self.speech_available = bool(available)
+        self.speech_checked = True
         self.update_speech_controls()
         if not self.speech_available:
             self.speech_off_reason = f"Speech is off: {reason or 'no text-to-speech engine found'}"

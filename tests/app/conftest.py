@@ -31,7 +31,7 @@ def app(display, tmp_path, monkeypatch):
     window = App()
     try:
         run_until(window.update, lambda: window.caption.captioner is not None, 180, "the model to load")
-        run_until(window.update, lambda: window.caption.speech.available is not None, 30, "the speech probe")
+        run_until(window.update, lambda: window.caption.speech_checked, 30, "the speech probe's answer")
     except BaseException:
         window.close()  # never leave a half-set-up window behind for the next test
         raise

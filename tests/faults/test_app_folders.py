@@ -12,7 +12,7 @@ RUN_AND_CLOSE = """
 from app.application import App
 from app.event_loop import run_until
 app = App()
-run_until(app.update, lambda: app.caption.captioner is not None and app.caption.speech.available is not None, 300)
+run_until(app.update, lambda: app.caption.captioner is not None and app.caption.speech_checked, 300)
 print(app.pages['Caption'].status_label.cget('text'))
 app.close()
 print('closed')
