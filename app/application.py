@@ -80,7 +80,7 @@ class App(ctk.CTk, *DND_MIXINS):  # type: ignore[misc]  # a base only where tkin
 
     def __init__(self, photos=()):
         super().__init__(className=WINDOW_CLASS)  # WM_CLASS, as the desktop entry's StartupWMClass says
-        self.photos_to_open = [Path(p) for p in photos]  # from the command line or "Open with"
+        self.photos_to_open = [Path(p).absolute() for p in photos]  # command line (relative to its folder) or "Open with"
         self.log_file = setup_logging()
         self.title("Image Captioner")
         self._set_icon()

@@ -3,11 +3,14 @@
 is found by its title and whose caption is read back from the app's log, with a screenshot.
 
 Builds take minutes: these tests run in CI, and locally with IMAGE_CAPTIONER_TEST_BUILD=1."""
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import time
+import wave
 from pathlib import Path
 
 import pytest
@@ -192,6 +195,22 @@ def test_the_deb_installs_with_apt_and_removes_cleanly(packaged, tmp_path):
         assert not os.path.lexists(path), path
 
 
+def test_the_deb_depends_on_every_package_the_build_needs_from_the_system(packaged):
+    """Every library the packed files link without carrying them, and what is opened at run time, comes from a
+    package the .deb depends on; nothing packed links a library the system lacks (scripts/system_libraries.py:
+    the table in the README; once it printed "not found" for pyexiv2's packed libexiv2, loaded by path)."""
+    _, executable, summary = packaged
+    deb = REPO / re.search(r"\.deb \d+ MiB \((\S+)\)", summary).group(1)
+    table = subprocess.run([sys.executable, "scripts/system_libraries.py", str(executable.parent)], cwd=REPO,
+                           capture_output=True, text=True, timeout=900, check=True).stdout
+    packages = {row.split("|")[2].strip() for row in table.splitlines()[2:]}
+    depends = subprocess.run(["dpkg-deb", "--field", str(deb), "Depends"], capture_output=True, text=True,
+                             check=True).stdout
+    named = {alternative.split()[0] for dependency in depends.split(",") for alternative in dependency.split("|")}
+    assert "not found" not in packages and "?" not in packages, table
+    assert packages <= named, (packages - named, depends)
+
+
 # A minimal Debian 12, as issue 26 tried it: debootstrap minbase from Debian's archive, nothing else installed.
 BARE_ROOT = REPO / "build" / "bare-debian"
 BARE_MOUNTS = ("proc", "dev", "tmp/.X11-unix")
@@ -246,14 +265,18 @@ def bare_system(display):
             subprocess.run(["umount", "-R", "-l", str(BARE_ROOT / mount)], capture_output=True)
 
 
-def _runs_on_the_bare_system(command: str, tmp_name: str) -> None:
-    """--version, --self-test (speech included, nothing but its checks printed), a start with a photo, and a visit
-    to every page, as the bare system's user, where `command` is the installed command: the caption must show,
-    each page too, and the app's log hold no error (every error dialog is logged); no ~/.fonts or ~/.keras."""
-    settings = BARE_ROOT / "home/user" / tmp_name / "config"
+def _runs_on_the_bare_system(command: str, tmp_name: str, variant: str, timed: bool = False) -> None:
+    """--version, --self-test (speech included, the full build's tiny training run too, nothing but its checks
+    printed), then a start with a photo as the bare system's user, where `command` is the installed command: the
+    caption shows, every page too, Save speech writes a WAV, Save into photo a description exiftool reads back,
+    and the app's log holds no error (every error dialog is logged); no ~/.fonts or ~/.keras. `timed`: three more
+    starts, launch -> window and -> first caption, written to build/bare-launch-VARIANT.json."""
+    home = BARE_ROOT / "home/user" / tmp_name
+    shutil.rmtree(home, ignore_errors=True)  # the bare system is kept between runs: no log of an earlier one
+    settings = home / "config"
     settings.mkdir(parents=True, exist_ok=True)
     (settings / "settings.json").write_text('{"auto_speak": false}')
-    shutil.copy(ORIGINALS / DOG_PHOTOS[0], BARE_ROOT / "home/user" / tmp_name / "dog.jpg")
+    shutil.copyfile(ORIGINALS / DOG_PHOTOS[0], home / "dog.jpg")  # copyfile: the user's own, writable photo
     _in_bare(f"chown -R user:user /home/user/{tmp_name}", user=False)
     folders = {"IMAGE_CAPTIONER_CONFIG_DIR": f"/home/user/{tmp_name}/config",
                "IMAGE_CAPTIONER_DATA_DIR": f"/home/user/{tmp_name}/data"}
@@ -262,18 +285,110 @@ def _runs_on_the_bare_system(command: str, tmp_name: str) -> None:
     checked = _in_bare(f"{command} --self-test < /dev/null", **folders)
     assert checked.returncode == 0, checked.stdout + checked.stderr[-3000:]
     assert checked.stdout.splitlines()[1].startswith("speech: ")
+    trained = "training: one epoch on 16 photos" if variant == "full" else "training: not in this build"
+    assert trained in checked.stdout, checked.stdout
     assert "oneDNN" not in checked.stdout + checked.stderr, checked.stderr[-2000:]
     app_log = settings / "logs" / "app.log"
-    app = _start_in_bare(f"exec {command} /home/user/{tmp_name}/dog.jpg", **folders)
+    app = _start_in_bare(f"cd /home/user/{tmp_name} && exec {command} dog.jpg", **folders)
     try:
         assert _wait_for_line(app_log, "caption shown: dog.jpg", app), _ended(app)
         _visit_every_page(app, app_log)
+        _save_speech_and_into_photo(app, home)
     finally:
         app.terminate()
         app.wait(timeout=30)
     log = app_log.read_text()
     assert " ERROR " not in log, log[-3000:]  # every error dialog and unexpected error is logged as ERROR
+    caption = re.search(r"caption shown: dog\.jpg: (.+)", log).group(1).strip()
+    described = subprocess.run(["exiftool", "-s3", "-XMP-dc:Description", "-EXIF:ImageDescription", str(home / "dog.jpg")],
+                               capture_output=True, text=True, timeout=60).stdout.splitlines()
+    assert described == [caption, caption], (described, caption)
     assert not (BARE_ROOT / "home/user/.fonts").exists() and not (BARE_ROOT / "home/user/.keras").exists()
+    if timed:
+        launches = [_timed_launch(command, f"{tmp_name}/launch-{index}") for index in range(3)]
+        figures = {key: sorted(launch[key] for launch in launches)[1] for key in ("window_s", "first_caption_s")}
+        (REPO / "build" / f"bare-launch-{variant}.json").write_text(json.dumps({"median": figures, "runs": launches}))
+
+
+def _send(script: str, asynchronous: bool = False) -> str:
+    """Tcl `script` run inside the app through Tk's X11 send (`winfo interps`), from a process of this system: a
+    send waits for an answer that a modal dialog holds back, so each runs in its own process with a timeout."""
+    code = ("import sys, tkinter\nroot = tkinter.Tk(); root.withdraw()\n"
+            "names = root.tk.splitlist(root.tk.call('winfo', 'interps'))\n"
+            "apps = [name for name in names if name.replace('-', '').lower().startswith('imagecaptioner')]\n"
+            "assert len(apps) == 1, f'not one app among the Tk interpreters {names}'\n"
+            "print(root.tk.call('send', *(['-async'] if sys.argv[2] == 'async' else []), apps[0], sys.argv[1]))\n"
+            "root.update()  # an -async send is only buffered until Tk flushes its X requests")
+    try:
+        sent = subprocess.run([sys.executable, "-c", code, script, "async" if asynchronous else "sync"], capture_output=True,
+                              text=True, timeout=30)
+    except subprocess.TimeoutExpired as error:
+        raise AssertionError(f"the app did not answer `{script}` (a dialog open?)") from error
+    assert sent.returncode == 0, sent.stderr[-2000:]
+    return sent.stdout.strip()
+
+
+LABEL_TEXTS = ('proc label_texts {w} {set out {}; foreach c [winfo children $w] {'
+               'if {[winfo class $c] eq "Label"} {lappend out [$c cget -text]}; lappend out {*}[label_texts $c]}; return $out}; '
+               'join [label_texts .] "\n"')
+
+
+def _wait_for_text(start: str, app: subprocess.Popen, seconds: float = 60) -> None:
+    """Until a label of the app's window shows a text that starts with `start` (what the user sees)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and app.poll() is None:
+        if any(text.startswith(start) for text in _send(LABEL_TEXTS).splitlines()):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the window never showed '{start}…': {_ended(app)}")
+
+
+def _save_speech_and_into_photo(app: subprocess.Popen, home: Path) -> None:
+    """Save speech… (its file dialog answered with xdotool, as a user types a name) and Save into photo, as the
+    Caption page's buttons do (their virtual events, sent into the app); each must say it saved."""
+    _send("event generate .!captionview <<SaveSpeech>>", asynchronous=True)
+    dialog = _wait_for_window("^Save speech$")
+    wav = f"/home/user/{home.name}/dog.wav"
+    subprocess.run(["xdotool", "windowfocus", "--sync", dialog, "type", "--delay", "20", wav], check=True, timeout=60)
+    subprocess.run(["xdotool", "windowfocus", "--sync", dialog, "key", "Return"], check=True, timeout=30)
+    _wait_for_text("Speech saved to dog.wav", app)
+    with wave.open(str(home / "dog.wav")) as audio:
+        assert audio.getnframes() / audio.getframerate() > 1.0
+    _send("event generate .!captionview <<SaveIntoPhoto>>", asynchronous=True)  # a sure caption: no question
+    _wait_for_text("Caption saved into dog.jpg", app)
+
+
+def _wait_for_window(name: str, seconds: float = 60) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = subprocess.run(["xdotool", "search", "--name", name], capture_output=True, text=True).stdout.split()
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no window named {name} within {seconds} s")
+
+
+def _timed_launch(command: str, tmp_name: str) -> dict:
+    """Seconds from launch to the window shown and to the first caption in it (a new user's folders)."""
+    folder = BARE_ROOT / "home/user" / tmp_name
+    (folder / "config").mkdir(parents=True)
+    (folder / "config" / "settings.json").write_text('{"auto_speak": false}')
+    shutil.copyfile(ORIGINALS / DOG_PHOTOS[0], folder / "dog.jpg")
+    _in_bare(f"chown -R user:user /home/user/{tmp_name.split('/')[0]}", user=False)
+    started = time.monotonic()
+    app = _start_in_bare(f"cd /home/user/{tmp_name} && exec {command} dog.jpg",
+                         IMAGE_CAPTIONER_CONFIG_DIR=f"/home/user/{tmp_name}/config",
+                         IMAGE_CAPTIONER_DATA_DIR=f"/home/user/{tmp_name}/data")
+    try:
+        _wait_for_window("^Image Captioner$", 120)
+        window = time.monotonic() - started
+        assert _wait_for_line(folder / "config/logs/app.log", "caption shown: dog.jpg", app, 120, interval=0.05), _ended(app)
+        return {"window_s": round(window, 2), "first_caption_s": round(time.monotonic() - started, 2)}
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
+        while subprocess.run(["xdotool", "search", "--name", "^Image Captioner$"], capture_output=True).returncode == 0:
+            time.sleep(0.1)  # the next launch waits for this window to be gone
 
 
 def _start_in_bare(command: str, **environment) -> subprocess.Popen:
@@ -285,12 +400,12 @@ def _start_in_bare(command: str, **environment) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_line(log: Path, line: str, app: subprocess.Popen, seconds: float = 120) -> bool:
+def _wait_for_line(log: Path, line: str, app: subprocess.Popen, seconds: float = 120, interval: float = 0.25) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and app.poll() is None:
         if log.is_file() and line in log.read_text():
             return True
-        time.sleep(0.25)
+        time.sleep(interval)
     return False
 
 
@@ -323,7 +438,7 @@ def test_on_a_bare_debian_system_the_deb_and_the_archive_work(packaged, bare_sys
     installed = _in_bare(f"apt-get install -y -qq --no-install-recommends /tmp/{deb.name}", user=False)
     assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-2000:]
     try:
-        _runs_on_the_bare_system("image-captioner", f"deb-{variant}")
+        _runs_on_the_bare_system("image-captioner", f"deb-{variant}", variant, timed=True)
     finally:
         _in_bare(f"apt-get remove -y -qq --purge {package}; rm -f /tmp/{deb.name}", user=False)
     archive = REPO / re.search(r"\((dist/\S+\.tar\.xz)\)", summary).group(1)
@@ -333,7 +448,7 @@ def test_on_a_bare_debian_system_the_deb_and_the_archive_work(packaged, bare_sys
     unpacked = _in_bare(f"cd ~ && tar -xJf /tmp/{archive.name} && ./{executable.name}/install.sh")
     assert unpacked.returncode == 0, unpacked.stdout[-2000:] + unpacked.stderr[-2000:]
     try:
-        _runs_on_the_bare_system("$HOME/.local/bin/image-captioner", f"archive-{variant}")
+        _runs_on_the_bare_system("$HOME/.local/bin/image-captioner", f"archive-{variant}", variant)
     finally:
         _in_bare(f"$HOME/.local/lib/{executable.name}/install.sh --remove; rm -rf ~/{executable.name}")
         _in_bare(f"rm -f /tmp/{archive.name}", user=False)
