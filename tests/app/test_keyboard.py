@@ -7,7 +7,7 @@ import pytest
 from app.constants import Page
 from app.event_loop import run_until
 from app.views.widgets import focus_part
-from tests.app.test_gui import _enabled
+from tests.app.test_gui import _enabled, press
 
 
 def _walk(start, step, limit=200):
@@ -110,7 +110,7 @@ EXPECTED_SPEECH = {
 def test_speak_mode_says_each_control_tab_reaches_and_the_page(app, page):
     """The same walk as above with Speak mode on (F2): the app's speech log gets one announcement per
     control, in order, naming it, its role and its state; changing page is said too."""
-    app.event_generate("<F2>")
+    press(app, "<F2>")
     assert app.announcer.enabled and app.announcer.said[-1].startswith("Speak mode on")
     app.show_page(Page.MODELS if page != Page.MODELS else Page.FOLDER)
     app.show_page(page)
@@ -132,19 +132,19 @@ def test_speak_mode_says_each_control_tab_reaches_and_the_page(app, page):
     for name, words in EXPECTED_SPEECH[page].items():
         said = spoken.get(str(focus_part(_control(view, name))), "")
         assert said.startswith(words), (name, said)
-    app.event_generate("<F2>")
+    press(app, "<F2>")
     assert not app.announcer.enabled and app.announcer.said[-1] == "Speak mode off"
 
 
 def test_f3_reads_the_caption_page_and_a_caption_is_announced_in_speak_mode(app):
     from tests.app.test_gui import SAMPLES
 
-    app.event_generate("<F2>")
+    press(app, "<F2>")
     app.caption.open_photo(SAMPLES / "cat.jpg")
     run_until(app.update, lambda: app.pages[Page.CAPTION].get_confidence(), 60, "a caption")
     view = app.pages[Page.CAPTION]
     assert app.announcer.said[-1] == f"Caption: {view.get_caption()}"  # auto-speak is off in these tests
-    app.event_generate("<F3>")
+    press(app, "<F3>")
     reading = app.announcer.said[-1]
     assert reading.startswith("Photo cat.jpg. " + view.get_caption())
     assert view.get_confidence() in reading and "The encoder sees" in reading and "Model shipped" in reading
