@@ -62,13 +62,27 @@ def _cluster_addresses() -> list[str]:
     return everyone
 
 
-def _own_address() -> Optional[str]:
+def own_task() -> tuple[Optional[str], Optional[int]]:
+    """This process's (job, index) in TF_CONFIG, (None, None) where it names none."""
     config = json.loads(os.environ.get("TF_CONFIG", "{}"))
     task = config.get("task", {}) if isinstance(config, dict) else {}
     try:
-        return config["cluster"][task["type"]][int(task["index"])]
-    except (KeyError, IndexError, TypeError, ValueError):
+        return task["type"], int(task["index"])
+    except (KeyError, TypeError, ValueError):
+        return None, None
+
+
+def task_address(job: Optional[str], index: Optional[int]) -> Optional[str]:
+    """The "host:port" TF_CONFIG gives a task, or None where it gives none."""
+    config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    try:
+        return config["cluster"][job][index]
+    except (KeyError, IndexError, TypeError):
         return None
+
+
+def _own_address() -> Optional[str]:
+    return task_address(*own_task())
 
 
 def _peer_wait_s() -> float:

@@ -11,14 +11,13 @@ Two places in Keras's TensorFlow trainer fail when the strategy spans several wo
 """
 from __future__ import annotations
 
-import json
-import os
 import re
 from typing import Any, Optional
 
 import keras
 
 from ml.core.errors import TrainingError
+from ml.training.distribute import own_task, task_address
 
 
 @keras.saving.register_keras_serializable(package="image_captioner")
@@ -66,14 +65,12 @@ def worker_lost(error: BaseException, run_dir: Any) -> Optional[TrainingError]:
 
     if not isinstance(error, (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError)):
         return None
-    config = json.loads(os.environ.get("TF_CONFIG", "{}"))
-    own = (config.get("task", {}).get("type"), config.get("task", {}).get("index"))
+    own = own_task()
     others = [(job, int(index)) for job, index in re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", str(error))
               if (job, int(index)) != own]
     who = "another worker"  # TensorFlow's message does not always say which
     if others:
-        job, index = others[0]
-        addresses = config.get("cluster", {}).get(job, [])
-        who = f"the worker at {addresses[index]}" if index < len(addresses) else f"{job} {index}"
+        address = task_address(*others[0])
+        who = f"the worker at {address}" if address else f"{others[0][0]} {others[0][1]}"
     return TrainingError(f"{who} stopped during training, so this worker stopped too; the finished epochs are kept "
                          f"in {run_dir}: start the same command on every machine again to go on from them")
