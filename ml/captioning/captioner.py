@@ -9,6 +9,7 @@ import os
 import queue
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
@@ -40,6 +41,16 @@ if TYPE_CHECKING:
 
 LARGEST_BATCH = 32  # photos captioned together once the first results are out
 MAX_WORKERS = 4  # batches captioned at once on a machine with that many cores or more
+
+
+@dataclass
+class Recognition:
+    """What a batch's encoder features say of each photo, worked out once for naming subjects and for judging."""
+
+    pooled: np.ndarray  # (N, feature_dim)
+    typicality: np.ndarray  # how like the training photos (1 for a model without centres)
+    people: Optional[np.ndarray]  # the people probe's probability that someone is there; None without a probe
+    classes: Optional[np.ndarray]  # ImageNet class probabilities; None without a head
 
 
 def caption_workers() -> int:
@@ -102,17 +113,23 @@ class Captioner:
         size = self.spec.image_size
         self.features(np.zeros((1, size, size, 3), np.float32))
 
-    def judge(self, results: Sequence[CaptionResult], features: np.ndarray,
-              member_scores: Optional[Sequence[Optional[np.ndarray]]] = None) -> None:
-        """Set captioned results' tags, confidence, whether each is unsure and why, from their photos' features
-        (one row each), for the whole batch at once: the pooled vectors and class probabilities once, and
-        the captions scored together, except those whose members' word scores beam search kept (member_scores)."""
+    def recognise(self, features: np.ndarray) -> Recognition:
+        """Pooled vectors, typicality, the people probe's and the ImageNet head's probabilities for a batch."""
         pooled_vectors = pooled(features)
-        typical = self.typicality(pooled_vectors)
-        people = self.people_probe.probabilities(pooled_vectors) if self.people_probe is not None else None
+        return Recognition(pooled_vectors, self.typicality(pooled_vectors),
+                           self.people_probe.probabilities(pooled_vectors) if self.people_probe is not None else None,
+                           self.imagenet_head.probabilities(pooled_vectors) if self.imagenet_head is not None else None)
+
+    def judge(self, results: Sequence[CaptionResult], features: np.ndarray,
+              member_scores: Optional[Sequence[Optional[np.ndarray]]] = None,
+              recognition: Optional[Recognition] = None) -> None:
+        """Set captioned results' tags, confidence, whether each is unsure and why, from their photos' features
+        (one row each), for the whole batch at once: the captions scored together, except those whose members'
+        word scores beam search kept (member_scores). `recognition`: the batch's, where the caller has it."""
+        recognition = recognition or self.recognise(features)
+        typical, people, probabilities = recognition.typicality, recognition.people, recognition.classes
         dogs = None
-        if self.imagenet_head is not None:
-            probabilities = self.imagenet_head.probabilities(pooled_vectors)
+        if probabilities is not None:
             dogs = dog_probability(probabilities)
             words = ImageNetWords.shipped()
             for result, row, tags, photo_typicality in zip(results, probabilities, words.plain_tags(probabilities), typical):
@@ -164,16 +181,15 @@ class Captioner:
         word_lists = decode_captions(self.step_decoder, self.vocab, features, beam_width, length_penalty)
         return [" ".join(words) for words in word_lists]
 
-    def name_subjects(self, results: Sequence[CaptionResult], features: np.ndarray, beam_width: int) -> None:
+    def name_subjects(self, results: Sequence[CaptionResult], features: np.ndarray, beam_width: int,
+                      recognition: Optional[Recognition] = None) -> None:
         """Recaption the photos whose caption does not name what the encoder surely recognises (ml/captioning/naming.py)."""
         if self.namer is None or self.imagenet_head is None:
             return
-        pooled_vectors = pooled(features)
-        probabilities = self.imagenet_head.probabilities(pooled_vectors)
-        typical = self.typicality(pooled_vectors)
-        people = (self.people_probe.probabilities(pooled_vectors) if self.people_probe is not None
-                  else np.ones(len(pooled_vectors)))
-        for result, feature, row, photo_typicality, photo_people in zip(results, features, probabilities, typical, people):
+        recognition = recognition or self.recognise(features)
+        people = recognition.people if recognition.people is not None else np.ones(len(features))
+        for result, feature, row, photo_typicality, photo_people in zip(results, features, recognition.classes,
+                                                                         recognition.typicality, people):
             result.caption, _ = self.namer.named(self.step_decoder, feature, result.caption, row, beam_width,
                                                  float(photo_typicality), float(photo_people))
 
@@ -236,9 +252,11 @@ class Captioner:
             for result, words in zip(captioned, word_lists):
                 result.caption = " ".join(words)
             searched = [result.caption for result in captioned]
-            self.name_subjects(captioned, vectors, beam_width)
+            recognition = self.recognise(vectors)
+            self.name_subjects(captioned, vectors, beam_width, recognition)
             self.judge(captioned, vectors, [scores if result.caption == text else None  # renamed: scored anew
-                                            for result, text, scores in zip(captioned, searched, member_scores)])
+                                            for result, text, scores in zip(captioned, searched, member_scores)],
+                       recognition)
         return results
 
     def _search(self, features: np.ndarray, beam_width: int) -> tuple[list, list]:
