@@ -187,6 +187,8 @@ class Captioner:
         if self.namer is None or self.imagenet_head is None:
             return
         recognition = recognition or self.recognise(features)
+        if recognition.classes is None:
+            return
         people = recognition.people if recognition.people is not None else np.ones(len(features))
         for result, feature, row, photo_typicality, photo_people in zip(results, features, recognition.classes,
                                                                          recognition.typicality, people):
