@@ -258,7 +258,12 @@ class LossPlot(ctk.CTkFrame):
             self.without_chart.pack(expand=True)
             return
         self.figure = Figure(figsize=(5, 2.2), dpi=90, layout="constrained")
+        focused = self.focus_get()
         self.canvas = FigureCanvasTkAgg(self.figure, master=self)
+        # matplotlib's canvas asks for the keyboard focus when made, which Tk gives it once it is mapped: give it
+        # back now (focus_set does nothing for the widget that has the focus and would leave the canvas its turn)
+        if focused is not None:
+            focused.focus_force()
         self.canvas.get_tk_widget().pack(fill="both", expand=True, padx=4, pady=4)
         self.plot(self.epochs)
 

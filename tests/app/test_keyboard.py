@@ -215,3 +215,15 @@ def test_the_window_class_is_the_one_the_desktop_entry_names(app):
 
     entry = (REPO / "packaging" / "linux" / "image-captioner.desktop").read_text().splitlines()
     assert f"StartupWMClass={app.winfo_class()}" in entry and app.winfo_class() == "Imagecaptioner"
+
+
+def test_the_train_pages_first_showing_leaves_the_focus_where_the_user_had_it(app):
+    """matplotlib's canvas takes the keyboard focus when it is made (the Train page's loss chart, made the first
+    time the page is shown), so a keyboard user's next Tab or key went to the chart instead of on from where they were."""
+    button = focus_part(app.page_buttons[Page.TRAIN])
+    button.focus_force()
+    app.update()
+    app.show_page(Page.TRAIN)
+    run_until(app.update, lambda: app.pages[Page.TRAIN].loss_plot.canvas is not None, 30, "the loss chart")
+    app.update()
+    assert str(app.focus_get()) == str(button)
