@@ -213,6 +213,7 @@ class Captioner:
                 check_cancel(cancel)
                 yield self._caption_batch(batch, beam_width, self.features)
             return
+        encoder_threads = max(1, (os.cpu_count() or 1) // workers)  # each worker's share of the cores
         encoders: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(workers):
             encoders.put(None)  # made by the first batch that needs it, then passed on from batch to batch
@@ -221,7 +222,7 @@ class Captioner:
             for batch in batches:
                 check_cancel(cancel)
                 pending.append(pool.submit(self._caption_batch_on_worker, batch, beam_width, encoders,
-                                           max(1, (os.cpu_count() or 1) // workers)))
+                                           encoder_threads))
                 if len(pending) == workers:
                     yield pending.popleft().result()
             while pending:

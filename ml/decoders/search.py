@@ -58,7 +58,7 @@ def greedy_decode(step_decoder: StepDecoderLike, vocab: Vocabulary, features: np
     finished = np.zeros(rows, bool)
     for position in range(vocab.max_length + 1):
         log_probs, state = next_word_log_probs(step_decoder, vocab, memory, state, tokens, position == 0)
-        _ban_repeats(log_probs, [chosen[row, :position] for row in range(rows)], ngram)
+        ban_repeats(log_probs, chosen[:, :position], ngram)
         tokens = log_probs.argmax(axis=-1)
         chosen[:, position] = np.where(finished, end, tokens)
         finished |= tokens == end
