@@ -79,6 +79,12 @@ def test_ctrl_c_and_sigterm_end_the_wait_for_workers(flickr8k, tmp_path, stop):
     started = time.monotonic()
     try:
         _, stderr = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        # Once in CI (1 run of many) it did not end: SIGABRT makes faulthandler print where each thread was
+        process.send_signal(signal.SIGABRT)
+        _, stderr = process.communicate(timeout=30)
+        threads = stderr.split("Extension modules")[0][-6000:]
+        raise AssertionError(f"still running 60 s after {stop.name}; its threads:\n{threads}") from None
     finally:
         process.kill()
     assert process.returncode == 130 and time.monotonic() - started < 20, stderr[-2000:]
