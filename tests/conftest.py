@@ -1,6 +1,7 @@
 """Shared fixtures: the real Flickr8k copy beside the repo, a private user data folder, odd photos."""
 import io
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,12 @@ ORIGINALS = FLICKR8K / "originals"
 DOG_PHOTOS = ["1001773457_577c3a7d70.jpg", "1015584366_dfcec3c85a.jpg", "101654506_8eb26cfb60.jpg"]
 ICE_CLIMB_PHOTO = "102455176_5f8ead62d5.jpg"  # "A man uses ice picks and crampons to scale ice"
 CITY_PHOTO = "1032460886_4a598ed535.jpg"  # "a man is standing in front of a skyscraper"
+
+
+def as_from_a_terminal() -> None:
+    """For Popen's preexec_fn: Ctrl+C reaches the command as it does from a terminal. A test run started in the
+    background (`cmd &` in a script, nohup) hands its children SIGINT ignored, and Python keeps it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def skip_outside_ci(reason: str):

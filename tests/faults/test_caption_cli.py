@@ -8,14 +8,8 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import ORIGINALS, REPO
+from tests.conftest import ORIGINALS, REPO, as_from_a_terminal
 from tests.ml.test_bundle_and_cli import run_cli
-
-
-def _as_from_a_terminal():
-    """Ctrl+C reaches the command as it does in a terminal: a test run in the background (CI, nohup) starts
-    with SIGINT ignored, and Python keeps it ignored in its children."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_captions_stream_and_ctrl_c_keeps_what_was_printed(tiny_model):
@@ -23,7 +17,7 @@ def test_captions_stream_and_ctrl_c_keeps_what_was_printed(tiny_model):
     process = subprocess.Popen([sys.executable, "-m", "ml", "caption", "--model", str(tiny_model[0]), "--beam", "1",
                                 *map(str, photos)], cwd=REPO, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-                               preexec_fn=_as_from_a_terminal)
+                               preexec_fn=as_from_a_terminal)
     first_line = process.stdout.readline()  # arrives while most photos are still to do
     seen_at = time.monotonic()
     process.send_signal(signal.SIGINT)

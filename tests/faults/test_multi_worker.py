@@ -15,7 +15,7 @@ from typing import Sequence
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, as_from_a_terminal
 
 TRAIN = ["-m", "ml", "train", "--encoder", "efficientnet-lite0", "--max-train-photos", "30", "--epochs", "1"]
 
@@ -40,7 +40,8 @@ def start_training(flickr8k, tmp_path, env: dict, train: Sequence[str] = TRAIN, 
     return subprocess.Popen([sys.executable, *train, "--data", str(flickr8k), "--output", str(tmp_path / f"{name}.captioner"),
                              "--run-dir", str(tmp_path / f"run-{name}")],
                             cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal)
+
 
 
 def first_stderr_line(process: subprocess.Popen, seconds: float) -> str:
