@@ -202,7 +202,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     prepare_devices()  # before anything starts TensorFlow (IMAGE_CAPTIONER_CPU_DEVICES, ml/training/distribute.py)
 
     train_config = TrainConfig(encoder=args.encoder, decoder=args.decoder, epochs=args.epochs,
-                               batch_size=args.batch_size, learning_rate=args.learning_rate, units=args.units,
+                               batch_size=args.batch_size, learning_rate=args.learning_rate,
+                               sampled_words=args.sampled_words, units=args.units,
                                dropout=args.dropout, self_critical_epochs=args.self_critical_epochs)
     progress = TqdmProgress()
     try:
@@ -367,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=config.EPOCHS)
     train.add_argument("--batch-size", type=int, default=config.BATCH_SIZE)
     train.add_argument("--learning-rate", type=float, default=config.LEARNING_RATE)
+    train.add_argument("--sampled-words", type=int, default=config.SAMPLED_WORDS,
+                       help="words the training loss compares each true word with (sampled softmax; 0: all)")
     train.add_argument("--units", type=int, default=config.DECODER_UNITS)
     train.add_argument("--dropout", type=float, default=config.DROPOUT)
     train.add_argument("--self-critical-epochs", type=float, default=config.SELF_CRITICAL_EPOCHS,

@@ -20,6 +20,8 @@ class TrainConfig:
     dropout: float = defaults.DROPOUT
     batch_size: int = defaults.BATCH_SIZE
     learning_rate: float = defaults.LEARNING_RATE
+    # Words the training loss compares each true word with (sampled softmax; 0: the whole vocabulary).
+    sampled_words: int = defaults.SAMPLED_WORDS
     epochs: int = defaults.EPOCHS
     patience: int = defaults.PATIENCE
     # After an epoch without a better dev loss: go back to the best weights and multiply the learning
@@ -56,7 +58,8 @@ class TrainConfig:
 # Allowed values of TrainConfig's numbers: (low, high, whether low itself is allowed).
 SETTING_RANGES = {
     "units": (1, 4096, True), "dropout": (0.0, 0.95, True), "batch_size": (1, 65536, True),
-    "learning_rate": (0.0, 1.0, False), "epochs": (1, 10_000, True), "patience": (1, 10_000, True),
+    "learning_rate": (0.0, 1.0, False), "sampled_words": (0, 1_000_000, True),
+    "epochs": (1, 10_000, True), "patience": (1, 10_000, True),
     "lr_decay": (0.0, 1.0, False), "self_critical_epochs": (0.0, 1000.0, True),
     "self_critical_lr": (0.0, 1.0, False), "self_critical_human_weight": (0.0, 100.0, True),
     "min_word_count": (1, 1_000_000, True), "max_words": (1, defaults.LONGEST_CAPTION_LIMIT, True),

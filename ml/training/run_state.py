@@ -19,9 +19,10 @@ from ml.data.vocab import Vocabulary
 from ml.decoders.keras_models import build_decoder
 from ml.training.config import TrainConfig
 from ml.training.multi_worker import MultiWorkerDecoder  # noqa: F401 - registered: a multi-worker run's last.keras holds one
+from ml.training.sampled_softmax import SampledSoftmaxDecoder  # noqa: F401 - registered: a run's last.keras holds one
 
 # Settings added after runs were first saved, with the value those older runs used.
-SETTINGS_OF_OLDER_RUNS = {"lr_decay": 1.0, "mirrored": False, "self_critical_epochs": 0.0,
+SETTINGS_OF_OLDER_RUNS = {"lr_decay": 1.0, "sampled_words": 0, "mirrored": False, "self_critical_epochs": 0.0,
                           "self_critical_lr": defaults.SELF_CRITICAL_LR, "self_critical_human_weight": 0.0}
 # Settings of the fine-tuning stage only: changing them reuses the cross-entropy run as it is.
 FINE_TUNING_SETTINGS = ("self_critical_epochs", "self_critical_lr", "self_critical_human_weight")

@@ -62,7 +62,9 @@ def test_tiny_model_captions_real_photos_differently(tiny_model):
 
 
 def test_cancel_then_resume_continues_from_last_epoch(flickr8k, tmp_path):
-    config = TrainConfig(encoder="efficientnet-lite0", epochs=3, patience=3, units=32, min_word_count=3)
+    # A sample of 16 words (smaller than the vocabulary): the resumed model is the sampled-softmax decoder last.keras holds.
+    config = TrainConfig(encoder="efficientnet-lite0", epochs=3, patience=3, units=32, min_word_count=3,
+                         sampled_words=16)
     cancel, epochs_seen = threading.Event(), []
 
     def cancel_after_first_epoch(progress):
@@ -217,6 +219,7 @@ def test_training_runs_on_two_replicas_under_a_mirrored_strategy(flickr8k, tmp_p
     run = subprocess.run([sys.executable, "-m", "ml", "train", "--data", str(flickr8k), "--output",
                           str(tmp_path / "two.captioner"), "--encoder", "efficientnet-lite0", "--epochs", "2",
                           "--units", "64", "--batch-size", "32", "--self-critical-epochs", "0", "--max-train-photos", "60",
+                          "--sampled-words", "16",  # the sampled-softmax step on every replica
                           "--run-dir", str(tmp_path / "run")], capture_output=True, text=True, cwd=REPO, env=environment)
     assert run.returncode == 0, run.stderr[-2000:]
     from ml.model_file import read_card
@@ -303,3 +306,27 @@ def test_a_small_data_set_trains_at_batch_64_and_a_large_one_at_the_default_256(
 def test_the_card_records_the_batch_a_small_data_set_trained_at(tiny_model):
     _, card = tiny_model
     assert (card["training"]["batch_size"], card["training"]["learning_rate"]) == (64, 1e-3)
+
+
+def test_the_sampled_softmax_loss_is_the_cross_entropy_when_every_word_is_drawn_and_leaves_padding_out():
+    """Drawing the whole vocabulary makes the sampled loss the full softmax's (up to the sampler's correction for
+    how often each word is drawn); padded positions (target 0) count for nothing; a small sample is another loss."""
+    import keras
+    import tensorflow as tf
+
+    from ml.training.sampled_softmax import _sampled_loss
+
+    tf.random.set_seed(0)  # the words drawn (within 0.045 of the full loss over 200 draws)
+    vocabulary, width = 50, 8
+    classifier = keras.layers.Dense(vocabulary)
+    classifier.build((None, width))
+    rng = np.random.default_rng(0)
+    hidden = rng.normal(size=(3, 5, width)).astype(np.float32)
+    targets = rng.integers(1, vocabulary, (3, 5)).astype(np.int32)
+    targets[:, 3:] = 0
+    words = targets != 0
+    full = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, classifier(hidden)).numpy()[words].mean()
+    assert abs(float(_sampled_loss(classifier, hidden, targets, vocabulary)) - full) < 0.06
+    hidden[:, 3:] = 100.0  # whatever the decoder computes after a caption's end
+    assert abs(float(_sampled_loss(classifier, hidden, targets, vocabulary)) - full) < 0.06
+    assert abs(float(_sampled_loss(classifier, hidden, targets, 10)) - full) > 0.5
