@@ -4,6 +4,7 @@ config         TrainConfig: what decides a run, checked when made (light: the ap
 runs           run folders a restart left unfinished (light: the app lists them at start)
 distribute     the tf.distribute strategy, chosen when a run starts
 multi_worker   Keras's fit made to run across machines (keras-team/keras#20585), a lost worker said in one line
+sampled_softmax  a training step whose loss compares each true word with a sample of words (an option, off by default)
 loop           the Keras training loop: arrays, tf.data, callbacks, checkpoints, resume (TensorFlow)
 self_critical  self-critical fine-tuning after cross-entropy training (TensorFlow)
 pipeline       whole jobs: data set -> features -> trained, evaluated, calibrated model; evaluate; compare
