@@ -29,7 +29,7 @@ from ml.training.distribute import training_strategy
 from ml.training.multi_worker import for_multi_worker, spans_workers, worker_lost
 from ml.training.rows import build_vocabulary, caption_arrays, make_tf_dataset, row_shape, with_mirrored
 from ml.training.run_state import DAMAGED_CHECKPOINT, compiled_decoder, load_checkpoint, start_or_resume
-from ml.training.sampled_softmax import with_sampled_softmax
+from ml.training.sampled_softmax import SampledSoftmaxDecoder, with_sampled_softmax
 from ml.training.self_critical import fine_tune
 
 
@@ -77,7 +77,8 @@ def train_decoder(dataset: Dataset, features_by_name: FeaturesByName, config: Tr
     feature_dim = row_shape(train[0])[-1]
     with strategy.scope():  # variables (and so every replica's copy) are made here
         model, state = start_or_resume(run_dir, vocab, feature_dim, run_config, dataset.fingerprint())
-        model = with_sampled_softmax(model, config.sampled_words)
+        if 0 < config.sampled_words < len(vocab):
+            model = with_sampled_softmax(model, config.sampled_words)
         if spans_workers(strategy):
             model = for_multi_worker(model)  # Keras's fit needs two fixes there (ml/training/multi_worker.py)
     steps = -(-len(train[1]) // run_config.batch_size)
@@ -103,7 +104,8 @@ def train_decoder(dataset: Dataset, features_by_name: FeaturesByName, config: Tr
                 raise lost from None
     if stop_on_cancel.cancelled:
         raise Cancelled()
-    if replicas > 1:  # fine-tuning and saving run on one device, on a model outside the strategy
+    if replicas > 1 or isinstance(model, SampledSoftmaxDecoder):
+        # fine-tuning and saving run on one device, on a plain decoder outside the strategy
         model = compiled_decoder(vocab, feature_dim, config)
     load_checkpoint(model, run_dir / "best.weights.h5")
     fine_tuned = None
