@@ -39,6 +39,14 @@ def test_bench_open_vocabulary(flickr8k):
     assert "subject named, ImageNet subjects" in out and "people or dogs invented" in out and "BLEU-4" in out
 
 
+def test_bench_people_probe(tmp_path):
+    """Without the ImageNet samples (not here), the tuning half's part; the old probe given as the shipped one."""
+    old = tmp_path / "old.npz"
+    old.write_bytes((REPO / "assets" / "encoders" / "efficientnet-lite2-people.npz").read_bytes())
+    out = run_benchmark("bench_people_probe.py", "--old-probe", str(old))
+    assert "shipped  probe: mean with people" in out and "old      probe: mean with people" in out
+
+
 def test_sweep_decoding(flickr8k):
     out = run_benchmark("sweep_decoding.py", "--model", SHIPPED, "--data", str(flickr8k), "--photos", "4", "--beams", "1", "2")
     assert out.count('"bleu4"') == 2
