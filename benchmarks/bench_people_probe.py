@@ -29,11 +29,6 @@ PHOTO_SET = REPO / "tests" / "data" / "open_vocabulary"
 SAMPLE_LABELS = REPO / "scripts" / "imagenet_sample_people.json"
 
 
-def load_probe(path: Path) -> PeopleProbe:
-    with np.load(path, allow_pickle=False) as stored:
-        return PeopleProbe(stored["mean"], stored["scale"], stored["weights"], float(stored["bias"]))
-
-
 def tuning_half(captioner: Captioner, probes: dict) -> None:
     photos = [p for p in json.loads((PHOTO_SET / "photos.json").read_text())["photos"] if p["split"] == "tuning"]
     pixels = np.stack([load_pixels(PHOTO_SET / p["file"], captioner.spec.image_size) for p in photos])
@@ -72,7 +67,7 @@ def main() -> None:
     captioner = Captioner.load(default_model_path())
     probes = {"shipped": captioner.people_probe}
     if args.old_probe is not None:
-        probes["old"] = load_probe(args.old_probe)
+        probes["old"] = PeopleProbe.load(args.old_probe)
     tuning_half(captioner, probes)
     if args.imagenet_samples is not None:
         clothing_photos(captioner, args.imagenet_samples)

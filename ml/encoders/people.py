@@ -34,8 +34,11 @@ class PeopleProbe:
     def for_encoder(cls, encoder_name: str) -> Optional[PeopleProbe]:
         """The shipped probe of an encoder, or None where it has none."""
         path = shipped_probe_path(encoder_name)
-        if not path.is_file():
-            return None
+        return cls.load(path) if path.is_file() else None
+
+    @classmethod
+    def load(cls, path: PathLike) -> PeopleProbe:
+        """A probe written by save (plain arrays, read with allow_pickle=False)."""
         with np.load(path, allow_pickle=False) as stored:
             return cls(stored["mean"], stored["scale"], stored["weights"], float(stored["bias"]))
 
